@@ -1,0 +1,122 @@
+//! The validation interface between the package reader and component types.
+//!
+//! The reader knows the package layout; what a component of a given type must contain is the
+//! business of that type's plugin. Each plugin supplies a [`ComponentRules`]; the reader looks the
+//! rules up by type folder name in a [`RuleSet`]. The four PNDA types ship built in
+//! ([`RuleSet::builtin`]) until the runtime plugins provide their own.
+
+use crate::metadata::Component;
+use crate::problem::code;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One thing a rule set found wrong with a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub code: String,
+    /// The file inside the component the finding is about, relative to the component folder.
+    pub file: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(code: &str, file: Option<&str>, message: impl Into<String>) -> Self {
+        Finding { code: code.to_string(), file: file.map(str::to_string), message: message.into() }
+    }
+}
+
+/// What a component type requires of a component's files.
+pub trait ComponentRules: Send + Sync {
+    /// The type folder name handled, e.g. `sparkStreaming` (case-sensitive, as in PNDA).
+    fn component_type(&self) -> &str;
+
+    /// Everything wrong with `component`; empty when it is acceptable.
+    fn check(&self, component: &Component) -> Vec<Finding>;
+}
+
+/// The rule sets known to a reader, by component type.
+#[derive(Clone, Default)]
+pub struct RuleSet {
+    by_type: BTreeMap<String, Arc<dyn ComponentRules>>,
+}
+
+impl RuleSet {
+    pub fn empty() -> Self {
+        RuleSet::default()
+    }
+
+    /// PNDA's four component types with PNDA's checks and messages.
+    pub fn builtin() -> Self {
+        let mut set = RuleSet::empty();
+        set.register(Arc::new(RequiredFiles { component_type: "flink", required: &["application.properties"], forbidden: &[] }));
+        set.register(Arc::new(RequiredFiles {
+            component_type: "sparkStreaming",
+            required: &["application.properties", "log4j.properties"],
+            forbidden: &[(
+                "upstart.conf",
+                "Support for user supplied upstart.conf files has been deprecated, the deployment manager will \
+                 supply one automatically. Please see PNDA example-applications for usage.",
+            )],
+        }));
+        set.register(Arc::new(RequiredFiles { component_type: "oozie", required: &["workflow.xml"], forbidden: &[] }));
+        set.register(Arc::new(JupyterRules));
+        set
+    }
+
+    /// Adds (or replaces) the rules for one component type.
+    pub fn register(&mut self, rules: Arc<dyn ComponentRules>) {
+        self.by_type.insert(rules.component_type().to_string(), rules);
+    }
+
+    pub fn get(&self, component_type: &str) -> Option<&dyn ComponentRules> {
+        self.by_type.get(component_type).map(|r| r.as_ref())
+    }
+
+    pub fn known_types(&self) -> impl Iterator<Item = &str> {
+        self.by_type.keys().map(String::as_str)
+    }
+}
+
+/// Rules of the "these files must be at the component root, those must not" kind.
+struct RequiredFiles {
+    component_type: &'static str,
+    required: &'static [&'static str],
+    forbidden: &'static [(&'static str, &'static str)],
+}
+
+impl ComponentRules for RequiredFiles {
+    fn component_type(&self) -> &str {
+        self.component_type
+    }
+
+    fn check(&self, component: &Component) -> Vec<Finding> {
+        let missing = self
+            .required
+            .iter()
+            .filter(|file| !component.has_file(file))
+            .map(|file| Finding::new(code::MISSING_FILE, Some(file), format!("missing file {file}")));
+        let forbidden = self
+            .forbidden
+            .iter()
+            .filter(|(file, _)| component.has_file(file))
+            .map(|(file, why)| Finding::new(code::FORBIDDEN_FILE, Some(file), *why));
+        missing.chain(forbidden).collect()
+    }
+}
+
+/// A Jupyter component needs at least one notebook, at any depth.
+struct JupyterRules;
+
+impl ComponentRules for JupyterRules {
+    fn component_type(&self) -> &str {
+        "jupyter"
+    }
+
+    fn check(&self, component: &Component) -> Vec<Finding> {
+        if component.files().any(|f| f.ends_with(".ipynb")) {
+            Vec::new()
+        } else {
+            vec![Finding::new(code::MISSING_FILE, None, "missing ipynb file")]
+        }
+    }
+}
