@@ -66,31 +66,33 @@ enum Kind {
     Refuse(Problem),
 }
 
-/// Reads `file` in `format`, checks every entry, passes accepted ones to `sink`, and returns the
-/// listing (for the layout check) with the number of files and bytes.
-pub(crate) fn read_archive(
-    file: &Path,
-    format: ArchiveFormat,
-    limits: &Limits,
-    sink: &mut dyn Sink,
-) -> Result<(Listing, Totals), Problems> {
+/// What a read found: the listing (for the layout check), totals, and the problems of single
+/// entries that were skipped.
+pub(crate) struct ReadOutcome {
+    pub listing: Listing,
+    pub totals: Totals,
+    pub entry_problems: Vec<Problem>,
+}
+
+/// Reads `file` in `format`, checks every entry and passes accepted ones to `sink` (none once a
+/// problem is known). `Err` means reading could not go on (a limit, a corrupt stream); it
+/// carries the entry problems found before as well.
+pub(crate) fn read_archive(file: &Path, format: ArchiveFormat, limits: &Limits, sink: &mut dyn Sink) -> Result<ReadOutcome, Problems> {
     let shown = file.display().to_string();
     let mut input = File::open(file).map_err(|e| Problem::new(code::IO_ERROR, format!("cannot open: {e}")).at(&shown))?;
     check_magic(&mut input, format, &shown)?;
     let meter = Rc::new(Meter::default());
-    let mut walker = Walker { limits, sink, meter: meter.clone(), listing: Listing::default(), problems: Vec::new(), totals: Totals::default(), buffer: vec![0; COPY_BUFFER] };
+    let mut walker = Walker { limits, sink, meter: meter.clone(), listing: Listing::default(), problems: Vec::new(), totals: Totals::default(), entries: 0, buffer: vec![0; COPY_BUFFER] };
     let outcome = match format {
         ArchiveFormat::TarGz => read_tar(input, &mut walker),
         ArchiveFormat::Zip => read_zip(input, &mut walker),
     };
-    if let Err(fatal) = outcome {
-        walker.problems.push(fatal);
-        return Err(Problems(walker.problems));
-    }
-    if walker.problems.is_empty() {
-        Ok((walker.listing, walker.totals))
-    } else {
-        Err(Problems(walker.problems))
+    match outcome {
+        Ok(()) => Ok(ReadOutcome { listing: walker.listing, totals: walker.totals, entry_problems: walker.problems }),
+        Err(fatal) => {
+            walker.problems.push(fatal);
+            Err(Problems(walker.problems))
+        }
     }
 }
 
@@ -212,6 +214,7 @@ struct Walker<'a> {
     /// Entry problems: reading goes on so that all of them are reported together.
     problems: Vec<Problem>,
     totals: Totals,
+    entries: u64,
     buffer: Vec<u8>,
 }
 
@@ -219,8 +222,8 @@ impl Walker<'_> {
     /// Handles one entry. `Err` is fatal (a limit, a corrupt stream); entry problems are
     /// collected and the entry skipped.
     fn entry(&mut self, raw: &[u8], kind: Kind, declared_size: u64, content: &mut dyn Read) -> Result<(), Problem> {
-        self.totals.files += 1;
-        if self.totals.files > self.limits.max_entries {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
             return Err(too_many_entries(self.limits));
         }
         let shown = String::from_utf8_lossy(raw);
@@ -278,6 +281,7 @@ impl Walker<'_> {
             out.write_all(&self.buffer[..n]).map_err(|e| write_failure(&path, e))?;
         }
         out.flush().map_err(|e| write_failure(&path, e))?;
+        self.totals.files += 1;
         self.totals.bytes += written;
         Ok(())
     }
@@ -306,6 +310,7 @@ impl Walker<'_> {
             Err(problem) => self.problems.push(problem),
         }
         self.check_size(0, bytes.len() as u64, path.as_str())?;
+        self.totals.files += 1;
         self.totals.bytes += bytes.len() as u64;
         if self.problems.is_empty() {
             let mut out = self.sink.file(path, executable).map_err(|e| write_failure(path, e))?;

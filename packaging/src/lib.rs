@@ -116,18 +116,19 @@ impl Reader {
         let id = PackageId::parse(stem);
         // A bad name does not stop the other checks: every problem is reported at once.
         let mut problems: Vec<Problem> = id.as_ref().err().cloned().into_iter().collect();
-        let (listing, totals) = match read_archive(file, format, &self.limits, sink) {
+        let read = match read_archive(file, format, &self.limits, sink) {
             Ok(read) => read,
             Err(more) => {
                 problems.extend(more.0);
                 return Err(Problems(problems));
             }
         };
-        match metadata::check_layout(stem, &listing, &self.rules) {
-            Ok(metadata) => match id {
-                Ok(id) => Ok(Package { id, format, metadata, totals }),
-                Err(_) => Err(Problems(problems)),
-            },
+        problems.extend(read.entry_problems);
+        match metadata::check_layout(stem, &read.listing, &self.rules) {
+            Ok(metadata) if problems.is_empty() => {
+                Ok(Package { id: id.expect("no problems, so the id parsed"), format, metadata, totals: read.totals })
+            }
+            Ok(_) => Err(Problems(problems)),
             Err(more) => {
                 problems.extend(more.0);
                 Err(Problems(problems))
