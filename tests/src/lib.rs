@@ -125,6 +125,14 @@ fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: Option<&[u8]>,
 
 fn write_octal(field: &mut [u8], value: u64) {
     let digits = format!("{value:0width$o}", width = field.len() - 1);
+    if digits.len() >= field.len() {
+        // GNU base-256 for numbers too large for octal (sizes over 8 GiB).
+        field.fill(0);
+        field[0] = 0x80;
+        let n = field.len();
+        field[n - 8..].copy_from_slice(&value.to_be_bytes());
+        return;
+    }
     field[..digits.len()].copy_from_slice(digits.as_bytes());
     field[digits.len()] = 0;
 }
