@@ -97,3 +97,24 @@ fn build_refuses_an_invalid_folder() {
     assert!(err.contains("deprecated"), "{err}");
     assert!(!work.path().join("x-1.0.0.tgz").exists());
 }
+
+#[test]
+fn every_example_package_builds_and_validates() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let work = tempfile::tempdir().unwrap();
+    let mut built = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let folder = entry.unwrap().path();
+        let name = folder.file_name().unwrap().to_str().unwrap().to_string();
+        if !folder.is_dir() || packaging::PackageId::parse(&name).is_err() {
+            continue;
+        }
+        let archive = work.path().join(format!("{name}.tar.gz"));
+        let out = dmctl(&["package", "build", folder.to_str().unwrap(), "-o", archive.to_str().unwrap()], work.path());
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let out = dmctl(&["package", "validate", archive.to_str().unwrap()], work.path());
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        built += 1;
+    }
+    assert!(built >= 1, "no example packages found in {}", examples.display());
+}
