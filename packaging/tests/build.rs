@@ -94,3 +94,19 @@ fn reports_progress_up_to_the_total() {
     assert!(calls > 0);
     assert_eq!(last, (package.totals.bytes, package.totals.bytes));
 }
+
+#[test]
+fn long_paths_survive_the_round_trip() {
+    // Over tar's 100-byte name field: written with a GNU long-name entry, read back whole.
+    let work = tempfile::tempdir().unwrap();
+    write_sample_folder(work.path(), "sample-1.0.0").unwrap();
+    let deep = format!("flink/stream/{}/{}", "d".repeat(90), "settings-with-a-long-name.conf");
+    let file = work.path().join("sample-1.0.0").join(&deep);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "deep").unwrap();
+    let out = work.path().join("sample-1.0.0.tar.gz");
+    build(&Reader::default(), &work.path().join("sample-1.0.0"), &out, BuildOptions::default(), &mut no_progress()).unwrap();
+    let dest = work.path().join("unpacked");
+    Reader::default().unpack(&out, &dest).unwrap();
+    assert_eq!(std::fs::read_to_string(dest.join("sample-1.0.0").join(&deep)).unwrap(), "deep");
+}
