@@ -1,8 +1,26 @@
 //! # dm-core
 //!
 //! The deployment manager itself: `dmd`, the daemon that turns application packages into
-//! running applications over a REST API (registry, operation journal, plugin host, executor,
-//! observer), and `dmctl`, its command-line client.
+//! running applications over a PNDA-compatible REST API, and `dmctl`, its command-line client.
 //!
-//! So far this crate holds `dmctl package`, which reads, checks, unpacks and builds packages
-//! with the [`packaging`] crate exactly as the daemon will.
+//! One job per module: [`config`] (TOML + environment + flags), [`registry`] (SQLite) and
+//! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
+//! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`properties`]
+//! (property layering), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
+//! (assembly), [`logging`] and [`hooks`] (crash-test pause points).
+
+pub mod api;
+pub mod auth;
+pub mod callbacks;
+pub mod config;
+pub mod error;
+pub mod hooks;
+pub mod journal;
+pub mod lifecycle;
+pub mod logging;
+pub mod metrics;
+pub mod properties;
+pub mod registry;
+pub mod repository;
+pub mod runtime;
+pub mod server;

@@ -1,0 +1,105 @@
+//! `/applications`: create, start, stop, destroy, and what is known about each.
+
+use super::{blocking, Api, Reply};
+use crate::auth::action;
+use crate::error::DmError;
+use crate::lifecycle::check_app_name;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+#[utoipa::path(get, path = "/applications", tag = "applications", responses((status = 200, description = "names of all applications")))]
+pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::APPLICATIONS_READ, None)?;
+    let api2 = api.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || api2.engine.list_applications(None)).await?))
+}
+
+/// Checks the name and `action` on application `name` (owner looked up).
+async fn authorize(api: &web::Data<Api>, req: &HttpRequest, name: &str, act: &str, need_user: bool) -> Result<String, DmError> {
+    let identity = if need_user { api.identify_user(req)? } else { api.identify(req)? };
+    check_app_name(name)?;
+    let api2 = api.clone();
+    let owned = name.to_string();
+    let owner = blocking(move || api2.engine.app_owner(&owned)).await?;
+    api.policy.check(&identity, act, owner.as_deref())?;
+    Ok(identity.user)
+}
+
+#[utoipa::path(get, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,)),
+    responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED}")))]
+pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
+    authorize(&api, &req, &name, action::APPLICATION_READ, false).await?;
+    let api2 = api.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || api2.engine.app_info(&name)).await?))
+}
+
+#[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
+    params(("name" = String, Path,), ("what" = String, Path, description = "status, detail or summary")),
+    responses((status = 200, description = "the status, runtime detail or summary"), (status = 400, description = "not a valid query"),
+              (status = 404, description = "detail of an application that does not exist")))]
+pub async fn query(api: web::Data<Api>, req: HttpRequest, path: web::Path<(String, String)>) -> Reply {
+    let (name, what) = path.into_inner();
+    if !matches!(what.as_str(), "status" | "detail" | "summary") {
+        return Err(DmError::BadRequest(format!("{what} is not a valid query (status|detail|summary)")));
+    }
+    authorize(&api, &req, &name, action::APPLICATION_READ, false).await?;
+    let api2 = api.clone();
+    let body = blocking(move || match what.as_str() {
+        "status" => api2.engine.app_status(&name),
+        "detail" => api2.engine.app_detail(&name),
+        _ => api2.engine.app_summary(&name),
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(put, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,), ("user.name" = Option<String>, Query,)),
+    request_body(content = Object, description = "{package, <componentType>: {<component>: {<property>: value}}}"),
+    responses((status = 202, description = "creating; poll the status"), (status = 400, description = "bad name or body"),
+              (status = 404, description = "package not deployed"), (status = 409, description = "application exists")))]
+pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>, body: web::Bytes) -> Reply {
+    let body: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(DmError::BadRequest("Invalid request body".into())),
+    };
+    if !body.contains_key("package") {
+        return Err(DmError::BadRequest("Invalid request body. Missing field 'package'".into()));
+    }
+    if body.contains_key("user") {
+        return Err(DmError::BadRequest("Invalid request body. User should be passed as URI parameter user.name".into()));
+    }
+    let identity = api.identify_user(&req)?;
+    check_app_name(&name)?;
+    api.policy.check(&identity, action::APPLICATION_CREATE, None)?;
+    let api2 = api.clone();
+    blocking(move || api2.engine.create(&name, body, &identity.user)).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[utoipa::path(post, path = "/applications/{name}/{action}", tag = "applications",
+    params(("name" = String, Path,), ("action" = String, Path, description = "start or stop"), ("user.name" = Option<String>, Query,)),
+    responses((status = 202, description = "starting or stopping; poll the status"), (status = 400, description = "not a valid action"),
+              (status = 404, description = "no such application"), (status = 409, description = "wrong state")))]
+pub async fn action(api: web::Data<Api>, req: HttpRequest, path: web::Path<(String, String)>) -> Reply {
+    let (name, verb) = path.into_inner();
+    let act = match verb.as_str() {
+        "start" => action::APPLICATION_START,
+        "stop" => action::APPLICATION_STOP,
+        _ => return Err(DmError::BadRequest(format!("{verb} is not a valid action (start|stop)"))),
+    };
+    let user = authorize(&api, &req, &name, act, true).await?;
+    let api2 = api.clone();
+    blocking(move || if verb == "start" { api2.engine.start(&name, &user) } else { api2.engine.stop(&name, &user) }).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[utoipa::path(delete, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,), ("user.name" = Option<String>, Query,)),
+    responses((status = 202, description = "destroying; poll the status"), (status = 404, description = "no such application"),
+              (status = 409, description = "wrong state")))]
+pub async fn destroy(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
+    let user = authorize(&api, &req, &name, action::APPLICATION_DESTROY, true).await?;
+    let api2 = api.clone();
+    blocking(move || api2.engine.destroy(&name, &user)).await?;
+    Ok(HttpResponse::Accepted().finish())
+}

@@ -1,0 +1,108 @@
+//! `/repository/packages`: list, upload (streamed, checked before it is accepted), download,
+//! delete.
+
+use super::{blocking, query, Api, Reply};
+use crate::auth::action;
+use crate::error::DmError;
+use crate::repository::{group_by_name, PackageFile};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::io::Write;
+
+fn unavailable(e: std::io::Error) -> DmError {
+    DmError::Unavailable(format!("Unable to connect to the Package Repository Manager: {e}"))
+}
+
+#[utoipa::path(get, path = "/repository/packages", tag = "repository",
+    params(("recency" = Option<usize>, Query, description = "versions per package, newest first (default 1, 0 = all)")),
+    responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]")))]
+pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::REPOSITORY_READ, None)?;
+    let recency = match query(&req).get("recency") {
+        None => 1,
+        Some(n) => n.parse::<usize>().map_err(|_| DmError::BadRequest(format!("recency must be a whole number, not {n:?}")))?,
+    };
+    let api2 = api.clone();
+    let files = blocking(move || api2.engine.store.list().map_err(unavailable)).await?;
+    Ok(HttpResponse::Ok().json(group_by_name(&files, recency)))
+}
+
+#[utoipa::path(put, path = "/repository/packages/{file}", tag = "repository",
+    params(("file" = String, Path, description = "name-x.y.z.tar.gz, .tgz or .zip")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "stored"), (status = 400, description = "bad name or package, with the problems"),
+              (status = 409, description = "already in the repository"), (status = 413, description = "too large")))]
+pub async fn upload(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>, mut body: web::Payload) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::REPOSITORY_WRITE, None)?;
+    let file = PackageFile::parse(&file)?;
+    let store = api.engine.store.clone();
+    let mut received = blocking(move || store.incoming().map_err(unavailable)).await?;
+    let limit = api.max_upload_bytes;
+    let mut size: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| DmError::BadRequest(format!("upload of {} broke off: {e}", file.file)))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(DmError::PayloadTooLarge(format!("{} is larger than the limit of {limit} bytes", file.file)));
+        }
+        // Local disk writes of one chunk are short; a blocking hop per chunk would cost more.
+        received.write_all(&chunk).map_err(|e| DmError::Internal(format!("cannot store the upload of {}: {e}", file.file)))?;
+    }
+    let api2 = api.clone();
+    let summary = blocking(move || {
+        api2.engine.hooks().pause("upload.received");
+        let package = api2.engine.reader().inspect_as(received.path(), &file.file).map_err(DmError::InvalidPackage)?;
+        api2.engine.store.publish(received, &file).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                DmError::conflict("EXISTS", format!("{} is already in the repository; delete it first to replace it", file.file))
+            }
+            _ => unavailable(e),
+        })?;
+        log::info!("stored {} ({} bytes) in the repository", file.file, size);
+        Ok(json!({"name": package.id.name(), "version": package.id.version(), "file": file.file, "bytes": size}))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+#[utoipa::path(get, path = "/repository/packages/{file}", tag = "repository",
+    params(("file" = String, Path,)),
+    responses((status = 200, description = "the package file"), (status = 404, description = "not in the repository")))]
+pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::REPOSITORY_READ, None)?;
+    let file = PackageFile::parse(&file)?;
+    let store = api.engine.store.clone();
+    let shown = file.file.clone();
+    let path = blocking(move || {
+        store.local_path(&file).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => DmError::not_found("NOTFOUND", format!("{} is not in the repository", file.file)),
+            _ => unavailable(e),
+        })
+    })
+    .await?;
+    let named = actix_files::NamedFile::open_async(&path)
+        .await
+        .map_err(|e| DmError::not_found("NOTFOUND", format!("{shown} cannot be read: {e}")))?;
+    Ok(named.into_response(&req))
+}
+
+#[utoipa::path(delete, path = "/repository/packages/{file}", tag = "repository",
+    params(("file" = String, Path,)),
+    responses((status = 200, description = "deleted"), (status = 404, description = "not in the repository")))]
+pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::REPOSITORY_DELETE, None)?;
+    let file = PackageFile::parse(&file)?;
+    let store = api.engine.store.clone();
+    blocking(move || match store.delete(&file) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DmError::not_found("NOTFOUND", format!("{} is not in the repository", file.file))),
+        Err(e) => Err(unavailable(e)),
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}

@@ -1,0 +1,39 @@
+//! `/environment/endpoints`, `/metrics` and `/openapi.json`.
+
+use super::{applications, blocking, packages, repository, Api, Reply};
+use crate::auth::action;
+use crate::registry;
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "dm", description = "Deployment manager for data applications (PNDA-compatible API)"),
+    paths(
+        repository::list, repository::upload, repository::download, repository::delete,
+        packages::list, packages::info, packages::status, packages::deploy, packages::undeploy, packages::applications,
+        applications::list, applications::info, applications::query, applications::create, applications::action,
+        applications::destroy, endpoints, metrics, openapi
+    )
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/environment/endpoints", tag = "environment",
+    responses((status = 200, description = "the cluster environment, secrets redacted")))]
+pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy.check(&identity, action::ENVIRONMENT_READ, None)?;
+    Ok(HttpResponse::Ok().json(&api.endpoints))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text exposition")))]
+pub async fn metrics(api: web::Data<Api>) -> Reply {
+    let api2 = api.clone();
+    let counts = blocking(move || api2.engine.registry.read(registry::count_apps_by_state)).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(api.engine.metrics.render(&counts)))
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this document")))]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

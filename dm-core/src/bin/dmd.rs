@@ -1,0 +1,66 @@
+//! `dmd`: dm's daemon.
+
+use clap::Parser;
+use dm_core::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dmd", version, about = "The dm deployment manager daemon")]
+struct Cli {
+    /// TOML configuration file (optional: embedded defaults otherwise).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides the file and DMD__SERVER__LISTEN).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder for the registry, repository, deployed packages and applications.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Check the configuration, print the problems, and exit (0 when it is valid).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("dmd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = cli.data_dir {
+        config.storage.data_dir = Some(dir);
+    }
+    let problems = config.validate();
+    if cli.check_config {
+        if problems.is_empty() {
+            println!("configuration is valid");
+            return ExitCode::SUCCESS;
+        }
+    }
+    if !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("dmd: configuration: {problem}");
+        }
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = dm_core::logging::init(&config.logging) {
+        eprintln!("dmd: {e}");
+        return ExitCode::FAILURE;
+    }
+    match dm_core::server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            eprintln!("dmd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! dmd's configuration: embedded defaults, then an optional TOML file, then `DMD__SECTION__KEY`
+//! environment variables, then command-line flags (applied by the caller). Checked as a whole
+//! by [`Config::validate`], which `dmd --check-config` runs too.
+
+use crate::auth::{AuthMode, Policy};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment variables that override configuration keys:
+/// `DMD__SERVER__LISTEN=127.0.0.1:5000` sets `[server] listen`.
+pub const ENV_PREFIX: &str = "DMD__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub storage: Storage,
+    pub repository: Repository,
+    /// PNDA's `environment`: cluster endpoints, served by `/environment/endpoints` and handed to
+    /// applications as `environment_<key>` properties.
+    pub environment: Map<String, Value>,
+    pub secrets: Secrets,
+    pub callbacks: CallbackConfig,
+    pub auth: Auth,
+    pub authorization: Policy,
+    pub lifecycle: Lifecycle,
+    pub logging: Logging,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Holds the registry, the repository (by default), deployed packages and applications.
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Repository {
+    /// Folder of the local package store; `<data_dir>/repository` when unset.
+    pub path: Option<PathBuf>,
+    /// Largest package accepted by upload.
+    pub max_upload_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// Environment keys containing any of these (case-insensitive) are secrets: redacted from
+    /// `/environment/endpoints` and never handed to applications.
+    pub key_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackConfig {
+    /// PNDA's `package_callback`; empty disables.
+    pub package: String,
+    /// PNDA's `application_callback`; empty disables.
+    pub application: String,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub mode: AuthMode,
+    /// Header carrying the user in `trusted-header` mode (set by the proxy, e.g. Knox).
+    pub user_header: String,
+    /// Optional header carrying comma-separated groups in `trusted-header` mode.
+    pub groups_header: String,
+    /// `bearer` mode: a file of lines `<token> <user> [group,group…]`; `#` starts a comment.
+    pub tokens_file: Option<PathBuf>,
+    /// Group memberships known to dmd: group name → users (e.g. `admin = ["alice"]`).
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lifecycle {
+    /// Enables the built-in no-op `test` component type. For dm's own tests only.
+    pub test_components: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    /// A log4rs YAML file; without one, dmd logs to the console at `level`.
+    pub config: Option<PathBuf>,
+    pub level: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: Server::default(),
+            storage: Storage::default(),
+            repository: Repository::default(),
+            environment: Map::new(),
+            secrets: Secrets::default(),
+            callbacks: CallbackConfig::default(),
+            auth: Auth::default(),
+            authorization: Policy::default(),
+            lifecycle: Lifecycle::default(),
+            logging: Logging::default(),
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { listen: SocketAddr::from(([127, 0, 0, 1], 5000)), workers: 2 }
+    }
+}
+
+impl Default for Repository {
+    fn default() -> Self {
+        Repository { path: None, max_upload_bytes: 2 << 30 }
+    }
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        let patterns = ["password", "secret", "token", "private_key", "credential", "access_key"];
+        Secrets { key_patterns: patterns.iter().map(|p| p.to_string()).collect() }
+    }
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        CallbackConfig { package: String::new(), application: String::new(), timeout_ms: 5000, retries: 3 }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            mode: AuthMode::None,
+            user_header: "X-Forwarded-User".into(),
+            groups_header: String::new(),
+            tokens_file: None,
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+impl Secrets {
+    pub fn is_secret(&self, key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        self.key_patterns.iter().any(|p| key.contains(&p.to_ascii_lowercase()))
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid with `file` (if any) and then with `DMD__…` variables from `vars`.
+    pub fn load(file: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {} is not valid TOML: {e}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in vars {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut table, key, &value).map_err(|e| anyhow::anyhow!("environment variable {name}: {e}"))?;
+            }
+        }
+        let origin = file.map_or_else(|| "the defaults".to_string(), |p| p.display().to_string());
+        Config::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("configuration from {origin}: {e}"))
+    }
+
+    /// Everything that would stop dmd from running correctly, as one message per problem.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.storage.data_dir.is_none() {
+            problems.push("storage.data_dir is not set (pass --data-dir or set [storage] data_dir)".to_string());
+        }
+        if self.server.workers == 0 {
+            problems.push("server.workers must be at least 1".to_string());
+        }
+        // Without authentication anyone who can connect may act as anyone: loopback only.
+        if self.auth.mode == AuthMode::None && !self.server.listen.ip().is_loopback() {
+            problems.push(format!(
+                "auth.mode \"none\" is only allowed on a loopback address, but server.listen is {}",
+                self.server.listen
+            ));
+        }
+        if self.auth.mode == AuthMode::Bearer && self.auth.tokens_file.is_none() {
+            problems.push("auth.mode \"bearer\" needs auth.tokens_file".to_string());
+        }
+        if self.auth.mode == AuthMode::TrustedHeader && self.auth.user_header.trim().is_empty() {
+            problems.push("auth.mode \"trusted-header\" needs auth.user_header".to_string());
+        }
+        for (name, url) in [("callbacks.package", &self.callbacks.package), ("callbacks.application", &self.callbacks.application)] {
+            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!("{name} must be an http:// or https:// URL or empty, not {url:?}"));
+            }
+        }
+        problems.extend(self.authorization.problems());
+        if let Some(path) = &self.logging.config {
+            if let Err(e) = log4rs::config::load_config_file(path, Default::default()) {
+                problems.push(format!("logging.config {}: {e}", path.display()));
+            }
+        }
+        problems
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.storage.data_dir.as_deref().expect("validated: data_dir is set")
+    }
+
+    pub fn repository_dir(&self) -> PathBuf {
+        self.repository.path.clone().unwrap_or_else(|| self.data_dir().join("repository"))
+    }
+}
+
+/// Sets `section__key` (any depth, lower-cased) in `table`. The value is read as a TOML value
+/// when it parses as one (`true`, `3`, `["a"]`), else taken as a plain string.
+fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
+    let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+    if path.iter().any(String::is_empty) {
+        return Err("the name must look like DMD__SECTION__KEY".into());
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let (last, parents) = path.split_last().expect("non-empty");
+    let mut current = table;
+    for part in parents {
+        let entry = current.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("{part} is not a section"))?;
+    }
+    current.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn defaults_need_only_a_data_dir() {
+        let config = Config::load(None, vars(&[])).unwrap();
+        assert_eq!(config.validate(), vec!["storage.data_dir is not set (pass --data-dir or set [storage] data_dir)"]);
+        assert!(!config.lifecycle.test_components, "the test component type is off by default");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dm.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:7000\"\n[storage]\ndata_dir = \"/x\"\n[environment]\nkafka = \"k:9092\"\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            vars(&[("DMD__SERVER__LISTEN", "127.0.0.1:7001"), ("DMD__LIFECYCLE__TEST_COMPONENTS", "true"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 7001);
+        assert!(config.lifecycle.test_components);
+        assert_eq!(config.environment["kafka"], "k:9092");
+        assert!(config.validate().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_culprit() {
+        let err = Config::load(None, vars(&[("DMD__SERVER__LISTEN", "nonsense")])).unwrap_err().to_string();
+        assert!(err.contains("listen") || err.contains("address"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dm.toml");
+        std::fs::write(&file, "[server]\nlisen = 1\n").unwrap();
+        let err = Config::load(Some(&file), vars(&[])).unwrap_err().to_string();
+        assert!(err.contains("lisen") && err.contains("dm.toml"), "{err}");
+    }
+
+    #[test]
+    fn no_auth_only_on_loopback() {
+        let config = Config::load(None, vars(&[("DMD__SERVER__LISTEN", "0.0.0.0:5000"), ("DMD__STORAGE__DATA_DIR", "/d")])).unwrap();
+        let problems = config.validate();
+        assert!(problems.iter().any(|p| p.contains("loopback")), "{problems:?}");
+    }
+
+    #[test]
+    fn secret_keys() {
+        let secrets = Secrets::default();
+        assert!(secrets.is_secret("hadoop_manager_password"));
+        assert!(secrets.is_secret("cluster_private_key"));
+        assert!(!secrets.is_secret("kafka_brokers"));
+    }
+}

@@ -1,0 +1,331 @@
+//! The registry: everything dmd knows, in one SQLite database (WAL). Packages, applications
+//! (with their overrides, defaults and create data) and the operation journal
+//! ([`crate::journal`]) live together so a state change and its journal entry commit atomically.
+//!
+//! Transient states (`DEPLOYING`, `CREATING`, …) are stored too: they are only ever written
+//! together with an open journal operation, which start-up recovery resolves.
+
+use crate::error::DmError;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageState {
+    NotDeployed,
+    Deploying,
+    Deployed,
+    Undeploying,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppState {
+    NotCreated,
+    Creating,
+    Created,
+    Starting,
+    Started,
+    Stopping,
+    Destroying,
+}
+
+macro_rules! state_names {
+    ($ty:ident { $($variant:ident = $name:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),* }
+            }
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($name => Some($ty::$variant),)* _ => None }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+state_names!(PackageState { NotDeployed = "NOTDEPLOYED", Deploying = "DEPLOYING", Deployed = "DEPLOYED", Undeploying = "UNDEPLOYING" });
+state_names!(AppState {
+    NotCreated = "NOTCREATED", Creating = "CREATING", Created = "CREATED", Starting = "STARTING",
+    Started = "STARTED", Stopping = "STOPPING", Destroying = "DESTROYING",
+});
+
+#[derive(Debug, Clone)]
+pub struct PackageRow {
+    pub id: String,
+    pub state: PackageState,
+    /// Who deployed it: the package's owner for authorization.
+    pub user: Option<String>,
+    /// The package metadata (PNDA's shape), present once deployed.
+    pub metadata: Option<Value>,
+    pub information: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppRow {
+    pub name: String,
+    pub package: String,
+    pub state: AppState,
+    /// The owner (`overrides.user`).
+    pub user: String,
+    /// The create request body, with `user` added, as PNDA stored it.
+    pub overrides: Value,
+    /// The package's defaults when the application was created.
+    pub defaults: Value,
+    /// What each component's runtime returned at creation: `{type: [component data…]}`.
+    pub create_data: Option<Value>,
+    pub information: Option<String>,
+}
+
+pub struct Registry {
+    // SQLite serialises writers anyway; one connection keeps transactions simple. It is never
+    // held across anything but registry statements.
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS packages (
+    id          TEXT PRIMARY KEY,
+    state       TEXT NOT NULL,
+    user        TEXT,
+    metadata    TEXT,
+    information TEXT,
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applications (
+    name        TEXT PRIMARY KEY,
+    package     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    overrides   TEXT NOT NULL,
+    defaults    TEXT NOT NULL,
+    create_data TEXT,
+    information TEXT,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_by_package ON applications(package);
+CREATE TABLE IF NOT EXISTS operations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    from_state  TEXT NOT NULL,
+    outcome     TEXT,
+    information TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS operations_open ON operations(outcome) WHERE outcome IS NULL;
+";
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Registry {
+    pub fn open(path: &Path) -> Result<Registry, DmError> {
+        let conn = Connection::open(path)
+            .map_err(|e| DmError::Internal(format!("cannot open the registry {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a committed state change survives power loss, not just a crash of dmd.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Registry { conn: Mutex::new(conn) })
+    }
+
+    /// Runs `f` on the connection (reads, or single statements).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DmError>) -> Result<T, DmError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    /// Runs `f` in one immediate transaction, committed when `f` succeeds.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, DmError>) -> Result<T, DmError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn json_column(text: Option<String>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+pub fn get_package(conn: &Connection, id: &str) -> Result<Option<PackageRow>, DmError> {
+    let row = conn
+        .query_row("SELECT id, state, user, metadata, information FROM packages WHERE id = ?1", [id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    row.map(|(id, state, user, metadata, information)| {
+        Ok(PackageRow {
+            state: PackageState::parse(&state)
+                .ok_or_else(|| DmError::Internal(format!("registry holds unknown state {state} for package {id}")))?,
+            id,
+            user,
+            metadata: json_column(metadata),
+            information,
+        })
+    })
+    .transpose()
+}
+
+pub fn put_package(conn: &Connection, row: &PackageRow) -> Result<(), DmError> {
+    conn.execute(
+        "INSERT INTO packages (id, state, user, metadata, information, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(id) DO UPDATE SET state = ?2, user = ?3, metadata = ?4, information = ?5, updated_at = ?6",
+        params![row.id, row.state.as_str(), row.user, row.metadata.as_ref().map(Value::to_string), row.information, now()],
+    )?;
+    Ok(())
+}
+
+pub fn delete_package(conn: &Connection, id: &str) -> Result<(), DmError> {
+    conn.execute("DELETE FROM packages WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Ids of packages in `state`, in key order.
+pub fn packages_in(conn: &Connection, state: PackageState) -> Result<Vec<String>, DmError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM packages WHERE state = ?1 ORDER BY id")?;
+    let ids = stmt.query_map([state.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+pub fn get_app(conn: &Connection, name: &str) -> Result<Option<AppRow>, DmError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, package, state, user, overrides, defaults, create_data, information FROM applications WHERE name = ?1",
+    )?;
+    let row = stmt
+        .query_row([name], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(name, package, state, user, overrides, defaults, create_data, information)| {
+        Ok(AppRow {
+            state: AppState::parse(&state)
+                .ok_or_else(|| DmError::Internal(format!("registry holds unknown state {state} for application {name}")))?,
+            name,
+            package,
+            user,
+            overrides: json_column(Some(overrides)).unwrap_or(Value::Null),
+            defaults: json_column(Some(defaults)).unwrap_or(Value::Null),
+            create_data: json_column(create_data),
+            information,
+        })
+    })
+    .transpose()
+}
+
+pub fn put_app(conn: &Connection, row: &AppRow) -> Result<(), DmError> {
+    conn.execute(
+        "INSERT INTO applications (name, package, state, user, overrides, defaults, create_data, information, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(name) DO UPDATE SET package = ?2, state = ?3, user = ?4, overrides = ?5, defaults = ?6,
+             create_data = ?7, information = ?8, updated_at = ?9",
+        params![
+            row.name,
+            row.package,
+            row.state.as_str(),
+            row.user,
+            row.overrides.to_string(),
+            row.defaults.to_string(),
+            row.create_data.as_ref().map(Value::to_string),
+            row.information,
+            now()
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete_app(conn: &Connection, name: &str) -> Result<(), DmError> {
+    conn.execute("DELETE FROM applications WHERE name = ?1", [name])?;
+    Ok(())
+}
+
+/// Names of applications that exist (any state but NOTCREATED), optionally of one package.
+pub fn list_apps(conn: &Connection, package: Option<&str>) -> Result<Vec<String>, DmError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM applications WHERE state != 'NOTCREATED' AND (?1 IS NULL OR package = ?1) ORDER BY name",
+    )?;
+    let names = stmt.query_map([package], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+/// Applications by state, for metrics.
+pub fn count_apps_by_state(conn: &Connection) -> Result<Vec<(String, i64)>, DmError> {
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM applications GROUP BY state")?;
+    let counts = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(counts)
+}
+
+/// Packages and applications in a transient state: after recovery there must be none.
+pub fn transient_rows(conn: &Connection) -> Result<Vec<(String, String)>, DmError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, state FROM packages WHERE state IN ('DEPLOYING', 'UNDEPLOYING')
+         UNION ALL SELECT name, state FROM applications WHERE state IN ('CREATING', 'STARTING', 'STOPPING', 'DESTROYING')",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_round_trip_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let registry = Registry::open(&path).unwrap();
+            registry
+                .write(|tx| {
+                    put_package(tx, &PackageRow { id: "p-1.0.0".into(), state: PackageState::Deployed, user: Some("u".into()), metadata: Some(json!({"a": 1})), information: Some("i".into()) })?;
+                    put_app(tx, &AppRow {
+                        name: "a".into(), package: "p-1.0.0".into(), state: AppState::Created, user: "u".into(),
+                        overrides: json!({"package": "p-1.0.0"}), defaults: json!({}), create_data: None, information: None,
+                    })?;
+                    put_app(tx, &AppRow {
+                        name: "b".into(), package: "p-1.0.0".into(), state: AppState::NotCreated, user: "u".into(),
+                        overrides: json!({}), defaults: json!({}), create_data: None, information: Some("Error creating b".into()),
+                    })
+                })
+                .unwrap();
+        }
+        let registry = Registry::open(&path).unwrap();
+        let package = registry.read(|c| get_package(c, "p-1.0.0")).unwrap().unwrap();
+        assert_eq!(package.state, PackageState::Deployed);
+        assert_eq!(package.metadata, Some(json!({"a": 1})));
+        assert_eq!(registry.read(|c| list_apps(c, None)).unwrap(), vec!["a"]);
+        assert_eq!(registry.read(|c| list_apps(c, Some("q-1.0.0"))).unwrap(), Vec::<String>::new());
+        assert!(registry.read(|c| get_app(c, "zz")).unwrap().is_none());
+    }
+
+    #[test]
+    fn failed_transaction_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::open(&dir.path().join("r.db")).unwrap();
+        let result: Result<(), DmError> = registry.write(|tx| {
+            put_package(tx, &PackageRow { id: "p-1.0.0".into(), state: PackageState::Deploying, user: None, metadata: None, information: None })?;
+            Err(DmError::Internal("boom".into()))
+        });
+        assert!(result.is_err());
+        assert!(registry.read(|c| get_package(c, "p-1.0.0")).unwrap().is_none());
+    }
+}

@@ -1,0 +1,88 @@
+//! Assembles dmd from its configuration (registry, repository, runtimes, engine, API), runs
+//! start-up recovery, then serves HTTP until stopped.
+
+use crate::api::{self, Api};
+use crate::auth::Authenticator;
+use crate::callbacks::Callbacks;
+use crate::config::Config;
+use crate::hooks::PauseHook;
+use crate::lifecycle::{Dirs, Engine, EngineParts};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::repository::LocalStore;
+use crate::runtime::{enable_test_components, Runtimes};
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context;
+use packaging::{Limits, Reader, RuleSet};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub const REDACTED: &str = "********";
+
+/// The engine and API state for `config`, after recovering from whatever the last run left.
+pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
+    let data = config.data_dir();
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create the data folder {}", data.display()))?;
+    let registry = Arc::new(Registry::open(&data.join("registry.db")).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let repository = config.repository_dir();
+    let store = Arc::new(LocalStore::open(&repository).with_context(|| format!("cannot open the repository {}", repository.display()))?);
+    let dirs = Dirs::new(data).with_context(|| format!("cannot create folders under {}", data.display()))?;
+
+    let mut rules = RuleSet::builtin();
+    let mut runtimes = Runtimes::default();
+    if config.lifecycle.test_components {
+        log::warn!("the no-op `test` component type is enabled (lifecycle.test_components): not for production");
+        enable_test_components(&mut rules, &mut runtimes);
+    }
+
+    let (mut endpoints, mut app_environment) = (Map::new(), Map::new());
+    for (key, value) in &config.environment {
+        if config.secrets.is_secret(key) {
+            endpoints.insert(key.clone(), Value::String(REDACTED.into()));
+        } else {
+            endpoints.insert(key.clone(), value.clone());
+            app_environment.insert(key.clone(), value.clone());
+        }
+    }
+
+    let engine = Arc::new(Engine::new(EngineParts {
+        registry,
+        store,
+        metrics: Arc::new(Metrics::new()),
+        reader: Reader::new(Limits::default(), rules),
+        runtimes,
+        dirs,
+        app_environment,
+        callbacks: Callbacks::start(&config.callbacks),
+        hooks: PauseHook::from_env(data),
+    }));
+    let report = engine.recover().map_err(|e| anyhow::anyhow!("start-up recovery failed: {e}"))?;
+    log::info!("recovery resolved {} interrupted operation(s)", report.len());
+
+    Ok(web::Data::new(Api {
+        engine,
+        auth: Authenticator::new(&config.auth)?,
+        auth_mode: config.auth.mode,
+        policy: config.authorization.clone(),
+        endpoints: Value::Object(endpoints),
+        max_upload_bytes: config.repository.max_upload_bytes,
+    }))
+}
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let api = build(&config)?;
+    let listen = config.server.listen;
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")))
+                .wrap_fn(api::count_requests)
+                .configure(api::configure(api.clone()))
+        })
+        .workers(config.server.workers)
+        .bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+        log::info!("dmd listening on {listen}, data in {}", config.data_dir().display());
+        server.run().await.context("HTTP server")
+    })
+}
