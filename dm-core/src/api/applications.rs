@@ -22,7 +22,11 @@ async fn authorize(api: &web::Data<Api>, req: &HttpRequest, name: &str, act: &st
     let api2 = api.clone();
     let owned = name.to_string();
     let owner = blocking(move || api2.engine.app_owner(&owned)).await?;
-    api.policy.check(&identity, act, owner.as_deref())?;
+    // Authorized before the state is checked, so outsiders learn nothing of it; an application
+    // that does not exist has no owner and nothing to protect, and gets its 404.
+    if owner.is_some() || act == action::APPLICATION_READ {
+        api.policy.check(&identity, act, owner.as_deref())?;
+    }
     Ok(identity.user)
 }
 

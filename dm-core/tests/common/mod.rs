@@ -1,0 +1,212 @@
+//! Runs the real `dmd` binary on 127.0.0.1 with a free port and a temporary data folder, and
+//! talks to it over HTTP.
+#![allow(dead_code)] // each test binary uses part of this
+
+use dm_testkit::TarGz;
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Reply {
+    pub code: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default, Clone)]
+pub struct Options {
+    /// `DM_TEST_PAUSE_AT`.
+    pub pause_at: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Content of a TOML config file.
+    pub config: Option<String>,
+    pub test_components: Option<bool>,
+}
+
+pub struct Dmd {
+    child: Child,
+    pub port: u16,
+    pub data: PathBuf,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Dmd {
+    pub fn start(root: &Path) -> Dmd {
+        Dmd::start_with(root, &Options::default())
+    }
+
+    /// Starts dmd with data in `<root>/data` and waits until it answers.
+    pub fn start_with(root: &Path, options: &Options) -> Dmd {
+        let data = root.join("data");
+        let _ = std::fs::remove_file(data.join("paused-at"));
+        // One log per start, so a restart does not hide what the crashed run said.
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let log = root.join(format!("dmd-{}.log", STARTS.fetch_add(1, Ordering::Relaxed)));
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmd"));
+        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&data);
+        cmd.env_remove("DM_TEST_PAUSE_AT").env("DMD__LOGGING__LEVEL", "info");
+        if options.test_components.unwrap_or(true) {
+            cmd.env("DMD__LIFECYCLE__TEST_COMPONENTS", "true");
+        }
+        if let Some(point) = &options.pause_at {
+            cmd.env("DM_TEST_PAUSE_AT", point);
+        }
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        if let Some(text) = &options.config {
+            let file = root.join("dm.toml");
+            std::fs::write(&file, text).unwrap();
+            cmd.arg("--config").arg(file);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+        let child = cmd.spawn().expect("start dmd");
+        let mut dmd = Dmd { child, port, data, log };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(Some(status)) = dmd.child.try_wait() {
+                panic!("dmd exited with {status} during start-up:\n{}", dmd.log_text());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return dmd;
+            }
+            assert!(Instant::now() < deadline, "dmd did not start listening:\n{}", dmd.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = ureq::request(method, &self.url(path)).timeout(WAIT);
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        let result = match body {
+            Some(bytes) => req.send_bytes(bytes),
+            None => req.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}\n{}", self.log_text()),
+        };
+        let code = response.status();
+        let content_type = response.header("content-type").unwrap_or_default().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { code, content_type, body, bytes }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, &[])
+    }
+
+    pub fn put(&self, path: &str, body: Option<&[u8]>) -> Reply {
+        self.call("PUT", path, body, &[])
+    }
+
+    pub fn post(&self, path: &str) -> Reply {
+        self.call("POST", path, None, &[])
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.call("DELETE", path, None, &[])
+    }
+
+    /// Polls `path` until its `status` is `want`; returns the body.
+    pub fn wait_status(&self, path: &str, want: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let reply = self.get(path);
+            if reply.body["status"] == want {
+                return reply.body;
+            }
+            assert!(Instant::now() < deadline, "{path} stayed {} instead of {want}\n{}", reply.body, self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until an operation stopped at the armed pause point.
+    pub fn wait_paused(&self, point: &str) {
+        let marker = self.data.join("paused-at");
+        let deadline = Instant::now() + WAIT;
+        while std::fs::read_to_string(&marker).ok().as_deref() != Some(point) {
+            assert!(Instant::now() < deadline, "dmd never paused at {point}\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn upload(&self, id: &str, bytes: &[u8]) -> Reply {
+        self.put(&format!("/repository/packages/{id}.tar.gz"), Some(bytes))
+    }
+
+    /// Uploads and deploys `id`, and waits until it is DEPLOYED.
+    pub fn deployed(&self, id: &str, bytes: &[u8]) {
+        assert_eq!(self.upload(id, bytes).code, 200);
+        assert_eq!(self.put(&format!("/packages/{id}?user.name=alice"), None).code, 202);
+        self.wait_status(&format!("/packages/{id}/status"), "DEPLOYED");
+    }
+
+    /// Creates `app` from `id` with `overrides`, as alice, and waits until it is CREATED.
+    pub fn created(&self, app: &str, id: &str, overrides: Value) {
+        let mut body = overrides;
+        body["package"] = json!(id);
+        let reply = self.put(&format!("/applications/{app}?user.name=alice"), Some(body.to_string().as_bytes()));
+        assert_eq!(reply.code, 202, "{}", reply.body);
+        self.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    }
+}
+
+impl Drop for Dmd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A package of `test` components, each `(name, properties.json)`.
+pub fn test_package(id: &str, components: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = TarGz::new().dir(format!("{id}/")).dir(format!("{id}/test/"));
+    for (name, properties) in components {
+        tar = tar
+            .dir(format!("{id}/test/{name}/"))
+            .file(format!("{id}/test/{name}/properties.json"), properties)
+            .file(format!("{id}/test/{name}/run.sh"), "echo run\n");
+    }
+    tar.bytes()
+}
+
+/// Two components, `c1` and `c2`.
+pub fn two_components(id: &str) -> Vec<u8> {
+    test_package(id, &[("c1", r#"{"threads": "2"}"#), ("c2", "{}")])
+}
+
+/// The recorded state of a `test` component (`created`, `started`, `stopped`), or None.
+pub fn component_state(dmd_data: &Path, app: &str, component: &str) -> Option<String> {
+    std::fs::read_to_string(dmd_data.join("applications").join(app).join("test").join(component).join(".dm-test-state")).ok()
+}
