@@ -59,7 +59,9 @@ impl Sink for WriteUnder<'_> {
 
 /// What an archive entry is, as far as we are concerned.
 enum Kind {
-    File { executable: bool },
+    File {
+        executable: bool,
+    },
     Dir,
     /// Metadata-only entries (e.g. a pax global header) that carry no file.
     Ignore,
@@ -77,18 +79,37 @@ pub(crate) struct ReadOutcome {
 /// Reads `file` in `format`, checks every entry and passes accepted ones to `sink` (none once a
 /// problem is known). `Err` means reading could not go on (a limit, a corrupt stream); it
 /// carries the entry problems found before as well.
-pub(crate) fn read_archive(file: &Path, format: ArchiveFormat, limits: &Limits, sink: &mut dyn Sink) -> Result<ReadOutcome, Problems> {
+pub(crate) fn read_archive(
+    file: &Path,
+    format: ArchiveFormat,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> Result<ReadOutcome, Problems> {
     let shown = file.display().to_string();
-    let mut input = File::open(file).map_err(|e| Problem::new(code::IO_ERROR, format!("cannot open: {e}")).at(&shown))?;
+    let mut input = File::open(file)
+        .map_err(|e| Problem::new(code::IO_ERROR, format!("cannot open: {e}")).at(&shown))?;
     check_magic(&mut input, format, &shown)?;
     let meter = Rc::new(Meter::default());
-    let mut walker = Walker { limits, sink, meter: meter.clone(), listing: Listing::default(), problems: Vec::new(), totals: Totals::default(), entries: 0, buffer: vec![0; COPY_BUFFER] };
+    let mut walker = Walker {
+        limits,
+        sink,
+        meter: meter.clone(),
+        listing: Listing::default(),
+        problems: Vec::new(),
+        totals: Totals::default(),
+        entries: 0,
+        buffer: vec![0; COPY_BUFFER],
+    };
     let outcome = match format {
         ArchiveFormat::TarGz => read_tar(input, &mut walker),
         ArchiveFormat::Zip => read_zip(input, &mut walker),
     };
     match outcome {
-        Ok(()) => Ok(ReadOutcome { listing: walker.listing, totals: walker.totals, entry_problems: walker.problems }),
+        Ok(()) => Ok(ReadOutcome {
+            listing: walker.listing,
+            totals: walker.totals,
+            entry_problems: walker.problems,
+        }),
         Err(fatal) => {
             walker.problems.push(fatal);
             Err(Problems(walker.problems))
@@ -106,18 +127,38 @@ pub struct Totals {
 fn check_magic(input: &mut File, format: ArchiveFormat, shown: &str) -> Result<(), Problem> {
     use std::io::{Seek, SeekFrom};
     let mut head = [0u8; 4];
-    let n = read_up_to(input, &mut head).map_err(|e| Problem::new(code::IO_ERROR, format!("cannot read: {e}")).at(shown))?;
-    input.seek(SeekFrom::Start(0)).map_err(|e| Problem::new(code::IO_ERROR, e.to_string()).at(shown))?;
+    let n = read_up_to(input, &mut head)
+        .map_err(|e| Problem::new(code::IO_ERROR, format!("cannot read: {e}")).at(shown))?;
+    input
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Problem::new(code::IO_ERROR, e.to_string()).at(shown))?;
     let (ok, expected) = match format {
-        ArchiveFormat::TarGz => (head[..n].starts_with(&[0x1f, 0x8b]) && n >= 2, "gzip-compressed tar archive"),
-        ArchiveFormat::Zip => (n == 4 && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06"), "zip archive"),
+        ArchiveFormat::TarGz => (
+            head[..n].starts_with(&[0x1f, 0x8b]) && n >= 2,
+            "gzip-compressed tar archive",
+        ),
+        ArchiveFormat::Zip => (
+            n == 4 && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06"),
+            "zip archive",
+        ),
     };
     if ok {
         Ok(())
     } else if n == 0 {
-        Err(Problem::new(code::NOT_AN_ARCHIVE, format!("the file is empty; expected a {expected}")).at(shown))
+        Err(Problem::new(
+            code::NOT_AN_ARCHIVE,
+            format!("the file is empty; expected a {expected}"),
+        )
+        .at(shown))
     } else {
-        Err(Problem::new(code::NOT_AN_ARCHIVE, format!("not a {expected} (it starts with bytes {:02x?})", &head[..n])).at(shown))
+        Err(Problem::new(
+            code::NOT_AN_ARCHIVE,
+            format!(
+                "not a {expected} (it starts with bytes {:02x?})",
+                &head[..n]
+            ),
+        )
+        .at(shown))
     }
 }
 
@@ -133,29 +174,43 @@ fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn read_tar(input: File, walker: &mut Walker<'_>) -> Result<(), Problem> {
-    let compressed = CompressedSide { inner: BufReader::with_capacity(COPY_BUFFER, input), meter: walker.meter.clone() };
-    let expanded = ExpandedSide { inner: MultiGzDecoder::new(compressed), meter: walker.meter.clone(), limits: walker.limits.clone() };
+    let compressed = CompressedSide {
+        inner: BufReader::with_capacity(COPY_BUFFER, input),
+        meter: walker.meter.clone(),
+    };
+    let expanded = ExpandedSide {
+        inner: MultiGzDecoder::new(compressed),
+        meter: walker.meter.clone(),
+        limits: walker.limits.clone(),
+    };
     let mut archive = tar::Archive::new(expanded);
-    let entries = archive.entries().map_err(|e| walker.read_failure(e, None))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| walker.read_failure(e, None))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| walker.read_failure(e, None))?;
         let raw = entry.path_bytes().into_owned();
         let header = entry.header();
         let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                Kind::File { executable: header.mode().map(|m| m & 0o111 != 0).unwrap_or(false) }
-            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File {
+                executable: header.mode().map(|m| m & 0o111 != 0).unwrap_or(false),
+            },
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::XGlobalHeader => Kind::Ignore,
             tar::EntryType::Symlink | tar::EntryType::Link => Kind::Refuse(Problem::new(
                 code::LINK,
                 "refusing entry: symbolic and hard links are not allowed in packages",
             )),
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Kind::Refuse(Problem::new(
-                code::SPECIAL_FILE,
-                "refusing entry: device files and fifos are not allowed in packages",
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                Kind::Refuse(Problem::new(
+                    code::SPECIAL_FILE,
+                    "refusing entry: device files and fifos are not allowed in packages",
+                ))
+            }
+            other => Kind::Refuse(Problem::new(
+                code::UNSUPPORTED_ENTRY,
+                format!("refusing entry of unsupported tar type {other:?}"),
             )),
-            other => Kind::Refuse(Problem::new(code::UNSUPPORTED_ENTRY, format!("refusing entry of unsupported tar type {other:?}"))),
         };
         let size = entry.size();
         walker.entry(&raw, kind, size, &mut entry)?;
@@ -165,44 +220,65 @@ fn read_tar(input: File, walker: &mut Walker<'_>) -> Result<(), Problem> {
 
 fn read_zip(input: File, walker: &mut Walker<'_>) -> Result<(), Problem> {
     let file_len = input.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    let mut archive = zip::ZipArchive::new(BufReader::with_capacity(COPY_BUFFER, input))
-        .map_err(|e| Problem::new(code::CORRUPT_ARCHIVE, format!("cannot read the zip archive: {e}")))?;
+    let mut archive =
+        zip::ZipArchive::new(BufReader::with_capacity(COPY_BUFFER, input)).map_err(|e| {
+            Problem::new(
+                code::CORRUPT_ARCHIVE,
+                format!("cannot read the zip archive: {e}"),
+            )
+        })?;
     if archive.len() as u64 > walker.limits.max_entries {
         return Err(too_many_entries(walker.limits));
     }
     for index in 0..archive.len() {
-        let entry = archive
-            .by_index(index)
-            .map_err(|e| Problem::new(code::CORRUPT_ARCHIVE, format!("cannot read zip entry #{index}: {e}")))?;
+        let entry = archive.by_index(index).map_err(|e| {
+            Problem::new(
+                code::CORRUPT_ARCHIVE,
+                format!("cannot read zip entry #{index}: {e}"),
+            )
+        })?;
         // Overlapping entries (a classic zip bomb) would count the same compressed bytes many
         // times; never credit more compressed bytes than the file has.
-        let credit = entry.compressed_size().min(file_len.saturating_sub(walker.meter.compressed()));
+        let credit = entry
+            .compressed_size()
+            .min(file_len.saturating_sub(walker.meter.compressed()));
         walker.meter.add_compressed(credit);
         let raw = entry.name_raw().to_vec();
         let kind = match entry.unix_mode().map(|m| m & 0o170000) {
-            _ if entry.encrypted() => {
-                Kind::Refuse(Problem::new(code::UNSUPPORTED_ENTRY, "refusing entry: encrypted zip entries are not supported"))
-            }
-            Some(0o120000) => Kind::Refuse(Problem::new(code::LINK, "refusing entry: symbolic links are not allowed in packages")),
+            _ if entry.encrypted() => Kind::Refuse(Problem::new(
+                code::UNSUPPORTED_ENTRY,
+                "refusing entry: encrypted zip entries are not supported",
+            )),
+            Some(0o120000) => Kind::Refuse(Problem::new(
+                code::LINK,
+                "refusing entry: symbolic links are not allowed in packages",
+            )),
             Some(0o040000) => Kind::Dir,
             _ if entry.is_dir() => Kind::Dir,
-            Some(0o100000) | Some(0) | None => {
-                Kind::File { executable: entry.unix_mode().map(|m| m & 0o111 != 0).unwrap_or(false) }
-            }
+            Some(0o100000) | Some(0) | None => Kind::File {
+                executable: entry.unix_mode().map(|m| m & 0o111 != 0).unwrap_or(false),
+            },
             Some(_) => Kind::Refuse(Problem::new(
                 code::SPECIAL_FILE,
                 "refusing entry: device files and fifos are not allowed in packages",
             )),
         };
         let size = entry.size();
-        let mut content = ExpandedSide { inner: entry, meter: walker.meter.clone(), limits: walker.limits.clone() };
+        let mut content = ExpandedSide {
+            inner: entry,
+            meter: walker.meter.clone(),
+            limits: walker.limits.clone(),
+        };
         walker.entry(&raw, kind, size, &mut content)?;
     }
     Ok(())
 }
 
 fn too_many_entries(limits: &Limits) -> Problem {
-    Problem::new(code::LIMIT_EXCEEDED, format!("the archive has more than {} entries", limits.max_entries))
+    Problem::new(
+        code::LIMIT_EXCEEDED,
+        format!("the archive has more than {} entries", limits.max_entries),
+    )
 }
 
 /// Applies the per-entry checks and limits common to both formats.
@@ -221,7 +297,13 @@ struct Walker<'a> {
 impl Walker<'_> {
     /// Handles one entry. `Err` is fatal (a limit, a corrupt stream); entry problems are
     /// collected and the entry skipped.
-    fn entry(&mut self, raw: &[u8], kind: Kind, declared_size: u64, content: &mut dyn Read) -> Result<(), Problem> {
+    fn entry(
+        &mut self,
+        raw: &[u8],
+        kind: Kind,
+        declared_size: u64,
+        content: &mut dyn Read,
+    ) -> Result<(), Problem> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
             return Err(too_many_entries(self.limits));
@@ -264,7 +346,9 @@ impl Walker<'_> {
         // Once a problem is known the package will be refused: keep reading to find the other
         // problems, but stop writing.
         let mut out: Box<dyn Write> = if self.problems.is_empty() {
-            self.sink.file(&path, executable).map_err(|e| write_failure(&path, e))?
+            self.sink
+                .file(&path, executable)
+                .map_err(|e| write_failure(&path, e))?
         } else {
             Box::new(io::sink())
         };
@@ -278,7 +362,8 @@ impl Walker<'_> {
             };
             self.check_size(written, n as u64, path.as_str())?;
             written += n as u64;
-            out.write_all(&self.buffer[..n]).map_err(|e| write_failure(&path, e))?;
+            out.write_all(&self.buffer[..n])
+                .map_err(|e| write_failure(&path, e))?;
         }
         out.flush().map_err(|e| write_failure(&path, e))?;
         self.totals.files += 1;
@@ -287,7 +372,12 @@ impl Walker<'_> {
     }
 
     /// A component's `properties.json` is parsed (within a size bound) as well as kept.
-    fn properties(&mut self, path: &EntryPath, executable: bool, content: &mut dyn Read) -> Result<(), Problem> {
+    fn properties(
+        &mut self,
+        path: &EntryPath,
+        executable: bool,
+        content: &mut dyn Read,
+    ) -> Result<(), Problem> {
         let mut bytes = Vec::new();
         content
             .take(self.limits.max_descriptor_bytes + 1)
@@ -297,7 +387,10 @@ impl Walker<'_> {
             self.problems.push(
                 Problem::new(
                     code::LIMIT_EXCEEDED,
-                    format!("properties.json is larger than the limit of {} bytes", self.limits.max_descriptor_bytes),
+                    format!(
+                        "properties.json is larger than the limit of {} bytes",
+                        self.limits.max_descriptor_bytes
+                    ),
                 )
                 .at(path.as_str()),
             );
@@ -313,7 +406,10 @@ impl Walker<'_> {
         self.totals.files += 1;
         self.totals.bytes += bytes.len() as u64;
         if self.problems.is_empty() {
-            let mut out = self.sink.file(path, executable).map_err(|e| write_failure(path, e))?;
+            let mut out = self
+                .sink
+                .file(path, executable)
+                .map_err(|e| write_failure(path, e))?;
             out.write_all(&bytes).map_err(|e| write_failure(path, e))?;
         }
         Ok(())
@@ -324,14 +420,20 @@ impl Walker<'_> {
         if file_so_far + more > self.limits.max_file_bytes {
             return Err(Problem::new(
                 code::LIMIT_EXCEEDED,
-                format!("file is larger than the limit of {} bytes", self.limits.max_file_bytes),
+                format!(
+                    "file is larger than the limit of {} bytes",
+                    self.limits.max_file_bytes
+                ),
             )
             .at(shown));
         }
         if self.totals.bytes + file_so_far + more > self.limits.max_total_bytes {
             return Err(Problem::new(
                 code::LIMIT_EXCEEDED,
-                format!("package unpacks to more than the limit of {} bytes", self.limits.max_total_bytes),
+                format!(
+                    "package unpacks to more than the limit of {} bytes",
+                    self.limits.max_total_bytes
+                ),
             )
             .at(shown));
         }
@@ -346,7 +448,10 @@ impl Walker<'_> {
                 _ => breach,
             };
         }
-        let problem = Problem::new(code::CORRUPT_ARCHIVE, format!("the archive is truncated or corrupt: {error}"));
+        let problem = Problem::new(
+            code::CORRUPT_ARCHIVE,
+            format!("the archive is truncated or corrupt: {error}"),
+        );
         match path {
             Some(path) => problem.at(path.as_str()),
             None => problem,
@@ -355,5 +460,9 @@ impl Walker<'_> {
 }
 
 fn write_failure(path: &EntryPath, error: io::Error) -> Problem {
-    Problem::new(code::IO_ERROR, format!("cannot write the unpacked file: {error}")).at(path.as_str())
+    Problem::new(
+        code::IO_ERROR,
+        format!("cannot write the unpacked file: {error}"),
+    )
+    .at(path.as_str())
 }

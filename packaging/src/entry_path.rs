@@ -16,12 +16,18 @@ impl EntryPath {
     /// (`./`), which carries nothing and is skipped.
     pub fn parse(raw: &[u8], limits: &Limits) -> Result<Option<EntryPath>, Problem> {
         let shown = String::from_utf8_lossy(raw).into_owned();
-        let unsafe_path = |why: &str| Problem::new(code::UNSAFE_PATH, format!("refusing entry: {why}")).at(&shown);
+        let unsafe_path = |why: &str| {
+            Problem::new(code::UNSAFE_PATH, format!("refusing entry: {why}")).at(&shown)
+        };
         let text = std::str::from_utf8(raw).map_err(|_| unsafe_path("name is not valid UTF-8"))?;
         if raw.len() > limits.max_path_bytes {
             return Err(Problem::new(
                 code::LIMIT_EXCEEDED,
-                format!("entry path is {} bytes long, more than the limit of {}", raw.len(), limits.max_path_bytes),
+                format!(
+                    "entry path is {} bytes long, more than the limit of {}",
+                    raw.len(),
+                    limits.max_path_bytes
+                ),
             )
             .at(&shown));
         }
@@ -36,7 +42,9 @@ impl EntryPath {
             match segment {
                 "" | "." => continue,
                 ".." => return Err(unsafe_path("`..` in path")),
-                s if s.len() > 255 => return Err(unsafe_path("a path segment is longer than 255 bytes")),
+                s if s.len() > 255 => {
+                    return Err(unsafe_path("a path segment is longer than 255 bytes"))
+                }
                 s => segments.push(s),
             }
         }
@@ -89,7 +97,10 @@ mod tests {
 
     #[test]
     fn normalises_harmless_forms() {
-        assert_eq!(parse("./pkg-1.0.0/flink/").unwrap().unwrap(), "pkg-1.0.0/flink");
+        assert_eq!(
+            parse("./pkg-1.0.0/flink/").unwrap().unwrap(),
+            "pkg-1.0.0/flink"
+        );
         assert_eq!(parse("pkg-1.0.0//a/./b").unwrap().unwrap(), "pkg-1.0.0/a/b");
         assert_eq!(parse("./").unwrap(), None);
         assert_eq!(parse(".").unwrap(), None);
@@ -97,7 +108,15 @@ mod tests {
 
     #[test]
     fn refuses_escapes() {
-        for raw in ["/etc/passwd", "a/../../b", "..", "a\\..\\b", "C:/x", "a/\u{7}b", "a\nb"] {
+        for raw in [
+            "/etc/passwd",
+            "a/../../b",
+            "..",
+            "a\\..\\b",
+            "C:/x",
+            "a/\u{7}b",
+            "a\nb",
+        ] {
             let err = parse(raw).unwrap_err();
             assert_eq!(err.code, code::UNSAFE_PATH, "{raw:?}");
             assert_eq!(err.path.as_deref(), Some(raw));
@@ -114,7 +133,9 @@ mod tests {
 
     #[test]
     fn ancestors_outermost_first() {
-        let p = EntryPath::parse(b"a/b/c", &Limits::default()).unwrap().unwrap();
+        let p = EntryPath::parse(b"a/b/c", &Limits::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(p.ancestors().collect::<Vec<_>>(), ["a", "a/b"]);
     }
 }

@@ -53,7 +53,10 @@ pub struct Reader {
 impl Default for Reader {
     /// Default limits and PNDA's four built-in component types.
     fn default() -> Self {
-        Reader { limits: Limits::default(), rules: RuleSet::builtin() }
+        Reader {
+            limits: Limits::default(),
+            rules: RuleSet::builtin(),
+        }
     }
 }
 
@@ -82,11 +85,24 @@ impl Reader {
     }
 
     /// [`Reader::unpack`] for a file stored under another name.
-    pub fn unpack_as(&self, file: &Path, file_name: &str, dest: &Path) -> Result<Package, Problems> {
+    pub fn unpack_as(
+        &self,
+        file: &Path,
+        file_name: &str,
+        dest: &Path,
+    ) -> Result<Package, Problems> {
         let shown = dest.display().to_string();
-        let io_problem = |what: &str, e: std::io::Error| Problem::new(code::IO_ERROR, format!("{what}: {e}")).at(&shown);
+        let io_problem = |what: &str, e: std::io::Error| {
+            Problem::new(code::IO_ERROR, format!("{what}: {e}")).at(&shown)
+        };
         match std::fs::read_dir(dest).map(|mut entries| entries.next().is_some()) {
-            Ok(true) => return Err(Problem::new(code::IO_ERROR, "destination folder is not empty").at(&shown).into()),
+            Ok(true) => {
+                return Err(
+                    Problem::new(code::IO_ERROR, "destination folder is not empty")
+                        .at(&shown)
+                        .into(),
+                )
+            }
             Ok(false) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_problem("cannot use destination", e).into()),
@@ -95,7 +111,8 @@ impl Reader {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        std::fs::create_dir_all(parent).map_err(|e| io_problem("cannot create the parent folder", e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| io_problem("cannot create the parent folder", e))?;
         // Same filesystem as `dest`, so the final rename is atomic; removed on drop if we fail.
         let staging = tempfile::Builder::new()
             .prefix(".dm-unpack-")
@@ -106,7 +123,8 @@ impl Reader {
         std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
             .map_err(|e| io_problem("cannot set permissions", e))?;
         // rename(2) replaces an empty folder atomically and fails on a non-empty one.
-        std::fs::rename(staging.path(), dest).map_err(|e| io_problem("cannot move the unpacked package into place", e))?;
+        std::fs::rename(staging.path(), dest)
+            .map_err(|e| io_problem("cannot move the unpacked package into place", e))?;
         let _ = staging.keep();
         Ok(package)
     }
@@ -125,9 +143,12 @@ impl Reader {
         };
         problems.extend(read.entry_problems);
         match metadata::check_layout(stem, &read.listing, &self.rules) {
-            Ok(metadata) if problems.is_empty() => {
-                Ok(Package { id: id.expect("no problems, so the id parsed"), format, metadata, totals: read.totals })
-            }
+            Ok(metadata) if problems.is_empty() => Ok(Package {
+                id: id.expect("no problems, so the id parsed"),
+                format,
+                metadata,
+                totals: read.totals,
+            }),
             Ok(_) => Err(Problems(problems)),
             Err(more) => {
                 problems.extend(more.0);
@@ -141,5 +162,12 @@ fn file_name(file: &Path) -> Result<String, Problems> {
     file.file_name()
         .and_then(|n| n.to_str())
         .map(str::to_string)
-        .ok_or_else(|| Problem::new(code::BAD_FILE_NAME, "the package path has no UTF-8 file name").at(file.display().to_string()).into())
+        .ok_or_else(|| {
+            Problem::new(
+                code::BAD_FILE_NAME,
+                "the package path has no UTF-8 file name",
+            )
+            .at(file.display().to_string())
+            .into()
+        })
 }

@@ -23,7 +23,9 @@ impl PackageMetadata {
     /// PNDA's package "defaults": `{type: {component: properties.json}}`.
     pub fn defaults(&self) -> Value {
         let types = self.component_types.iter().map(|(ty, components)| {
-            let components = components.iter().map(|(name, c)| (name.clone(), Value::Object(c.properties().clone())));
+            let components = components
+                .iter()
+                .map(|(name, c)| (name.clone(), Value::Object(c.properties().clone())));
             (ty.clone(), Value::Object(components.collect()))
         });
         Value::Object(types.collect())
@@ -84,13 +86,22 @@ impl Listing {
     /// Records an entry, refusing duplicates and file/folder clashes (which would make
     /// unpacking depend on entry order).
     pub fn add(&mut self, path: &EntryPath, kind: EntryKind) -> Result<(), Problem> {
-        let clash = |what: &str| Problem::new(code::DUPLICATE_ENTRY, what.to_string()).at(path.as_str());
+        let clash =
+            |what: &str| Problem::new(code::DUPLICATE_ENTRY, what.to_string()).at(path.as_str());
         for ancestor in path.ancestors() {
-            match self.entries.get(&EntryPath::from_checked(ancestor.to_string())) {
-                Some(EntryKind::File) => return Err(clash("entry lies inside a path that is also a file")),
+            match self
+                .entries
+                .get(&EntryPath::from_checked(ancestor.to_string()))
+            {
+                Some(EntryKind::File) => {
+                    return Err(clash("entry lies inside a path that is also a file"))
+                }
                 Some(EntryKind::Dir) => {}
                 None => {
-                    self.entries.insert(EntryPath::from_checked(ancestor.to_string()), EntryKind::Dir);
+                    self.entries.insert(
+                        EntryPath::from_checked(ancestor.to_string()),
+                        EntryKind::Dir,
+                    );
                 }
             }
         }
@@ -100,7 +111,9 @@ impl Listing {
                 Ok(())
             }
             (Some(EntryKind::Dir), EntryKind::Dir) => Ok(()),
-            (Some(EntryKind::File), EntryKind::File) => Err(clash("file appears twice in the archive")),
+            (Some(EntryKind::File), EntryKind::File) => {
+                Err(clash("file appears twice in the archive"))
+            }
             _ => Err(clash("path is both a file and a folder")),
         }
     }
@@ -113,11 +126,17 @@ impl Listing {
 }
 
 /// Parses a component's `properties.json`, which must be a JSON object.
-pub(crate) fn parse_properties(path: &EntryPath, bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
+pub(crate) fn parse_properties(
+    path: &EntryPath,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, Problem> {
     let invalid = |why: String| Problem::new(code::INVALID_PROPERTIES, why).at(path.as_str());
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(invalid(format!("properties.json must be a JSON object, not {}", json_kind(&other)))),
+        Ok(other) => Err(invalid(format!(
+            "properties.json must be a JSON object, not {}",
+            json_kind(&other)
+        ))),
         Err(e) => Err(invalid(format!("properties.json is not valid JSON: {e}"))),
     }
 }
@@ -136,10 +155,18 @@ fn json_kind(value: &Value) -> &'static str {
 /// Checks the package layout and every component against its type's rules, and builds the
 /// metadata. All problems found are returned together.
 /// `package` is the package id as named by the file (checked separately).
-pub(crate) fn check_layout(package: &str, listing: &Listing, rules: &RuleSet) -> Result<PackageMetadata, Problems> {
+pub(crate) fn check_layout(
+    package: &str,
+    listing: &Listing,
+    rules: &RuleSet,
+) -> Result<PackageMetadata, Problems> {
     let mut problems = Vec::new();
 
-    let top_level: BTreeSet<&str> = listing.entries.keys().filter_map(|p| p.segments().next()).collect();
+    let top_level: BTreeSet<&str> = listing
+        .entries
+        .keys()
+        .filter_map(|p| p.segments().next())
+        .collect();
     let folder = match top_level.len() {
         0 => {
             problems.push(Problem::new(
@@ -193,17 +220,25 @@ pub(crate) fn check_layout(package: &str, listing: &Listing, rules: &RuleSet) ->
                 continue;
             }
             let (ty, name) = (segments[1], segments[2]);
-            let component = component_types.entry(ty.to_string()).or_default().entry(name.to_string()).or_insert_with(|| {
-                Component {
+            let component = component_types
+                .entry(ty.to_string())
+                .or_default()
+                .entry(name.to_string())
+                .or_insert_with(|| Component {
                     component_name: name.to_string(),
                     component_path: format!("{folder}/{ty}/{name}"),
                     component_detail: BTreeMap::new(),
                     files: BTreeSet::new(),
-                }
-            });
+                });
             let relative = segments[3..].join("/");
-            let detail = listing.properties.get(path).filter(|_| relative == PROPERTIES_JSON);
-            component.component_detail.insert(relative.clone(), detail.map_or(Value::Object(Map::new()), |m| Value::Object(m.clone())));
+            let detail = listing
+                .properties
+                .get(path)
+                .filter(|_| relative == PROPERTIES_JSON);
+            component.component_detail.insert(
+                relative.clone(),
+                detail.map_or(Value::Object(Map::new()), |m| Value::Object(m.clone())),
+            );
             if *kind == EntryKind::File {
                 component.files.insert(relative);
             }
@@ -216,20 +251,26 @@ pub(crate) fn check_layout(package: &str, listing: &Listing, rules: &RuleSet) ->
         }
     }
 
+    let known: Vec<&str> = rules.known_types().collect();
     for (ty, components) in &mut component_types {
-        let known: Vec<&str> = rules.known_types().collect();
         let type_rules = rules.get(ty);
         if type_rules.is_none() {
             problems.push(
                 Problem::new(
                     code::UNKNOWN_COMPONENT_TYPE,
-                    format!("unknown component type '{ty}' (known types: {})", known.join(", ")),
+                    format!(
+                        "unknown component type '{ty}' (known types: {})",
+                        known.join(", ")
+                    ),
                 )
                 .at(format!("{}/{ty}", folder.unwrap_or_default())),
             );
         }
         for (name, component) in components.iter_mut() {
-            component.component_detail.entry(PROPERTIES_JSON.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            component
+                .component_detail
+                .entry(PROPERTIES_JSON.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !is_valid_component_name(name) {
                 problems.push(
                     Problem::new(
@@ -245,13 +286,24 @@ pub(crate) fn check_layout(package: &str, listing: &Listing, rules: &RuleSet) ->
                     Some(file) => format!("{}/{file}", component.component_path),
                     None => component.component_path.clone(),
                 };
-                problems.push(Problem { code: finding.code, path: Some(path), component: None, message: finding.message }.in_component(ty, name));
+                problems.push(
+                    Problem {
+                        code: finding.code,
+                        path: Some(path),
+                        component: None,
+                        message: finding.message,
+                    }
+                    .in_component(ty, name),
+                );
             }
         }
     }
 
     if problems.is_empty() {
-        Ok(PackageMetadata { package_name: package.to_string(), component_types })
+        Ok(PackageMetadata {
+            package_name: package.to_string(),
+            component_types,
+        })
     } else {
         Err(Problems(problems))
     }
@@ -259,5 +311,8 @@ pub(crate) fn check_layout(package: &str, listing: &Listing, rules: &RuleSet) ->
 
 /// Component names end up in job names, unit names and HDFS paths.
 fn is_valid_component_name(name: &str) -> bool {
-    !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -13,8 +13,11 @@ pub enum ArchiveFormat {
 }
 
 impl ArchiveFormat {
-    const ENDINGS: [(&'static str, ArchiveFormat); 3] =
-        [(".tar.gz", ArchiveFormat::TarGz), (".tgz", ArchiveFormat::TarGz), (".zip", ArchiveFormat::Zip)];
+    const ENDINGS: [(&'static str, ArchiveFormat); 3] = [
+        (".tar.gz", ArchiveFormat::TarGz),
+        (".tgz", ArchiveFormat::TarGz),
+        (".zip", ArchiveFormat::Zip),
+    ];
 
     /// Splits `name-1.2.3.tar.gz` into the package id part and the format.
     pub fn split_file_name(file_name: &str) -> Result<(&str, ArchiveFormat), Problem> {
@@ -52,7 +55,9 @@ impl PackageId {
         if version.split('.').count() < 3 {
             return Err(bad(
                 code::BAD_VERSION,
-                format!("version must be a three part major.minor.patch e.g. 1.2.3 but found {version}"),
+                format!(
+                    "version must be a three part major.minor.patch e.g. 1.2.3 but found {version}"
+                ),
             ));
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
@@ -64,7 +69,10 @@ impl PackageId {
                 ),
             ));
         }
-        Ok(PackageId { full: id.to_string(), split: name.len() })
+        Ok(PackageId {
+            full: id.to_string(),
+            split: name.len(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -106,7 +114,10 @@ mod tests {
             "package name must be of the form name-version e.g. name-version.1.2.3 but found nodash"
         );
         let err = PackageId::parse("name-1.2").unwrap_err();
-        assert_eq!(err.message, "version must be a three part major.minor.patch e.g. 1.2.3 but found 1.2");
+        assert_eq!(
+            err.message,
+            "version must be a three part major.minor.patch e.g. 1.2.3 but found 1.2"
+        );
     }
 
     #[test]
@@ -118,15 +129,33 @@ mod tests {
 
     #[test]
     fn refuses_names_unsafe_as_paths() {
-        for id in ["-1.0.0", "a/b-1.0.0", "..-1.0.0", ".hidden-1.0.0", "a b-1.0.0", "a\nb-1.0.0"] {
+        for id in [
+            "-1.0.0",
+            "a/b-1.0.0",
+            "..-1.0.0",
+            ".hidden-1.0.0",
+            "a b-1.0.0",
+            "a\nb-1.0.0",
+        ] {
             assert!(PackageId::parse(id).is_err(), "{id:?} should be refused");
         }
     }
 
     #[test]
     fn file_name_endings() {
-        assert_eq!(ArchiveFormat::split_file_name("a-1.0.0.tgz").unwrap(), ("a-1.0.0", ArchiveFormat::TarGz));
-        assert_eq!(ArchiveFormat::split_file_name("a-1.0.0.zip").unwrap(), ("a-1.0.0", ArchiveFormat::Zip));
-        assert_eq!(ArchiveFormat::split_file_name("a-1.0.0.tar").unwrap_err().code, code::BAD_FILE_NAME);
+        assert_eq!(
+            ArchiveFormat::split_file_name("a-1.0.0.tgz").unwrap(),
+            ("a-1.0.0", ArchiveFormat::TarGz)
+        );
+        assert_eq!(
+            ArchiveFormat::split_file_name("a-1.0.0.zip").unwrap(),
+            ("a-1.0.0", ArchiveFormat::Zip)
+        );
+        assert_eq!(
+            ArchiveFormat::split_file_name("a-1.0.0.tar")
+                .unwrap_err()
+                .code,
+            code::BAD_FILE_NAME
+        );
     }
 }

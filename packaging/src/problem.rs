@@ -50,7 +50,12 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Problem { code: code.to_string(), path: None, component: None, message: message.into() }
+        Problem {
+            code: code.to_string(),
+            path: None,
+            component: None,
+            message: message.into(),
+        }
     }
 
     pub fn at(mut self, path: impl Into<String>) -> Self {

@@ -21,7 +21,11 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: &str, file: Option<&str>, message: impl Into<String>) -> Self {
-        Finding { code: code.to_string(), file: file.map(str::to_string), message: message.into() }
+        Finding {
+            code: code.to_string(),
+            file: file.map(str::to_string),
+            message: message.into(),
+        }
     }
 }
 
@@ -48,7 +52,11 @@ impl RuleSet {
     /// PNDA's four component types with PNDA's checks and messages.
     pub fn builtin() -> Self {
         let mut set = RuleSet::empty();
-        set.register(Arc::new(RequiredFiles { component_type: "flink", required: &["application.properties"], forbidden: &[] }));
+        set.register(Arc::new(RequiredFiles {
+            component_type: "flink",
+            required: &["application.properties"],
+            forbidden: &[],
+        }));
         set.register(Arc::new(RequiredFiles {
             component_type: "sparkStreaming",
             required: &["application.properties", "log4j.properties"],
@@ -58,14 +66,19 @@ impl RuleSet {
                  supply one automatically. Please see PNDA example-applications for usage.",
             )],
         }));
-        set.register(Arc::new(RequiredFiles { component_type: "oozie", required: &["workflow.xml"], forbidden: &[] }));
+        set.register(Arc::new(RequiredFiles {
+            component_type: "oozie",
+            required: &["workflow.xml"],
+            forbidden: &[],
+        }));
         set.register(Arc::new(JupyterRules));
         set
     }
 
     /// Adds (or replaces) the rules for one component type.
     pub fn register(&mut self, rules: Arc<dyn ComponentRules>) {
-        self.by_type.insert(rules.component_type().to_string(), rules);
+        self.by_type
+            .insert(rules.component_type().to_string(), rules);
     }
 
     pub fn get(&self, component_type: &str) -> Option<&dyn ComponentRules> {
@@ -94,7 +107,13 @@ impl ComponentRules for RequiredFiles {
             .required
             .iter()
             .filter(|file| !component.has_file(file))
-            .map(|file| Finding::new(code::MISSING_FILE, Some(file), format!("missing file {file}")));
+            .map(|file| {
+                Finding::new(
+                    code::MISSING_FILE,
+                    Some(file),
+                    format!("missing file {file}"),
+                )
+            });
         let forbidden = self
             .forbidden
             .iter()

@@ -4,7 +4,7 @@
 use dm_testkit::{sample_files, sample_tar_gz, TarGz, Zip};
 use packaging::{code, Component, ComponentRules, Finding, Limits, Problems, Reader, RuleSet};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: Vec<u8>) -> PathBuf {
@@ -13,9 +13,13 @@ fn write(dir: &tempfile::TempDir, name: &str, bytes: Vec<u8>) -> PathBuf {
     path
 }
 
-fn refused(reader: &Reader, path: &PathBuf) -> Problems {
+fn refused(reader: &Reader, path: &Path) -> Problems {
     match reader.inspect(path) {
-        Ok(package) => panic!("{} should be refused but gave {:?}", path.display(), package.metadata),
+        Ok(package) => panic!(
+            "{} should be refused but gave {:?}",
+            path.display(),
+            package.metadata
+        ),
         Err(problems) => problems,
     }
 }
@@ -27,11 +31,18 @@ fn messages(problems: &Problems) -> Vec<&str> {
 #[test]
 fn sample_package_metadata_has_pnda_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(&dir, "sample-1.0.0.tar.gz", sample_tar_gz("sample-1.0.0").bytes());
+    let file = write(
+        &dir,
+        "sample-1.0.0.tar.gz",
+        sample_tar_gz("sample-1.0.0").bytes(),
+    );
     let package = Reader::default().inspect(&file).unwrap();
     assert_eq!(package.id.name(), "sample");
     assert_eq!(package.id.version(), "1.0.0");
-    assert_eq!(package.totals.files, sample_files("sample-1.0.0").len() as u64);
+    assert_eq!(
+        package.totals.files,
+        sample_files("sample-1.0.0").len() as u64
+    );
 
     let metadata = serde_json::to_value(&package.metadata).unwrap();
     assert_eq!(metadata["package_name"], "sample-1.0.0");
@@ -87,18 +98,26 @@ fn pnda_parser_test_package_gives_pnda_metadata() {
         .dir("test_package-1.0.2/")
         .dir("test_package-1.0.2/oozie/")
         .dir("test_package-1.0.2/oozie/componentA/")
-        .file("test_package-1.0.2/oozie/componentA/properties.json", r#"{"property3": "3", "property4": "four"}"#)
+        .file(
+            "test_package-1.0.2/oozie/componentA/properties.json",
+            r#"{"property3": "3", "property4": "four"}"#,
+        )
         .dir("test_package-1.0.2/oozie/componentB/")
         .file("test_package-1.0.2/oozie/componentB/hdfs.json", "[]")
         .dir("test_package-1.0.2/sparkStreaming/")
         .dir("test_package-1.0.2/sparkStreaming/componentC/")
-        .file("test_package-1.0.2/sparkStreaming/componentC/properties.json", r#"{"property1": "1", "property2": "two"}"#);
+        .file(
+            "test_package-1.0.2/sparkStreaming/componentC/properties.json",
+            r#"{"property1": "1", "property2": "two"}"#,
+        );
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "test_package-1.0.2.tar.gz", tar.bytes());
     let mut rules = RuleSet::empty();
     rules.register(Arc::new(AnyFiles("oozie")));
     rules.register(Arc::new(AnyFiles("sparkStreaming")));
-    let package = Reader::new(Limits::default(), rules).inspect(&file).unwrap();
+    let package = Reader::new(Limits::default(), rules)
+        .inspect(&file)
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&package.metadata).unwrap(),
         json!({
@@ -119,31 +138,50 @@ fn pnda_parser_test_package_gives_pnda_metadata() {
     );
     // And with the built-in rules, PNDA's validation report (test_application_creator.py).
     let problems = refused(&Reader::default(), &file);
-    let report: Vec<(Option<&str>, &str)> = problems.iter().map(|p| (p.component.as_deref(), p.message.as_str())).collect();
+    let report: Vec<(Option<&str>, &str)> = problems
+        .iter()
+        .map(|p| (p.component.as_deref(), p.message.as_str()))
+        .collect();
     assert_eq!(
         report,
         [
             (Some("oozie/componentA"), "missing file workflow.xml"),
             (Some("oozie/componentB"), "missing file workflow.xml"),
-            (Some("sparkStreaming/componentC"), "missing file application.properties"),
-            (Some("sparkStreaming/componentC"), "missing file log4j.properties"),
+            (
+                Some("sparkStreaming/componentC"),
+                "missing file application.properties"
+            ),
+            (
+                Some("sparkStreaming/componentC"),
+                "missing file log4j.properties"
+            ),
         ]
     );
-    assert_eq!(problems.0[0].path.as_deref(), Some("test_package-1.0.2/oozie/componentA/workflow.xml"));
+    assert_eq!(
+        problems.0[0].path.as_deref(),
+        Some("test_package-1.0.2/oozie/componentA/workflow.xml")
+    );
     assert!(problems.iter().all(|p| p.code == code::MISSING_FILE));
 }
 
 #[test]
 fn zip_and_tar_give_the_same_metadata() {
     let dir = tempfile::tempdir().unwrap();
-    let tar = write(&dir, "sample-1.0.0.tar.gz", sample_tar_gz("sample-1.0.0").bytes());
+    let tar = write(
+        &dir,
+        "sample-1.0.0.tar.gz",
+        sample_tar_gz("sample-1.0.0").bytes(),
+    );
     let mut zip = Zip::new();
     for (path, content) in sample_files("sample-1.0.0") {
         zip = zip.file(&path, content);
     }
     let zip = write(&dir, "sample-1.0.0.zip", zip.bytes());
     let reader = Reader::default();
-    assert_eq!(reader.inspect(&tar).unwrap().metadata, reader.inspect(&zip).unwrap().metadata);
+    assert_eq!(
+        reader.inspect(&tar).unwrap().metadata,
+        reader.inspect(&zip).unwrap().metadata
+    );
 }
 
 #[test]
@@ -157,7 +195,10 @@ fn accepts_archives_without_directory_entries_and_with_dot_slash_names() {
     let file = write(&dir, "sample-1.0.0.tgz", tar.bytes());
     let package = Reader::default().inspect(&file).unwrap();
     assert_eq!(package.metadata.components().count(), 4);
-    assert_eq!(package.metadata.component_types["jupyter"]["notes"].component_path, "sample-1.0.0/jupyter/notes");
+    assert_eq!(
+        package.metadata.component_types["jupyter"]["notes"].component_path,
+        "sample-1.0.0/jupyter/notes"
+    );
 }
 
 #[test]
@@ -182,7 +223,10 @@ fn name_rules_with_pnda_messages() {
         ["package name must be of the form name-version e.g. name-version.1.2.3 but found sample"]
     );
     let wrong_ending = write(&dir, "sample-1.0.0.tar", valid("sample-1.0.0"));
-    assert_eq!(refused(&reader, &wrong_ending).0[0].code, code::BAD_FILE_NAME);
+    assert_eq!(
+        refused(&reader, &wrong_ending).0[0].code,
+        code::BAD_FILE_NAME
+    );
 }
 
 #[test]
@@ -190,7 +234,10 @@ fn a_bad_name_does_not_hide_other_problems() {
     let dir = tempfile::tempdir().unwrap();
     let tar = TarGz::new().file("sample-1.0/flink/c/job.jar", "x");
     let file = write(&dir, "sample-1.0.tar.gz", tar.bytes());
-    let codes: Vec<String> = refused(&Reader::default(), &file).iter().map(|p| p.code.clone()).collect();
+    let codes: Vec<String> = refused(&Reader::default(), &file)
+        .iter()
+        .map(|p| p.code.clone())
+        .collect();
     assert_eq!(codes, [code::BAD_VERSION, code::MISSING_FILE]);
 }
 
@@ -210,22 +257,40 @@ fn layout_rules() {
     );
     assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0, p-1.0.1"));
 
-    let top_file = TarGz::new().file("p-1.0.0/flink/a/application.properties", "").file("README", "");
-    assert_eq!(refused(&reader, &write(&dir, "p-1.0.0.tar.gz", top_file.bytes())).0[0].code, code::MULTIPLE_TOP_LEVEL);
+    let top_file = TarGz::new()
+        .file("p-1.0.0/flink/a/application.properties", "")
+        .file("README", "");
+    assert_eq!(
+        refused(&reader, &write(&dir, "p-1.0.0.tar.gz", top_file.bytes())).0[0].code,
+        code::MULTIPLE_TOP_LEVEL
+    );
 
     let only_file = TarGz::new().file("p-1.0.0", "just a file");
-    assert_eq!(refused(&reader, &write(&dir, "p-1.0.0.tar.gz", only_file.bytes())).0[0].code, code::NO_PACKAGE_FOLDER);
+    assert_eq!(
+        refused(&reader, &write(&dir, "p-1.0.0.tar.gz", only_file.bytes())).0[0].code,
+        code::NO_PACKAGE_FOLDER
+    );
 
     let empty = TarGz::new();
     assert_eq!(
-        messages(&refused(&reader, &write(&dir, "p-1.0.0.tar.gz", empty.bytes()))),
+        messages(&refused(
+            &reader,
+            &write(&dir, "p-1.0.0.tar.gz", empty.bytes())
+        )),
         ["Expected to find a single package directory inside the archive, but found none"]
     );
 
     // Folders and loose files, but no component with any content.
-    let no_components = TarGz::new().dir("p-1.0.0/").dir("p-1.0.0/flink/").dir("p-1.0.0/flink/a/").file("p-1.0.0/notes.txt", "");
+    let no_components = TarGz::new()
+        .dir("p-1.0.0/")
+        .dir("p-1.0.0/flink/")
+        .dir("p-1.0.0/flink/a/")
+        .file("p-1.0.0/notes.txt", "");
     assert_eq!(
-        messages(&refused(&reader, &write(&dir, "p-1.0.0.tar.gz", no_components.bytes()))),
+        messages(&refused(
+            &reader,
+            &write(&dir, "p-1.0.0.tar.gz", no_components.bytes())
+        )),
         ["Expected to find at least one component within the package directory"]
     );
 }
@@ -242,9 +307,14 @@ fn per_type_rules_report_everything_at_once() {
         .file("p-1.0.0/jupyter/j/notes.txt", "")
         .file("p-1.0.0/kafka/k/topic.json", "")
         .file("p-1.0.0/flink/.hidden/application.properties", "");
-    let problems = refused(&Reader::default(), &write(&dir, "p-1.0.0.tar.gz", tar.bytes()));
-    let found: Vec<(&str, Option<&str>, &str)> =
-        problems.iter().map(|p| (p.code.as_str(), p.path.as_deref(), p.message.as_str())).collect();
+    let problems = refused(
+        &Reader::default(),
+        &write(&dir, "p-1.0.0.tar.gz", tar.bytes()),
+    );
+    let found: Vec<(&str, Option<&str>, &str)> = problems
+        .iter()
+        .map(|p| (p.code.as_str(), p.path.as_deref(), p.message.as_str()))
+        .collect();
     assert_eq!(
         found,
         [
@@ -267,8 +337,13 @@ fn per_type_rules_report_everything_at_once() {
 fn a_folder_is_not_a_required_file() {
     // PNDA could not tell files from folders; a folder named application.properties passed.
     let dir = tempfile::tempdir().unwrap();
-    let tar = TarGz::new().dir("p-1.0.0/flink/f/application.properties/").file("p-1.0.0/flink/f/application.properties/x", "");
-    let problems = refused(&Reader::default(), &write(&dir, "p-1.0.0.tar.gz", tar.bytes()));
+    let tar = TarGz::new()
+        .dir("p-1.0.0/flink/f/application.properties/")
+        .file("p-1.0.0/flink/f/application.properties/x", "");
+    let problems = refused(
+        &Reader::default(),
+        &write(&dir, "p-1.0.0.tar.gz", tar.bytes()),
+    );
     assert_eq!(messages(&problems), ["missing file application.properties"]);
 }
 
@@ -280,19 +355,33 @@ fn properties_json_must_be_a_json_object() {
         .file("p-1.0.0/flink/a/properties.json", "{not json")
         .file("p-1.0.0/flink/b/application.properties", "")
         .file("p-1.0.0/flink/b/properties.json", "[1, 2]");
-    let problems = refused(&Reader::default(), &write(&dir, "p-1.0.0.tar.gz", tar.bytes()));
+    let problems = refused(
+        &Reader::default(),
+        &write(&dir, "p-1.0.0.tar.gz", tar.bytes()),
+    );
     assert_eq!(problems.0.len(), 2);
     assert!(problems.iter().all(|p| p.code == code::INVALID_PROPERTIES));
-    assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0/flink/a/properties.json"));
-    assert!(problems.0[0].message.starts_with("properties.json is not valid JSON"));
-    assert_eq!(problems.0[1].message, "properties.json must be a JSON object, not an array");
+    assert_eq!(
+        problems.0[0].path.as_deref(),
+        Some("p-1.0.0/flink/a/properties.json")
+    );
+    assert!(problems.0[0]
+        .message
+        .starts_with("properties.json is not valid JSON"));
+    assert_eq!(
+        problems.0[1].message,
+        "properties.json must be a JSON object, not an array"
+    );
 }
 
 #[test]
 fn problems_serialise_as_code_path_message() {
     let dir = tempfile::tempdir().unwrap();
     let tar = TarGz::new().file("p-1.0.0/oozie/o/lib/x.jar", "");
-    let problems = refused(&Reader::default(), &write(&dir, "p-1.0.0.tar.gz", tar.bytes()));
+    let problems = refused(
+        &Reader::default(),
+        &write(&dir, "p-1.0.0.tar.gz", tar.bytes()),
+    );
     assert_eq!(
         serde_json::to_value(&problems).unwrap(),
         json!([{"code": "missing_file", "path": "p-1.0.0/oozie/o/workflow.xml", "component": "oozie/o", "message": "missing file workflow.xml"}])

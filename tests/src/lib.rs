@@ -43,18 +43,33 @@ impl TarGz {
         self.file_with_mode(name, content, 0o644)
     }
 
-    pub fn file_with_mode(mut self, name: impl AsRef<[u8]>, content: impl AsRef<[u8]>, mode: u32) -> Self {
-        self.items.push(TarItem::File(name.as_ref().to_vec(), content.as_ref().to_vec(), mode));
+    pub fn file_with_mode(
+        mut self,
+        name: impl AsRef<[u8]>,
+        content: impl AsRef<[u8]>,
+        mode: u32,
+    ) -> Self {
+        self.items.push(TarItem::File(
+            name.as_ref().to_vec(),
+            content.as_ref().to_vec(),
+            mode,
+        ));
         self
     }
 
     pub fn symlink(mut self, name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Self {
-        self.items.push(TarItem::Symlink(name.as_ref().to_vec(), target.as_ref().to_vec()));
+        self.items.push(TarItem::Symlink(
+            name.as_ref().to_vec(),
+            target.as_ref().to_vec(),
+        ));
         self
     }
 
     pub fn hard_link(mut self, name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Self {
-        self.items.push(TarItem::HardLink(name.as_ref().to_vec(), target.as_ref().to_vec()));
+        self.items.push(TarItem::HardLink(
+            name.as_ref().to_vec(),
+            target.as_ref().to_vec(),
+        ));
         self
     }
 
@@ -64,7 +79,8 @@ impl TarGz {
     }
 
     pub fn header_only(mut self, name: impl AsRef<[u8]>, size: u64) -> Self {
-        self.items.push(TarItem::HeaderOnly(name.as_ref().to_vec(), size));
+        self.items
+            .push(TarItem::HeaderOnly(name.as_ref().to_vec(), size));
         self
     }
 
@@ -72,21 +88,30 @@ impl TarGz {
     pub fn tar_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for item in &self.items {
-            let (name, kind, size, link, mode): (&[u8], tar::EntryType, u64, Option<&[u8]>, u32) = match item {
-                TarItem::Dir(n) => (n, tar::EntryType::Directory, 0, None, 0o755),
-                TarItem::File(n, c, mode) => (n, tar::EntryType::Regular, c.len() as u64, None, *mode),
-                TarItem::Symlink(n, t) => (n, tar::EntryType::Symlink, 0, Some(t), 0o777),
-                TarItem::HardLink(n, t) => (n, tar::EntryType::Link, 0, Some(t), 0o644),
-                TarItem::Fifo(n) => (n, tar::EntryType::Fifo, 0, None, 0o644),
-                TarItem::HeaderOnly(n, size) => (n, tar::EntryType::Regular, *size, None, 0o644),
-            };
+            let (name, kind, size, link, mode): (&[u8], tar::EntryType, u64, Option<&[u8]>, u32) =
+                match item {
+                    TarItem::Dir(n) => (n, tar::EntryType::Directory, 0, None, 0o755),
+                    TarItem::File(n, c, mode) => {
+                        (n, tar::EntryType::Regular, c.len() as u64, None, *mode)
+                    }
+                    TarItem::Symlink(n, t) => (n, tar::EntryType::Symlink, 0, Some(t), 0o777),
+                    TarItem::HardLink(n, t) => (n, tar::EntryType::Link, 0, Some(t), 0o644),
+                    TarItem::Fifo(n) => (n, tar::EntryType::Fifo, 0, None, 0o644),
+                    TarItem::HeaderOnly(n, size) => {
+                        (n, tar::EntryType::Regular, *size, None, 0o644)
+                    }
+                };
             out.extend_from_slice(&raw_header(name, kind, size, link, mode));
             if let TarItem::File(_, content, _) = item {
                 out.extend_from_slice(content);
                 out.resize(out.len().next_multiple_of(512), 0);
             }
         }
-        if !self.items.iter().any(|i| matches!(i, TarItem::HeaderOnly(..))) {
+        if !self
+            .items
+            .iter()
+            .any(|i| matches!(i, TarItem::HeaderOnly(..)))
+        {
             out.extend_from_slice(&[0u8; 1024]);
         }
         out
@@ -102,7 +127,13 @@ impl TarGz {
 }
 
 /// A ustar header written by hand, so any name bytes (up to 100) and any type can be produced.
-fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: Option<&[u8]>, mode: u32) -> [u8; 512] {
+fn raw_header(
+    name: &[u8],
+    kind: tar::EntryType,
+    size: u64,
+    link: Option<&[u8]>,
+    mode: u32,
+) -> [u8; 512] {
     assert!(name.len() <= 100, "fixture names are limited to 100 bytes");
     let mut h = [0u8; 512];
     h[..name.len()].copy_from_slice(name);
@@ -156,26 +187,36 @@ impl Default for Zip {
 
 impl Zip {
     pub fn new() -> Self {
-        Zip { writer: zip::ZipWriter::new(io::Cursor::new(Vec::new())) }
+        Zip {
+            writer: zip::ZipWriter::new(io::Cursor::new(Vec::new())),
+        }
     }
 
     fn options(mode: u32) -> zip::write::SimpleFileOptions {
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(mode)
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(mode)
     }
 
     pub fn dir(mut self, name: &str) -> Self {
-        self.writer.add_directory(name, Self::options(0o755)).expect("zip dir");
+        self.writer
+            .add_directory(name, Self::options(0o755))
+            .expect("zip dir");
         self
     }
 
     pub fn file(mut self, name: &str, content: impl AsRef<[u8]>) -> Self {
-        self.writer.start_file(name, Self::options(0o644)).expect("zip file");
+        self.writer
+            .start_file(name, Self::options(0o644))
+            .expect("zip file");
         self.writer.write_all(content.as_ref()).expect("zip write");
         self
     }
 
     pub fn symlink(mut self, name: &str, target: &str) -> Self {
-        self.writer.add_symlink(name, target, Self::options(0o777)).expect("zip symlink");
+        self.writer
+            .add_symlink(name, target, Self::options(0o777))
+            .expect("zip symlink");
         self
     }
 
@@ -194,12 +235,21 @@ pub fn sample_files(id: &str) -> Vec<(String, Vec<u8>)> {
     let f = |p: &str, c: &str| (format!("{id}/{p}"), c.as_bytes().to_vec());
     vec![
         f("flink/stream/application.properties", "parallelism=1\n"),
-        f("flink/stream/properties.json", r#"{"main_jar": "stream.jar", "main_class": "dm.Stream"}"#),
+        f(
+            "flink/stream/properties.json",
+            r#"{"main_jar": "stream.jar", "main_class": "dm.Stream"}"#,
+        ),
         f("flink/stream/stream.jar", "not really a jar"),
         f("sparkStreaming/counter/application.properties", "batch=5\n"),
-        f("sparkStreaming/counter/log4j.properties", "log4j.rootLogger=INFO\n"),
+        f(
+            "sparkStreaming/counter/log4j.properties",
+            "log4j.rootLogger=INFO\n",
+        ),
         f("sparkStreaming/counter/counter.py", "print('count')\n"),
-        f("oozie/nightly/workflow.xml", "<workflow-app name=\"x\" xmlns=\"uri:oozie:workflow:0.4\"/>\n"),
+        f(
+            "oozie/nightly/workflow.xml",
+            "<workflow-app name=\"x\" xmlns=\"uri:oozie:workflow:0.4\"/>\n",
+        ),
         f("oozie/nightly/hdfs.json", "[]\n"),
         f("jupyter/notes/analysis/explore.ipynb", "{}\n"),
     ]
@@ -210,7 +260,11 @@ pub fn sample_tar_gz(id: &str) -> TarGz {
     let files = sample_files(id);
     let mut dirs: Vec<String> = files
         .iter()
-        .flat_map(|(p, _)| p.match_indices('/').map(|(i, _)| format!("{}/", &p[..i])).collect::<Vec<_>>())
+        .flat_map(|(p, _)| {
+            p.match_indices('/')
+                .map(|(i, _)| format!("{}/", &p[..i]))
+                .collect::<Vec<_>>()
+        })
         .collect();
     dirs.sort();
     dirs.dedup();
