@@ -7,11 +7,12 @@
 //! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
 //! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`properties`]
 //! (property layering), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
-//! (assembly), [`logging`] and [`hooks`] (crash-test pause points).
+//! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
 
 pub mod api;
 pub mod auth;
 pub mod callbacks;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod hooks;

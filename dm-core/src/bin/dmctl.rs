@@ -1,26 +1,117 @@
 //! `dmctl`: dm's command-line client.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use dm_core::client::{Body, Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
 use packaging::build::{build, BuildOptions};
 use packaging::{Package, Problems, Reader};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "dmctl", version, about = "Command-line client of the dm deployment manager")]
 struct Cli {
+    #[command(flatten)]
+    remote: Remote,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where dmd is and who is asking (for the commands that talk to dmd).
+#[derive(Args)]
+struct Remote {
+    /// dmd's base URL.
+    #[arg(long, global = true, env = "DM_URL", default_value = "http://127.0.0.1:5000")]
+    url: String,
+    /// User to act as (PNDA's user.name; believed by dmd only in its trusted auth modes).
+    #[arg(long, global = true, env = "DM_USER")]
+    user: Option<String>,
+    /// Bearer token (dmd in bearer auth mode).
+    #[arg(long, global = true, env = "DM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Read, check, unpack and build application packages.
+    /// Read, check, unpack and build application packages; deploy them on dmd.
     #[command(subcommand)]
     Package(PackageCommand),
+    /// dmd's package repository.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Applications on dmd.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+/// Options of the commands that change something on dmd.
+#[derive(Args)]
+struct Change {
+    /// Wait until the operation is over; exit 1 unless it succeeded.
+    #[arg(long)]
+    wait: bool,
+    /// Print dmd's status answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Upload a package file (checked by dmd before it is accepted).
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the packages in the repository.
+    List {
+        /// Versions shown per package, newest first (0 = all).
+        #[arg(long, default_value_t = 1)]
+        recency: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an application from a deployed package.
+    Create {
+        name: String,
+        /// The deployed package (name-x.y.z).
+        #[arg(long)]
+        package: String,
+        /// A property override, TYPE.COMPONENT.KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "TYPE.COMPONENT.KEY=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        change: Change,
+    },
+    Start {
+        name: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    Stop {
+        name: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    Destroy {
+        name: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The application's runtime summary (always JSON).
+    Summary { name: String },
 }
 
 #[derive(Subcommand)]
@@ -37,6 +128,24 @@ enum PackageCommand {
     Inspect { file: PathBuf },
     /// Check a package, then unpack it into DIR (absent or empty) as the daemon does on deploy.
     Unpack { file: PathBuf, dir: PathBuf },
+    /// Deploy a package from dmd's repository.
+    Deploy {
+        id: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Undeploy a package from dmd.
+    Undeploy {
+        id: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// A package's status on dmd.
+    Status {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a reproducible package from a folder named like the package (name-x.y.z).
     Build {
         dir: PathBuf,
@@ -49,12 +158,38 @@ enum PackageCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let reader = Reader::default();
-    match cli.command {
-        Command::Package(command) => package(&reader, command),
-    }
+    let client = Client::new(&cli.remote.url, cli.remote.user, cli.remote.token);
+    let outcome = match cli.command {
+        Command::Package(command) => return package(&reader, &client, command),
+        Command::Repo(command) => repo(&client, command),
+        Command::App(command) => app(&client, command),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("dmctl: {e}");
+        ExitCode::FAILURE
+    })
 }
 
-fn package(reader: &Reader, command: PackageCommand) -> ExitCode {
+fn package(reader: &Reader, client: &Client, command: PackageCommand) -> ExitCode {
+    let remote = match command {
+        PackageCommand::Deploy { id, change } => {
+            change_and_report(client, "PUT", &format!("/packages/{id}"), None, &format!("/packages/{id}/status"), "DEPLOYED", &change)
+        }
+        PackageCommand::Undeploy { id, change } => {
+            change_and_report(client, "DELETE", &format!("/packages/{id}"), None, &format!("/packages/{id}/status"), "NOTDEPLOYED", &change)
+        }
+        PackageCommand::Status { id, json } => {
+            client.send("GET", &format!("/packages/{id}/status"), None).map(|body| print_status(&id, &body, json))
+        }
+        local => return local_package(reader, local),
+    };
+    remote.unwrap_or_else(|e| {
+        eprintln!("dmctl: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn local_package(reader: &Reader, command: PackageCommand) -> ExitCode {
     match command {
         PackageCommand::Validate { files, json } => validate(reader, &files, json),
         PackageCommand::Inspect { file } => match reader.inspect(&file) {
@@ -72,7 +207,163 @@ fn package(reader: &Reader, command: PackageCommand) -> ExitCode {
             Err(problems) => fail(&file, &problems),
         },
         PackageCommand::Build { dir, out } => build_package(reader, &dir, out),
+        PackageCommand::Deploy { .. } | PackageCommand::Undeploy { .. } | PackageCommand::Status { .. } => {
+            unreachable!("handled by package()")
+        }
     }
+}
+
+fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> {
+    match command {
+        RepoCommand::Upload { file, json } => {
+            let Some(name) = file.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                eprintln!("dmctl: {} has no file name", file.display());
+                return Ok(ExitCode::FAILURE);
+            };
+            let opened = std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m.len())));
+            let (handle, length) = match opened {
+                Ok(opened) => opened,
+                Err(e) => {
+                    eprintln!("dmctl: cannot read {}: {e}", file.display());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = ProgressBar::new(length);
+                bar.set_style(
+                    ProgressStyle::with_template("uploading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar
+            });
+            let reader: Box<dyn std::io::Read + Send> = match &bar {
+                Some(bar) => Box::new(bar.wrap_read(handle)),
+                None => Box::new(handle),
+            };
+            let result = client.send("PUT", &format!("/repository/packages/{name}"), Some(Body::Stream { reader, length }));
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            match result {
+                Ok(body) if json => println!("{}", pretty(&body)),
+                Ok(body) => println!("uploaded {name} ({} bytes)", body["bytes"]),
+                Err(ClientError::Refused { body, .. }) if body["problems"].is_array() => {
+                    eprintln!("dmctl: {name} refused by dmd: {}", body["information"].as_str().unwrap_or_default());
+                    if json {
+                        println!("{}", pretty(&body));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::List { recency, json } => {
+            let body = client.send("GET", &format!("/repository/packages?recency={recency}"), None)?;
+            if json {
+                println!("{}", pretty(&body));
+            } else {
+                for package in body.as_array().into_iter().flatten() {
+                    let versions: Vec<&str> =
+                        package["latest_versions"].as_array().into_iter().flatten().filter_map(|v| v["version"].as_str()).collect();
+                    println!("{}  {}", package["name"].as_str().unwrap_or_default(), versions.join(" "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
+    let status_of = |name: &str| format!("/applications/{name}/status");
+    match command {
+        AppCommand::Create { name, package, set, change } => {
+            let body = match overrides(&package, &set) {
+                Ok(body) => body,
+                Err(e) => {
+                    eprintln!("dmctl: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            change_and_report(client, "PUT", &format!("/applications/{name}"), Some(body), &status_of(&name), "CREATED", &change)
+        }
+        AppCommand::Start { name, change } => {
+            change_and_report(client, "POST", &format!("/applications/{name}/start"), None, &status_of(&name), "STARTED", &change)
+        }
+        AppCommand::Stop { name, change } => {
+            change_and_report(client, "POST", &format!("/applications/{name}/stop"), None, &status_of(&name), "CREATED", &change)
+        }
+        AppCommand::Destroy { name, change } => {
+            change_and_report(client, "DELETE", &format!("/applications/{name}"), None, &status_of(&name), "NOTCREATED", &change)
+        }
+        AppCommand::Status { name, json } => client.send("GET", &status_of(&name), None).map(|body| print_status(&name, &body, json)),
+        AppCommand::Summary { name } => {
+            println!("{}", pretty(&client.send("GET", &format!("/applications/{name}/summary"), None)?));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The create body: `{"package": …, "<type>": {"<component>": {"<key>": "<value>"}}}`.
+fn overrides(package: &str, set: &[String]) -> Result<Value, String> {
+    let mut body = Map::new();
+    body.insert("package".into(), Value::String(package.into()));
+    for item in set {
+        let parsed = item.split_once('=').and_then(|(path, value)| {
+            let mut parts = path.splitn(3, '.');
+            Some((parts.next()?, parts.next()?, parts.next()?, value))
+        });
+        let Some((ty, component, key, value)) = parsed.filter(|(t, c, k, _)| !t.is_empty() && !c.is_empty() && !k.is_empty()) else {
+            return Err(format!("--set {item}: expected TYPE.COMPONENT.KEY=VALUE"));
+        };
+        let by_type = body.entry(ty).or_insert_with(|| json!({}));
+        let by_component = by_type.as_object_mut().expect("objects only").entry(component).or_insert_with(|| json!({}));
+        by_component[key] = Value::String(value.into());
+    }
+    Ok(Value::Object(body))
+}
+
+/// Sends a change, then reports the subject's status (after waiting when asked).
+fn change_and_report(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    status_path: &str,
+    success: &str,
+    change: &Change,
+) -> Result<ExitCode, ClientError> {
+    client.send(method, path, body.map(Body::Json))?;
+    let subject = path.trim_start_matches('/').split('/').nth(1).unwrap_or(path);
+    if !change.wait {
+        if change.json {
+            println!("{}", pretty(&client.send("GET", status_path, None)?));
+        } else {
+            println!("{subject}: accepted ({method} {path}); follow with status");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let status = client.wait(status_path, Duration::from_secs(3600))?;
+    print_status(subject, &status, change.json);
+    Ok(if status["status"] == success { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_status(subject: &str, body: &Value, json: bool) -> ExitCode {
+    if json {
+        println!("{}", pretty(body));
+    } else {
+        let status = body["status"].as_str().unwrap_or("?");
+        match body["information"].as_str() {
+            Some(info) => println!("{subject}: {status} ({info})"),
+            None => println!("{subject}: {status}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("JSON serialises")
 }
 
 fn validate(reader: &Reader, files: &[PathBuf], as_json: bool) -> ExitCode {
