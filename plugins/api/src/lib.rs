@@ -1,12 +1,25 @@
 //! # dm-plugin-api
 //!
-//! The interface between `dmd` and the runtime plugins that handle each component type
-//! (`flink`, `sparkStreaming`, `oozie`, `jupyter`).
+//! The one interface between `dmd` and a component type (`flink`, `sparkStreaming`, …).
 //!
-//! Today a component type contributes its package validation rules, through
-//! [`packaging::ComponentRules`]; the built-in rule sets are in [`packaging::RuleSet::builtin`].
-//! The versioned C ABI through which `dmd` loads plugins at run time (libloading) and the
-//! planning interface (create/start/stop/destroy plans, status) are added here next
-//! (see `../shared/design.md`).
+//! - [`abi`]: the versioned C ABI. A plugin is a shared library exporting `dm_plugin_entry`;
+//!   requests and answers cross as JSON buffers; panics never cross.
+//! - [`model`]: what crosses it. Plugins are *planners*: given a component, its resolved
+//!   properties and the target, they answer with validation findings and a [`Plan`] (files to
+//!   render, the job's argv, respawn policy, how to find it on YARN and how to stop it); `dmd`
+//!   carries the plan out, so all I/O lives in one place.
+//! - [`props`]: helpers for reading PNDA-style properties in plugins.
+//! - `host` (feature `host`): loading plugins from a folder with libloading, refusing files that
+//!   are not plugins or were built for another ABI version.
+//!
+//! A plugin crate implements [`ComponentPlugin`] and calls [`export_plugin!`].
 
-pub use packaging::{ComponentRules, Finding, RuleSet};
+pub mod abi;
+#[cfg(feature = "host")]
+pub mod host;
+pub mod model;
+pub mod props;
+
+pub use abi::{ComponentPlugin, ABI_VERSION};
+pub use model::*;
+pub use packaging::{code, Finding};

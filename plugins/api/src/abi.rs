@@ -1,0 +1,233 @@
+//! The C ABI between `dmd` and a plugin library.
+//!
+//! A plugin exports one symbol, [`ENTRY_SYMBOL`], a function returning a pointer to a static
+//! [`PluginDescriptor`]. The descriptor's first field is the ABI version: the host reads it before
+//! anything else and refuses a mismatch, so later versions may change everything after it.
+//! Requests and answers cross as UTF-8 JSON; answers are buffers owned by the plugin and handed
+//! back to its `free`. Panics are caught on the plugin side and returned as errors: unwinding
+//! never crosses the boundary.
+
+use crate::{ComponentFiles, Plan, PlanRequest};
+use packaging::Finding;
+use serde::{Deserialize, Serialize};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Bumped on any incompatible change of the descriptor or of the JSON it carries.
+pub const ABI_VERSION: u32 = 1;
+
+/// The one symbol a plugin library exports (NUL-terminated for `dlsym`).
+pub const ENTRY_SYMBOL: &[u8] = b"dm_plugin_entry\0";
+
+/// Borrowed UTF-8 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Bytes {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+impl Bytes {
+    pub const fn from_static(s: &'static str) -> Bytes {
+        Bytes { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes that outlive `'a`.
+    pub unsafe fn as_slice<'a>(self) -> &'a [u8] {
+        if self.len == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(self.ptr, self.len)
+        }
+    }
+}
+
+/// A buffer allocated by the plugin; the host must give it back to the plugin's `free`.
+#[repr(C)]
+pub struct OwnedBuffer {
+    pub ptr: *mut u8,
+    pub len: usize,
+    pub capacity: usize,
+}
+
+impl OwnedBuffer {
+    pub fn empty() -> OwnedBuffer {
+        OwnedBuffer { ptr: std::ptr::null_mut(), len: 0, capacity: 0 }
+    }
+
+    fn from_vec(bytes: Vec<u8>) -> OwnedBuffer {
+        let mut bytes = std::mem::ManuallyDrop::new(bytes);
+        OwnedBuffer { ptr: bytes.as_mut_ptr(), len: bytes.len(), capacity: bytes.capacity() }
+    }
+}
+
+/// What `call` returned.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The output holds the method's JSON answer.
+    Ok = 0,
+    /// The output holds `{"message": …}`: the request was understood and refused.
+    Error = 1,
+    /// The output holds `{"message": …}`: the plugin panicked (caught on its side).
+    Panic = 2,
+    /// The method is not known to this plugin.
+    UnknownMethod = 3,
+}
+
+/// The static table a plugin exposes.
+#[repr(C)]
+pub struct PluginDescriptor {
+    /// Must stay the first field; see the module documentation.
+    pub abi_version: u32,
+    /// The component type folder name handled, e.g. `flink`.
+    pub component_type: Bytes,
+    /// The plugin's own version, for `GET /plugins`.
+    pub plugin_version: Bytes,
+    /// Runs `method` on the JSON `input`, writing the answer to `output`; returns a [`Status`].
+    pub call: unsafe extern "C" fn(method: Bytes, input: Bytes, output: *mut OwnedBuffer) -> i32,
+    /// Frees a buffer that `call` produced.
+    pub free: unsafe extern "C" fn(buffer: OwnedBuffer),
+}
+
+// The descriptor is immutable static data.
+unsafe impl Sync for PluginDescriptor {}
+
+/// Method names carried by `call`.
+pub mod method {
+    /// [`crate::ComponentFiles`] → `[Finding]`.
+    pub const VALIDATE: &str = "validate";
+    /// [`crate::PlanRequest`] → [`crate::Plan`].
+    pub const PLAN: &str = "plan";
+}
+
+/// A finding as it crosses the boundary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WireFinding {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub message: String,
+}
+
+impl From<Finding> for WireFinding {
+    fn from(f: Finding) -> Self {
+        WireFinding { code: f.code, file: f.file, message: f.message }
+    }
+}
+
+impl From<WireFinding> for Finding {
+    fn from(f: WireFinding) -> Self {
+        Finding { code: f.code, file: f.file, message: f.message }
+    }
+}
+
+/// The error answer of a refused or failed call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireError {
+    pub message: String,
+}
+
+/// What a component type implements, in plain Rust. [`export_plugin!`](crate::export_plugin)
+/// turns an implementation into a loadable plugin.
+pub trait ComponentPlugin: Sync + 'static {
+    /// The component type folder name handled, e.g. `sparkStreaming`.
+    const COMPONENT_TYPE: &'static str;
+
+    /// What a component of this type must contain; empty when acceptable.
+    fn validate(&self, component: &ComponentFiles) -> Vec<Finding>;
+
+    /// What to do to run the component; `Err` names what is wrong with its properties.
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, String>;
+}
+
+/// The plugin side of `call`: decodes, dispatches, encodes, and catches panics.
+pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> (Status, Vec<u8>) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| match method {
+        m if m == method::VALIDATE.as_bytes() => Some(
+            serde_json::from_slice::<ComponentFiles>(input)
+                .map_err(|e| format!("bad validate request: {e}"))
+                .map(|c| serde_json::to_vec(&plugin.validate(&c).into_iter().map(WireFinding::from).collect::<Vec<_>>())),
+        ),
+        m if m == method::PLAN.as_bytes() => Some(
+            serde_json::from_slice::<PlanRequest>(input)
+                .map_err(|e| format!("bad plan request: {e}"))
+                .and_then(|r| plugin.plan(&r))
+                .map(|plan| serde_json::to_vec(&plan)),
+        ),
+        _ => None,
+    }));
+    let error = |status, message: String| (status, serde_json::to_vec(&WireError { message }).unwrap_or_default());
+    match outcome {
+        Ok(Some(Ok(Ok(json)))) => (Status::Ok, json),
+        Ok(Some(Ok(Err(e)))) => error(Status::Error, format!("cannot encode the answer: {e}")),
+        Ok(Some(Err(message))) => error(Status::Error, message),
+        Ok(None) => error(Status::UnknownMethod, format!("unknown method {}", String::from_utf8_lossy(method))),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            error(Status::Panic, format!("plugin panicked: {message}"))
+        }
+    }
+}
+
+/// Writes a dispatch result into the host's output slot. Used by [`export_plugin!`](crate::export_plugin).
+///
+/// # Safety
+/// `output` must be a valid, writable pointer.
+pub unsafe fn answer(result: (Status, Vec<u8>), output: *mut OwnedBuffer) -> i32 {
+    let (status, bytes) = result;
+    if !output.is_null() {
+        output.write(OwnedBuffer::from_vec(bytes));
+    }
+    status as i32
+}
+
+/// Frees a buffer made by [`answer`]. Used by [`export_plugin!`](crate::export_plugin).
+///
+/// # Safety
+/// `buffer` must come from [`answer`] in this same library, and be freed once.
+pub unsafe fn free_buffer(buffer: OwnedBuffer) {
+    if !buffer.ptr.is_null() {
+        drop(Vec::from_raw_parts(buffer.ptr, buffer.len, buffer.capacity));
+    }
+}
+
+/// Exports a [`ComponentPlugin`] as a loadable plugin: `export_plugin!(MyPlugin, MyPlugin)`,
+/// where the expression is a constant of the plugin type.
+#[macro_export]
+macro_rules! export_plugin {
+    ($ty:ty, $value:expr) => {
+        static DM_PLUGIN: $ty = $value;
+
+        unsafe extern "C" fn dm_plugin_call(
+            method: $crate::abi::Bytes,
+            input: $crate::abi::Bytes,
+            output: *mut $crate::abi::OwnedBuffer,
+        ) -> i32 {
+            let result = $crate::abi::dispatch(&DM_PLUGIN, method.as_slice(), input.as_slice());
+            $crate::abi::answer(result, output)
+        }
+
+        unsafe extern "C" fn dm_plugin_free(buffer: $crate::abi::OwnedBuffer) {
+            $crate::abi::free_buffer(buffer)
+        }
+
+        static DM_PLUGIN_DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::abi::PluginDescriptor {
+            abi_version: $crate::abi::ABI_VERSION,
+            component_type: $crate::abi::Bytes::from_static(<$ty as $crate::abi::ComponentPlugin>::COMPONENT_TYPE),
+            plugin_version: $crate::abi::Bytes::from_static(env!("CARGO_PKG_VERSION")),
+            call: dm_plugin_call,
+            free: dm_plugin_free,
+        };
+
+        /// The plugin's entry point, looked up by `dmd`.
+        #[no_mangle]
+        pub extern "C" fn dm_plugin_entry() -> *const $crate::abi::PluginDescriptor {
+            &DM_PLUGIN_DESCRIPTOR
+        }
+    };
+}

@@ -1,0 +1,136 @@
+//! # dm-plugin-flink
+//!
+//! The runtime plugin for `flink` components, loaded by `dmd` as a shared library.
+//!
+//! Validation: a component needs `application.properties` (as in PNDA).
+//!
+//! Plan: a Flink job from `main_jar` + `main_class` or `main_py`, with PNDA's property names —
+//! `flink_version` (picks the Flink home among those configured; the configured default when
+//! absent, not PNDA's obsolete `1.4`), `flink_job_type` (`streaming`, respawn `always` after 2 s;
+//! `batch`, respawn `no`), `flink_config_args` and `application_args` (argument lists, split
+//! like a shell would but never run through one), `respawn_type`, `respawn_timeout_sec`.
+//! - target `yarn`: YARN application mode (`flink run -t yarn-application`, or
+//!   `flink run-application` on Flink 1.x), named after the job and tagged so the supervisor
+//!   finds every attempt; restarts resume from the last savepoint. Stop: stop with a savepoint,
+//!   else cancel, else kill the YARN application. (Per-job mode is gone from Flink 2.)
+//! - target `local`: `flink run -t local` on the edge node; stop by signal.
+
+use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
+use dm_plugin_api::{
+    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest, RespawnPolicy, Slot,
+    StopStep, Target, YarnApp,
+};
+
+pub struct FlinkPlugin;
+
+dm_plugin_api::export_plugin!(FlinkPlugin, FlinkPlugin);
+
+/// Seconds a `flink stop`/`flink cancel` may take before the next way of stopping is tried.
+const STOP_TIMEOUT_SEC: u64 = 120;
+
+impl ComponentPlugin for FlinkPlugin {
+    const COMPONENT_TYPE: &'static str = "flink";
+
+    fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
+        if component.has_file("application.properties") {
+            Vec::new()
+        } else {
+            vec![Finding::new(code::MISSING_FILE, Some("application.properties"), "missing file application.properties")]
+        }
+    }
+
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
+        let props = Props(&request.properties);
+        let kind = match props.component("flink_job_type").as_deref() {
+            None | Some("streaming") => JobKind::Streaming,
+            Some("batch") => JobKind::Batch,
+            Some(other) => return Err(format!("flink_job_type must be streaming or batch but is {other}")),
+        };
+        let respawn = match kind {
+            JobKind::Streaming => respawn(request, RespawnPolicy::Always, 2)?,
+            JobKind::Batch => respawn(request, RespawnPolicy::No, 0)?,
+        };
+        let (version, home) = flink_home(request)?;
+        let flink = format!("{}/bin/flink", home.trim_end_matches('/'));
+        let program = program(request, "flink")?;
+        let config_args = props.component_args("flink_config_args")?;
+        let application_args = props.component_args("application_args")?;
+        let name = job_name(request);
+
+        let mut argv = vec![Arg::lit(&flink)];
+        match request.target {
+            Target::Yarn if major_version(&version) < 2 => argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit)),
+            Target::Yarn => argv.extend(["run", "-t", "yarn-application"].map(Arg::lit)),
+            Target::Local => argv.extend(["run", "-t", "local"].map(Arg::lit)),
+        }
+        if request.target == Target::Yarn {
+            argv.push(Arg::lit(format!("-Dyarn.application.name={name}")));
+            argv.push(Arg::Slot { prefix: "-Dyarn.tags=".into(), slot: Slot::YarnTags });
+        }
+        argv.push(Arg::IfSet { flag: "-s".into(), if_set: Slot::RestoreFrom });
+        argv.extend(config_args.into_iter().map(Arg::Literal));
+        match program {
+            Program::Jar { jar, main_class } => {
+                argv.extend([Arg::lit("-c"), Arg::lit(main_class), Arg::lit(in_workdir(request, &jar))]);
+            }
+            Program::Python { file } => {
+                argv.extend([Arg::lit("-py"), Arg::lit(in_workdir(request, &file)), Arg::lit("-pyfs"), Arg::lit(&request.workdir)]);
+                if let Some(python) = &request.engines.python {
+                    argv.extend([Arg::lit("-pyexec"), Arg::lit(python)]);
+                }
+            }
+        }
+        argv.extend(application_args.into_iter().map(Arg::Literal));
+
+        let (yarn, stop) = match request.target {
+            Target::Yarn => (
+                Some(YarnApp { application_type: "Apache Flink".into(), tags: yarn_tags(request) }),
+                yarn_stop_steps(&flink, kind),
+            ),
+            Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
+        };
+        Ok(Plan {
+            render: vec!["application.properties".into()],
+            job: Job { name, kind, submit: Command { argv, env: Default::default() }, respawn, yarn, stop },
+        })
+    }
+}
+
+/// Stop with a savepoint (streaming), else cancel, else kill the YARN application.
+fn yarn_stop_steps(flink: &str, kind: JobKind) -> Vec<StopStep> {
+    let on_yarn = |action: &str, extra: Vec<Arg>| {
+        let mut argv = vec![Arg::lit(flink), Arg::lit(action), Arg::lit("-t"), Arg::lit("yarn-application")];
+        argv.push(Arg::Slot { prefix: "-Dyarn.application.id=".into(), slot: Slot::YarnApplicationId });
+        argv.extend(extra);
+        argv.push(Arg::Slot { prefix: String::new(), slot: Slot::FlinkJobId });
+        Command { argv, env: Default::default() }
+    };
+    let mut steps = Vec::new();
+    if kind == JobKind::Streaming {
+        let savepoint = vec![Arg::lit("--savepointPath"), Arg::Slot { prefix: String::new(), slot: Slot::SavepointDir }];
+        steps.push(StopStep::Run { command: on_yarn("stop", savepoint), timeout_sec: STOP_TIMEOUT_SEC, savepoint: true });
+    }
+    steps.push(StopStep::Run { command: on_yarn("cancel", Vec::new()), timeout_sec: STOP_TIMEOUT_SEC, savepoint: false });
+    steps.push(StopStep::YarnKill);
+    steps
+}
+
+/// The Flink home for the component's `flink_version`, or the configured default version.
+fn flink_home(request: &PlanRequest) -> Result<(String, String), String> {
+    let engines = &request.engines;
+    let installed = || engines.flink_homes.keys().cloned().collect::<Vec<_>>().join(", ");
+    let version = Props(&request.properties)
+        .component("flink_version")
+        .or_else(|| engines.default_flink_version.clone())
+        .or_else(|| (engines.flink_homes.len() == 1).then(|| engines.flink_homes.keys().next().cloned()).flatten())
+        .ok_or_else(|| format!("flink_version is not set and no default Flink version is configured (installed: {})", installed()))?;
+    let home = engines
+        .flink_homes
+        .get(&version)
+        .ok_or_else(|| format!("flink_version {version} is not installed here (installed: {})", installed()))?;
+    Ok((version, home.clone()))
+}
+
+fn major_version(version: &str) -> u32 {
+    version.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0)
+}
