@@ -22,6 +22,7 @@ use crate::registry::{self, AppRow, AppState, PackageRow, PackageState, Registry
 use crate::repository::PackageStore;
 use crate::runtime::{ComponentContext, ComponentRuntime, Runtimes};
 use packaging::{PackageId, PackageMetadata, Reader};
+use rusqlite::OptionalExtension;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -195,6 +196,10 @@ impl Engine {
     // ----- packages: operations -----
 
     pub fn deploy(self: &Arc<Self>, id: &PackageId, user: &str) -> Result<(), DmError> {
+        let current = self.registry.read(|c| registry::get_package(c, id.as_str()))?.map_or(PackageState::NotDeployed, |r| r.state);
+        if current != PackageState::NotDeployed {
+            return Err(DmError::conflict(current.as_str(), format!("Package {id} is {current}")));
+        }
         let in_repository = self.store.find(id).map_err(|e| DmError::Unavailable(format!("package repository: {e}")))?;
         if in_repository.is_none() {
             // PNDA accepted and failed later; its README promised this 404.
@@ -289,7 +294,7 @@ impl Engine {
             // Creation copies the package's files: removing them under it would break it.
             let creating: Option<String> = tx
                 .query_row("SELECT name FROM applications WHERE package = ?1 AND state = 'CREATING' LIMIT 1", [id.as_str()], |r| r.get(0))
-                .ok();
+                .optional()?;
             if let Some(app) = creating {
                 return Err(DmError::conflict("DEPLOYED", format!("Application {app} is being created from package {id}")));
             }
@@ -486,6 +491,10 @@ impl Engine {
                 push_record(&mut create_data, ty, record.clone());
                 self.save_create_data(name, &create_data)?;
                 let dir = app_dir.join(ty).join(component);
+                if !props.contains_key(properties::NO_AUTO_PROPS) {
+                    append_file(&dir.join("application.properties"), &properties::auto_fill_lines(&props))
+                        .map_err(|e| Failure::io(&format!("cannot write {ty}/{component}/application.properties"), e))?;
+                }
                 let ctx = ComponentContext { application: name, component_type: ty, component, dir: &dir, properties: &props };
                 record["runtime"] = runtime.create(&ctx).map_err(|e| Failure::new("FailedCreation", format!("{ty}/{component}: {e}")))?;
                 replace_last_record(&mut create_data, ty, record);
@@ -766,12 +775,15 @@ impl Engine {
             report.push(line);
         }
         self.clean_leftovers();
-        let stuck = self.registry.read(registry::transient_rows)?;
-        if stuck.is_empty() {
-            Ok(report)
-        } else {
-            Err(DmError::Internal(format!("after recovery these are still in a transient state: {stuck:?}")))
+        // A transient state without an open operation cannot come from dmd (both are written
+        // in one transaction), only from outside edits; settle it rather than refuse to start.
+        for (subject, state) in self.registry.read(registry::transient_rows)? {
+            let information = format!("Found {subject} in state {state} without an operation in the journal at start-up");
+            log::error!("recovery: {information}");
+            self.registry.write(|tx| registry::settle_transient(tx, &subject, &state, &information))?;
+            report.push(information);
         }
+        Ok(report)
     }
 
     /// Folders of unpacks and stagings that never completed.
@@ -824,6 +836,11 @@ fn pnda_timestamp() -> String {
     let now = chrono::Utc::now().naive_utc();
     let text = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     text.strip_suffix(".000000").map(str::to_string).unwrap_or(text)
+}
+
+fn append_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
 }
 
 fn remove_dir_if_exists(dir: &Path) -> std::io::Result<()> {

@@ -43,6 +43,46 @@ pub fn resolve(layers: &Layers) -> Map<String, Value> {
     props
 }
 
+/// The property that turns off [`auto_fill_lines`] for a component (any value).
+pub const NO_AUTO_PROPS: &str = "component_no_auto_props";
+
+/// PNDA's `application.properties` auto-fill (§4.2): a newline, then one `key=value` line per
+/// property with the key's first `_` made a `.` (`component_main_jar` → `component.main_jar`).
+/// Line breaks inside values are written as the `\n`/`\r` escapes the properties format reads
+/// back, so a value cannot add lines of its own.
+pub fn auto_fill_lines(props: &Map<String, Value>) -> String {
+    let mut out = String::from("\n");
+    for (key, value) in props {
+        let key = key.replacen('_', ".", 1);
+        let value = python_str(value).replace('\r', "\\r").replace('\n', "\\n");
+        out.push_str(&format!("{key}={value}\n"));
+    }
+    out
+}
+
+/// A value as Python's `str()` renders it, which is what PNDA's applications read.
+pub fn python_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => {
+            let items: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", python_repr(&Value::String(k.clone())), python_repr(v))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
 /// Checks a create request body against the package: apart from `package`, every key must be
 /// a component type of the package mapping component names of that type to property objects.
 /// PNDA silently ignored misspelt names; a typo must not create a differently-configured app.
@@ -86,6 +126,18 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn auto_fill_is_pnda_shaped() {
+        let props = map(json!({"environment_kafka_brokers": "k:9092", "component_flag": true, "component_list": ["a", 1],
+                               "component_evil": "x\nenvironment.kafka_brokers=evil", "hdfspath_my_path": "/p"}));
+        assert_eq!(
+            auto_fill_lines(&props),
+            "\nenvironment.kafka_brokers=k:9092\ncomponent.flag=True\ncomponent.list=['a', 1]\n\
+             component.evil=x\\nenvironment.kafka_brokers=evil\nhdfspath.my_path=/p\n"
+        );
+        assert_eq!(python_str(&json!({"k": null})), "{'k': None}");
     }
 
     #[test]

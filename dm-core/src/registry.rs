@@ -283,6 +283,23 @@ pub fn transient_rows(conn: &Connection) -> Result<Vec<(String, String)>, DmErro
     Ok(rows)
 }
 
+/// Moves a subject out of a transient state to the stable state it most likely left.
+pub fn settle_transient(conn: &Connection, subject: &str, state: &str, information: &str) -> Result<(), DmError> {
+    let (table, key, stable) = match state {
+        "DEPLOYING" => ("packages", "id", "NOTDEPLOYED"),
+        "UNDEPLOYING" => ("packages", "id", "DEPLOYED"),
+        "CREATING" => ("applications", "name", "NOTCREATED"),
+        "STARTING" => ("applications", "name", "CREATED"),
+        "STOPPING" | "DESTROYING" => ("applications", "name", "STARTED"),
+        other => return Err(DmError::Internal(format!("{other} is not a transient state"))),
+    };
+    conn.execute(
+        &format!("UPDATE {table} SET state = ?2, information = ?3, updated_at = ?4 WHERE {key} = ?1 AND state = ?5"),
+        params![subject, stable, information, now(), state],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

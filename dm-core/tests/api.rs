@@ -343,6 +343,11 @@ fn environment_metrics_openapi_and_unknown_paths() {
     assert_eq!(props["component_threads"], "2");
     assert_eq!(props["application_user"], "alice");
     assert!(props.get("environment_hadoop_manager_password").is_none());
+    // PNDA's application.properties auto-fill, without the secrets.
+    let filled = std::fs::read_to_string(dmd.data.join("applications/a/test/c1/application.properties")).unwrap();
+    assert!(filled.contains("\nenvironment.kafka_brokers=127.0.0.1:9092\n"), "{filled}");
+    assert!(filled.contains("\ncomponent.job_name=a-c1-job\n"), "{filled}");
+    assert!(!filled.contains("hunter2"));
 
     let metrics = String::from_utf8(dmd.get("/metrics").bytes).unwrap();
     assert!(metrics.contains(r#"dm_applications{state="CREATED"} 1"#), "{metrics}");
@@ -356,6 +361,16 @@ fn environment_metrics_openapi_and_unknown_paths() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
 
+    let preflight = dmd.call("OPTIONS", "/applications/a/start", None, &[("Origin", "http://console")]);
+    assert_eq!(preflight.code, 204);
+    let options_reply = ureq::request("OPTIONS", &dmd.url("/packages")).call().unwrap();
+    assert_eq!(options_reply.header("access-control-allow-origin"), Some("*"));
+    assert!(options_reply.header("access-control-allow-methods").unwrap().contains("DELETE"));
+
+    // The repository gone: 503, with information.
+    std::fs::remove_dir_all(dmd.data.join("repository")).unwrap();
+    assert_error(&dmd.get("/repository/packages"), 503, "UNAVAILABLE");
+
     assert_error(&dmd.get("/nothing/here"), 404, "NOTFOUND");
     assert_error(&dmd.post("/packages"), 405, "METHOD_NOT_ALLOWED");
     assert_eq!(dmd.get("/packages").code, 200);
@@ -363,8 +378,8 @@ fn environment_metrics_openapi_and_unknown_paths() {
     assert_eq!(reply.content_type, "application/json");
 }
 
-/// A one-thread HTTP server that records request bodies and answers 200.
-fn callback_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+/// A one-thread HTTP server that records `(path, body)` of each request and answers 200.
+fn callback_receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -373,6 +388,9 @@ fn callback_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_string();
             let mut length = 0;
             loop {
                 let mut line = String::new();
@@ -385,55 +403,124 @@ fn callback_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            store.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+            store.lock().unwrap().push((path, serde_json::from_slice(&body).unwrap()));
             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
     (url, seen)
 }
 
-fn states(seen: &Mutex<Vec<Value>>, id: &str) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["data"].as_array().unwrap().clone())
-        .filter(|item| item["id"] == id)
-        .map(|item| item["state"].as_str().unwrap().to_string())
-        .collect()
+/// The `(state, information)` items posted to `path` about `id`, waiting for at least `count`.
+fn events(seen: &Mutex<Vec<(String, Value)>>, path: &str, id: &str, count: usize) -> Vec<(String, Option<String>)> {
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let items: Vec<(String, Option<String>)> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .flat_map(|(_, b)| b["data"].as_array().unwrap().clone())
+            .filter(|item| item["id"] == id)
+            .map(|item| (item["state"].as_str().unwrap().to_string(), item["information"].as_str().map(str::to_string)))
+            .collect();
+        if items.len() >= count || Instant::now() > deadline {
+            return items;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn states(events: &[(String, Option<String>)]) -> Vec<&str> {
+    events.iter().map(|(s, _)| s.as_str()).collect()
 }
 
 #[test]
 fn callbacks_report_committed_states() {
     let (url, seen) = callback_receiver();
-    // A dead receiver for applications: operations must not wait for it.
-    let dead = format!("http://{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
     let root = tempfile::tempdir().unwrap();
     let options = Options {
         env: vec![
             ("DMD__CALLBACKS__PACKAGE".into(), format!("{url}/packages")),
-            ("DMD__CALLBACKS__APPLICATION".into(), format!("{dead}/applications")),
-            ("DMD__CALLBACKS__RETRIES".into(), "1".into()),
+            ("DMD__CALLBACKS__APPLICATION".into(), format!("{url}/applications")),
         ],
         ..Options::default()
     };
     let dmd = Dmd::start_with(root.path(), &options);
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    let deploy = events(&seen, "/packages", "app-1.0.0", 2);
+    assert_eq!(states(&deploy), ["DEPLOYING", "DEPLOYED"]);
+    assert_eq!(deploy[0].1, None, "information only when non-empty");
+    assert!(deploy[1].1.as_deref().unwrap().starts_with("Deployed app-1.0.0 at"));
+    let (_, body) = seen.lock().unwrap()[0].clone();
+    assert!(body["data"][0]["timestamp"].as_i64().unwrap() > 1_500_000_000_000, "milliseconds");
+    assert!(body["timestamp"].is_i64());
+
     dmd.created("a", "app-1.0.0", json!({}));
     assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
     dmd.wait_status("/applications/a/status", "STARTED");
+    assert_eq!(dmd.post("/applications/a/stop?user.name=alice").code, 202);
+    dmd.wait_status("/applications/a/status", "CREATED");
+    assert_eq!(dmd.delete("/applications/a?user.name=alice").code, 202);
+    let app = events(&seen, "/applications", "a", 8);
+    assert_eq!(states(&app), ["CREATING", "CREATED", "STARTING", "STARTED", "STOPPING", "CREATED", "DESTROYING", "NOTCREATED"]);
 
+    // A failed deploy: its reason travels with NOTDEPLOYED. (A file where the deployment
+    // folder goes makes the deploy fail.)
+    assert_eq!(dmd.upload("app-1.0.1", &two_components("app-1.0.1")).code, 200);
+    std::fs::write(dmd.data.join("deployed/app-1.0.1"), "in the way").unwrap();
+    assert_eq!(dmd.put("/packages/app-1.0.1?user.name=alice", None).code, 202);
+    let status = dmd.wait_status("/packages/app-1.0.1/status", "NOTDEPLOYED");
+    assert!(status["information"].as_str().unwrap().starts_with("Error deploying app-1.0.1 IOError"), "{status}");
+    let failed = events(&seen, "/packages", "app-1.0.1", 2);
+    assert_eq!(states(&failed), ["DEPLOYING", "NOTDEPLOYED"]);
+    assert_eq!(failed[1].1.as_ref(), status["information"].as_str().map(str::to_string).as_ref());
+}
+
+#[test]
+fn callbacks_never_block_operations() {
+    // Accepts connections (in the backlog) but never answers: every delivery times out.
+    let hanging = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", hanging.local_addr().unwrap());
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        env: vec![
+            ("DMD__CALLBACKS__PACKAGE".into(), format!("{url}/packages")),
+            ("DMD__CALLBACKS__APPLICATION".into(), format!("{url}/applications")),
+            ("DMD__CALLBACKS__TIMEOUT_MS".into(), "5000".into()),
+        ],
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+    let started = Instant::now();
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    dmd.created("a", "app-1.0.0", json!({}));
+    assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
+    dmd.wait_status("/applications/a/status", "STARTED");
+    assert!(started.elapsed() < Duration::from_secs(5), "operations waited for callbacks: {:?}", started.elapsed());
+}
+
+#[test]
+fn failed_undeploy_keeps_the_package() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    // Replace the deployed folder by a file: removing it as a folder fails.
+    let folder = dmd.data.join("deployed/app-1.0.0");
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, "not a folder").unwrap();
+    assert_eq!(dmd.delete("/packages/app-1.0.0?user.name=alice").code, 202);
     let deadline = Instant::now() + common::WAIT;
-    while states(&seen, "app-1.0.0").len() < 2 {
-        assert!(Instant::now() < deadline, "callbacks never arrived");
+    let status = loop {
+        let body = dmd.get("/packages/app-1.0.0/status").body;
+        if body["status"] != "UNDEPLOYING" {
+            break body;
+        }
+        assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(states(&seen, "app-1.0.0"), ["DEPLOYING", "DEPLOYED"]);
-    let body = seen.lock().unwrap()[1].clone();
-    let item = &body["data"][0];
-    assert!(item["information"].as_str().unwrap().starts_with("Deployed app-1.0.0 at"));
-    assert!(item["timestamp"].as_i64().unwrap() > 1_500_000_000_000, "milliseconds");
-    assert!(body["timestamp"].is_i64());
-    assert!(seen.lock().unwrap()[0]["data"][0].get("information").is_none(), "information only when non-empty");
+    };
+    assert_eq!(status["status"], "DEPLOYED");
+    assert!(status["information"].as_str().unwrap().starts_with("Error undeploying app-1.0.0 IOError, details: "), "{status}");
+    assert_eq!(dmd.get("/packages").body, json!(["app-1.0.0"]));
 }
 
 #[test]
@@ -449,6 +536,14 @@ fn config_checks() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["--check-config", "--config", "/nonexistent/dm.toml"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dm.toml"));
+    // The example configuration is valid and means what it says.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/dmd.example.toml");
+    let out = run(&["--check-config", "--config", example]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let parsed = dm_core::config::Config::load(Some(std::path::Path::new(example)), std::iter::empty()).unwrap();
+    let defaults = dm_core::config::Config::load(None, std::iter::empty()).unwrap();
+    assert_eq!(parsed.authorization.sets, defaults.authorization.sets, "the example shows the default rules");
+    assert_eq!(parsed.secrets.key_patterns, defaults.secrets.key_patterns);
     // The shipped logging configuration is valid.
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/log4rs.yaml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))

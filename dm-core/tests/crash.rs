@@ -192,3 +192,23 @@ fn interrupted_upload_leaves_nothing() {
     assert_eq!(std::fs::read_dir(dmd.data.join("repository/.incoming")).unwrap().count(), 0);
     upload(&dmd);
 }
+
+#[test]
+fn transient_state_without_an_operation_is_settled() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    dmd.deployed(PKG, &two_components(PKG));
+    dmd.created("a", PKG, json!({}));
+    let data = dmd.data.clone();
+    dmd.kill();
+    // What only an outside edit could produce: a transient state with no journal entry.
+    let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
+    db.execute("UPDATE applications SET state = 'STARTING' WHERE name = 'a'", []).unwrap();
+    db.execute("UPDATE packages SET state = 'DEPLOYING'", []).unwrap();
+    drop(db);
+    let dmd = Dmd::start(root.path());
+    let app = dmd.get("/applications/a/status").body;
+    assert_eq!(app["status"], "CREATED");
+    assert!(info(&app).contains("without an operation in the journal"), "{app}");
+    assert_eq!(dmd.get(&format!("/packages/{PKG}/status")).body["status"], "NOTDEPLOYED");
+}

@@ -79,8 +79,17 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     HttpResponse::MethodNotAllowed().json(body)
 }
 
+/// CORS pre-flight, as PNDA's handlers answered it (every origin may call the API).
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Headers", "Authorization, Content-Type"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+    web::resource(path).route(web::route().method(actix_web::http::Method::OPTIONS).to(preflight)).default_service(web::to(method_not_allowed))
 }
 
 /// Registers every route; `api` is the shared state.
