@@ -28,7 +28,10 @@ pub struct Bytes {
 
 impl Bytes {
     pub const fn from_static(s: &'static str) -> Bytes {
-        Bytes { ptr: s.as_ptr(), len: s.len() }
+        Bytes {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     /// # Safety
@@ -52,12 +55,20 @@ pub struct OwnedBuffer {
 
 impl OwnedBuffer {
     pub fn empty() -> OwnedBuffer {
-        OwnedBuffer { ptr: std::ptr::null_mut(), len: 0, capacity: 0 }
+        OwnedBuffer {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            capacity: 0,
+        }
     }
 
     fn from_vec(bytes: Vec<u8>) -> OwnedBuffer {
         let mut bytes = std::mem::ManuallyDrop::new(bytes);
-        OwnedBuffer { ptr: bytes.as_mut_ptr(), len: bytes.len(), capacity: bytes.capacity() }
+        OwnedBuffer {
+            ptr: bytes.as_mut_ptr(),
+            len: bytes.len(),
+            capacity: bytes.capacity(),
+        }
     }
 }
 
@@ -112,13 +123,21 @@ pub struct WireFinding {
 
 impl From<Finding> for WireFinding {
     fn from(f: Finding) -> Self {
-        WireFinding { code: f.code, file: f.file, message: f.message }
+        WireFinding {
+            code: f.code,
+            file: f.file,
+            message: f.message,
+        }
     }
 }
 
 impl From<WireFinding> for Finding {
     fn from(f: WireFinding) -> Self {
-        Finding { code: f.code, file: f.file, message: f.message }
+        Finding {
+            code: f.code,
+            file: f.file,
+            message: f.message,
+        }
     }
 }
 
@@ -147,7 +166,15 @@ pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> 
         m if m == method::VALIDATE.as_bytes() => Some(
             serde_json::from_slice::<ComponentFiles>(input)
                 .map_err(|e| format!("bad validate request: {e}"))
-                .map(|c| serde_json::to_vec(&plugin.validate(&c).into_iter().map(WireFinding::from).collect::<Vec<_>>())),
+                .map(|c| {
+                    serde_json::to_vec(
+                        &plugin
+                            .validate(&c)
+                            .into_iter()
+                            .map(WireFinding::from)
+                            .collect::<Vec<_>>(),
+                    )
+                }),
         ),
         m if m == method::PLAN.as_bytes() => Some(
             serde_json::from_slice::<PlanRequest>(input)
@@ -157,12 +184,20 @@ pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> 
         ),
         _ => None,
     }));
-    let error = |status, message: String| (status, serde_json::to_vec(&WireError { message }).unwrap_or_default());
+    let error = |status, message: String| {
+        (
+            status,
+            serde_json::to_vec(&WireError { message }).unwrap_or_default(),
+        )
+    };
     match outcome {
         Ok(Some(Ok(Ok(json)))) => (Status::Ok, json),
         Ok(Some(Ok(Err(e)))) => error(Status::Error, format!("cannot encode the answer: {e}")),
         Ok(Some(Err(message))) => error(Status::Error, message),
-        Ok(None) => error(Status::UnknownMethod, format!("unknown method {}", String::from_utf8_lossy(method))),
+        Ok(None) => error(
+            Status::UnknownMethod,
+            format!("unknown method {}", String::from_utf8_lossy(method)),
+        ),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
@@ -216,13 +251,16 @@ macro_rules! export_plugin {
             $crate::abi::free_buffer(buffer)
         }
 
-        static DM_PLUGIN_DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::abi::PluginDescriptor {
-            abi_version: $crate::abi::ABI_VERSION,
-            component_type: $crate::abi::Bytes::from_static(<$ty as $crate::abi::ComponentPlugin>::COMPONENT_TYPE),
-            plugin_version: $crate::abi::Bytes::from_static(env!("CARGO_PKG_VERSION")),
-            call: dm_plugin_call,
-            free: dm_plugin_free,
-        };
+        static DM_PLUGIN_DESCRIPTOR: $crate::abi::PluginDescriptor =
+            $crate::abi::PluginDescriptor {
+                abi_version: $crate::abi::ABI_VERSION,
+                component_type: $crate::abi::Bytes::from_static(
+                    <$ty as $crate::abi::ComponentPlugin>::COMPONENT_TYPE,
+                ),
+                plugin_version: $crate::abi::Bytes::from_static(env!("CARGO_PKG_VERSION")),
+                call: dm_plugin_call,
+                free: dm_plugin_free,
+            };
 
         /// The plugin's entry point, looked up by `dmd`.
         #[no_mangle]
@@ -230,4 +268,61 @@ macro_rules! export_plugin {
             &DM_PLUGIN_DESCRIPTOR
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ComponentFiles, Plan, PlanRequest};
+
+    struct Panicky;
+
+    impl ComponentPlugin for Panicky {
+        const COMPONENT_TYPE: &'static str = "panicky";
+
+        fn validate(&self, _: &ComponentFiles) -> Vec<Finding> {
+            vec![Finding::new("odd", Some("x"), "odd file")]
+        }
+
+        fn plan(&self, _: &PlanRequest) -> Result<Plan, String> {
+            panic!("planner bug")
+        }
+    }
+
+    fn message(bytes: &[u8]) -> String {
+        serde_json::from_slice::<WireError>(bytes).unwrap().message
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_answer() {
+        let request = br#"{"application":"a","user":"u","component":{"component_type":"panicky","name":"c","files":[]},
+            "properties":{},"target":"yarn","engines":{},"workdir":"/w"}"#;
+        let (status, bytes) = dispatch(&Panicky, b"plan", request);
+        assert_eq!(status, Status::Panic);
+        assert_eq!(message(&bytes), "plugin panicked: planner bug");
+    }
+
+    #[test]
+    fn bad_requests_and_unknown_methods_are_refused() {
+        let (status, bytes) = dispatch(&Panicky, b"validate", b"{not json");
+        assert_eq!(status, Status::Error);
+        assert!(message(&bytes).starts_with("bad validate request"));
+        let (status, bytes) = dispatch(&Panicky, b"undeploy", b"{}");
+        assert_eq!(status, Status::UnknownMethod);
+        assert_eq!(message(&bytes), "unknown method undeploy");
+        let (status, bytes) = dispatch(
+            &Panicky,
+            b"validate",
+            br#"{"component_type":"panicky","name":"c","files":["x"]}"#,
+        );
+        assert_eq!(status, Status::Ok);
+        assert_eq!(
+            serde_json::from_slice::<Vec<WireFinding>>(&bytes).unwrap(),
+            [WireFinding {
+                code: "odd".into(),
+                file: Some("x".into()),
+                message: "odd file".into()
+            }]
+        );
+    }
 }

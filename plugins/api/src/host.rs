@@ -3,7 +3,10 @@
 //! [`load_dir`] opens every shared library in a folder; a file that is not a plugin, or a
 //! plugin built for another ABI version, is reported and skipped, and the others still load.
 
-use crate::abi::{method, Bytes, OwnedBuffer, PluginDescriptor, Status, WireError, WireFinding, ABI_VERSION, ENTRY_SYMBOL};
+use crate::abi::{
+    method, Bytes, OwnedBuffer, PluginDescriptor, Status, WireError, WireFinding, ABI_VERSION,
+    ENTRY_SYMBOL,
+};
 use crate::{ComponentFiles, Plan, PlanRequest};
 use packaging::{code, Component, ComponentRules, Finding};
 use serde::Serialize;
@@ -59,10 +62,14 @@ impl std::error::Error for CallError {}
 impl LoadedPlugin {
     /// Opens `file` and checks it is a plugin of this ABI version.
     pub fn open(file: &Path) -> Result<LoadedPlugin, LoadError> {
-        let refuse = |reason: String| LoadError { file: file.to_path_buf(), reason };
+        let refuse = |reason: String| LoadError {
+            file: file.to_path_buf(),
+            reason,
+        };
         // SAFETY: loading runs the library's initialisers; plugins come from the operator's
         // plugins folder, which is as trusted as dmd's own binary.
-        let library = unsafe { libloading::Library::new(file) }.map_err(|e| refuse(format!("not a loadable library: {e}")))?;
+        let library = unsafe { libloading::Library::new(file) }
+            .map_err(|e| refuse(format!("not a loadable library: {e}")))?;
         let descriptor: &'static PluginDescriptor = unsafe {
             let entry = library
                 .get::<unsafe extern "C" fn() -> *const PluginDescriptor>(ENTRY_SYMBOL)
@@ -74,21 +81,34 @@ impl LoadedPlugin {
             // Only the version is read before it is checked: it is the one stable field.
             let version = std::ptr::read(pointer as *const u32);
             if version != ABI_VERSION {
-                return Err(refuse(format!("built for plugin ABI version {version}, this dmd speaks version {ABI_VERSION}")));
+                return Err(refuse(format!(
+                    "built for plugin ABI version {version}, this dmd speaks version {ABI_VERSION}"
+                )));
             }
             &*pointer
         };
         let text = |bytes: Bytes, what: &str| {
             // SAFETY: static data of the loaded library.
-            String::from_utf8(unsafe { bytes.as_slice() }.to_vec()).map_err(|_| refuse(format!("{what} is not UTF-8")))
+            String::from_utf8(unsafe { bytes.as_slice() }.to_vec())
+                .map_err(|_| refuse(format!("{what} is not UTF-8")))
         };
         let component_type = text(descriptor.component_type, "component type")?;
         let version = text(descriptor.plugin_version, "plugin version")?;
-        Ok(LoadedPlugin { descriptor, component_type, version, file: file.to_path_buf(), _library: library })
+        Ok(LoadedPlugin {
+            descriptor,
+            component_type,
+            version,
+            file: file.to_path_buf(),
+            _library: library,
+        })
     }
 
     pub fn info(&self) -> PluginInfo {
-        PluginInfo { component_type: self.component_type.clone(), version: self.version.clone(), file: self.file.display().to_string() }
+        PluginInfo {
+            component_type: self.component_type.clone(),
+            version: self.version.clone(),
+            file: self.file.display().to_string(),
+        }
     }
 
     pub fn component_type_name(&self) -> &str {
@@ -96,26 +116,47 @@ impl LoadedPlugin {
     }
 
     /// Calls `method` with `input` serialised to JSON; decodes the answer.
-    fn call<I: Serialize, O: serde::de::DeserializeOwned>(&self, method: &str, input: &I) -> Result<O, CallError> {
-        let input = serde_json::to_vec(input).map_err(|e| CallError(format!("cannot encode the request: {e}")))?;
+    fn call<I: Serialize, O: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        input: &I,
+    ) -> Result<O, CallError> {
+        let input = serde_json::to_vec(input)
+            .map_err(|e| CallError(format!("cannot encode the request: {e}")))?;
         let mut output = OwnedBuffer::empty();
         // SAFETY: the descriptor's functions follow the ABI; the buffers outlive the call, and
         // the output is given back to the plugin's own `free`.
         let (status, bytes) = unsafe {
             let status = (self.descriptor.call)(
-                Bytes { ptr: method.as_ptr(), len: method.len() },
-                Bytes { ptr: input.as_ptr(), len: input.len() },
+                Bytes {
+                    ptr: method.as_ptr(),
+                    len: method.len(),
+                },
+                Bytes {
+                    ptr: input.as_ptr(),
+                    len: input.len(),
+                },
                 &mut output,
             );
-            let bytes = if output.ptr.is_null() { Vec::new() } else { std::slice::from_raw_parts(output.ptr, output.len).to_vec() };
+            let bytes = if output.ptr.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(output.ptr, output.len).to_vec()
+            };
             (self.descriptor.free)(output);
             (status, bytes)
         };
         let plugin = &self.component_type;
         if status == Status::Ok as i32 {
-            return serde_json::from_slice(&bytes).map_err(|e| CallError(format!("plugin {plugin} answered {method} with bad JSON: {e}")));
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CallError(format!(
+                    "plugin {plugin} answered {method} with bad JSON: {e}"
+                ))
+            });
         }
-        let message = serde_json::from_slice::<WireError>(&bytes).map(|e| e.message).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        let message = serde_json::from_slice::<WireError>(&bytes)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
         Err(CallError(format!("plugin {plugin}: {message}")))
     }
 
@@ -144,7 +185,13 @@ impl ComponentRules for LoadedPlugin {
             files: component.files().map(str::to_string).collect(),
             properties: component.properties().clone(),
         };
-        self.validate(&files).unwrap_or_else(|e| vec![Finding::new(code::IO_ERROR, None, format!("cannot validate: {e}"))])
+        self.validate(&files).unwrap_or_else(|e| {
+            vec![Finding::new(
+                code::IO_ERROR,
+                None,
+                format!("cannot validate: {e}"),
+            )]
+        })
     }
 }
 
@@ -162,10 +209,17 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<LoadedPlugin>, Vec<LoadError>), std::
     for file in files {
         match LoadedPlugin::open(&file) {
             Ok(plugin) => {
-                if let Some(first) = plugins.iter().find(|p| p.component_type == plugin.component_type) {
+                if let Some(first) = plugins
+                    .iter()
+                    .find(|p| p.component_type == plugin.component_type)
+                {
                     errors.push(LoadError {
                         file,
-                        reason: format!("component type {} is already handled by {}", plugin.component_type, first.file.display()),
+                        reason: format!(
+                            "component type {} is already handled by {}",
+                            plugin.component_type,
+                            first.file.display()
+                        ),
                     });
                 } else {
                     plugins.push(plugin);

@@ -111,10 +111,16 @@ pub struct Command {
 pub enum Arg {
     Literal(String),
     /// `prefix` followed by the slot's value, as one argument (e.g. `-Dyarn.tags=` + tags).
-    Slot { prefix: String, slot: Slot },
+    Slot {
+        prefix: String,
+        slot: Slot,
+    },
     /// `flag` and then the slot's value as two arguments, only when the slot has a value
     /// (e.g. `-s <savepoint>` when restoring).
-    IfSet { flag: String, if_set: Slot },
+    IfSet {
+        flag: String,
+        if_set: Slot,
+    },
 }
 
 impl Arg {
@@ -139,7 +145,10 @@ pub enum Slot {
 
 /// Expands `argv` with the executor's run-time values. A slot without a value is an error,
 /// except in [`Arg::IfSet`].
-pub fn expand(argv: &[Arg], value_of: &dyn Fn(Slot) -> Option<String>) -> Result<Vec<String>, String> {
+pub fn expand(
+    argv: &[Arg],
+    value_of: &dyn Fn(Slot) -> Option<String>,
+) -> Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(argv.len());
     for arg in argv {
         match arg {
@@ -204,7 +213,11 @@ pub struct YarnApp {
 pub enum StopStep {
     /// Run a command; success is exit status 0 within the timeout. With `savepoint`, its output
     /// names the savepoint written, which is recorded for the next start.
-    Run { command: Command, timeout_sec: u64, savepoint: bool },
+    Run {
+        command: Command,
+        timeout_sec: u64,
+        savepoint: bool,
+    },
     /// Kill the YARN application through the ResourceManager.
     YarnKill,
     /// Signal the local process group, then SIGKILL after the grace period.

@@ -29,7 +29,8 @@ impl Props<'_> {
     pub fn component_args(&self, name: &str) -> Result<Vec<String>, String> {
         match self.component(name) {
             None => Ok(Vec::new()),
-            Some(text) => shell_words::split(&text).map_err(|e| format!("property {name} is not a valid argument list ({e}): {text}")),
+            Some(text) => shell_words::split(&text)
+                .map_err(|e| format!("property {name} is not a valid argument list ({e}): {text}")),
         }
     }
 }
@@ -56,12 +57,28 @@ pub enum Program {
 pub fn program(request: &PlanRequest, type_label: &str) -> Result<Program, String> {
     let props = Props(&request.properties);
     let files = &request.component.files;
-    let owner = format!("for {} {type_label} {}", request.application, request.component.name);
-    match (props.component("main_jar"), props.component("main_class"), props.component("main_py")) {
-        (Some(jar), Some(main_class), _) => Ok(Program::Jar { jar: component_file(files, "main_jar", &jar)?, main_class }),
-        (_, _, Some(py)) => Ok(Program::Python { file: component_file(files, "main_py", &py)? }),
-        (Some(_), None, None) => Err(format!("properties.json must contain \"main_class\" {owner}")),
-        _ => Err(format!("properties.json must contain \"main_jar or main_py\" {owner}")),
+    let owner = format!(
+        "for {} {type_label} {}",
+        request.application, request.component.name
+    );
+    match (
+        props.component("main_jar"),
+        props.component("main_class"),
+        props.component("main_py"),
+    ) {
+        (Some(jar), Some(main_class), _) => Ok(Program::Jar {
+            jar: component_file(files, "main_jar", &jar)?,
+            main_class,
+        }),
+        (_, _, Some(py)) => Ok(Program::Python {
+            file: component_file(files, "main_py", &py)?,
+        }),
+        (Some(_), None, None) => Err(format!(
+            "properties.json must contain \"main_class\" {owner}"
+        )),
+        _ => Err(format!(
+            "properties.json must contain \"main_jar or main_py\" {owner}"
+        )),
     }
 }
 
@@ -73,16 +90,23 @@ pub fn job_name(request: &PlanRequest) -> String {
 }
 
 /// The respawn policy from `respawn_type` and `respawn_timeout_sec`, with the given defaults.
-pub fn respawn(request: &PlanRequest, default_policy: RespawnPolicy, default_delay_sec: u64) -> Result<Respawn, String> {
+pub fn respawn(
+    request: &PlanRequest,
+    default_policy: RespawnPolicy,
+    default_delay_sec: u64,
+) -> Result<Respawn, String> {
     let props = Props(&request.properties);
     let policy = match props.component("respawn_type") {
         None => default_policy,
-        Some(text) => RespawnPolicy::parse(&text)
-            .ok_or_else(|| format!("respawn_type must be one of always, on-failure, on-success, no but is {text}"))?,
+        Some(text) => RespawnPolicy::parse(&text).ok_or_else(|| {
+            format!("respawn_type must be one of always, on-failure, on-success, no but is {text}")
+        })?,
     };
     let delay_sec = match props.component("respawn_timeout_sec") {
         None => default_delay_sec,
-        Some(text) => text.parse().map_err(|_| format!("respawn_timeout_sec must be a whole number of seconds but is {text}"))?,
+        Some(text) => text.parse().map_err(|_| {
+            format!("respawn_timeout_sec must be a whole number of seconds but is {text}")
+        })?,
     };
     Ok(Respawn { policy, delay_sec })
 }
@@ -94,7 +118,11 @@ pub fn yarn_tags(request: &PlanRequest) -> Vec<String> {
     vec![
         "dm".to_string(),
         format!("dm-app-{}", request.application.to_lowercase()),
-        format!("dm-component-{}-{}", request.component.component_type.to_lowercase(), request.component.name.to_lowercase()),
+        format!(
+            "dm-component-{}-{}",
+            request.component.component_type.to_lowercase(),
+            request.component.name.to_lowercase()
+        ),
     ]
 }
 

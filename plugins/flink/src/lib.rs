@@ -17,8 +17,8 @@
 
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
-    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest, RespawnPolicy, Slot,
-    StopStep, Target, YarnApp,
+    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest,
+    RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct FlinkPlugin;
@@ -35,7 +35,11 @@ impl ComponentPlugin for FlinkPlugin {
         if component.has_file("application.properties") {
             Vec::new()
         } else {
-            vec![Finding::new(code::MISSING_FILE, Some("application.properties"), "missing file application.properties")]
+            vec![Finding::new(
+                code::MISSING_FILE,
+                Some("application.properties"),
+                "missing file application.properties",
+            )]
         }
     }
 
@@ -44,7 +48,11 @@ impl ComponentPlugin for FlinkPlugin {
         let kind = match props.component("flink_job_type").as_deref() {
             None | Some("streaming") => JobKind::Streaming,
             Some("batch") => JobKind::Batch,
-            Some(other) => return Err(format!("flink_job_type must be streaming or batch but is {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "flink_job_type must be streaming or batch but is {other}"
+                ))
+            }
         };
         let respawn = match kind {
             JobKind::Streaming => respawn(request, RespawnPolicy::Always, 2)?,
@@ -59,22 +67,39 @@ impl ComponentPlugin for FlinkPlugin {
 
         let mut argv = vec![Arg::lit(&flink)];
         match request.target {
-            Target::Yarn if major_version(&version) < 2 => argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit)),
+            Target::Yarn if major_version(&version) < 2 => {
+                argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit))
+            }
             Target::Yarn => argv.extend(["run", "-t", "yarn-application"].map(Arg::lit)),
             Target::Local => argv.extend(["run", "-t", "local"].map(Arg::lit)),
         }
         if request.target == Target::Yarn {
             argv.push(Arg::lit(format!("-Dyarn.application.name={name}")));
-            argv.push(Arg::Slot { prefix: "-Dyarn.tags=".into(), slot: Slot::YarnTags });
+            argv.push(Arg::Slot {
+                prefix: "-Dyarn.tags=".into(),
+                slot: Slot::YarnTags,
+            });
         }
-        argv.push(Arg::IfSet { flag: "-s".into(), if_set: Slot::RestoreFrom });
+        argv.push(Arg::IfSet {
+            flag: "-s".into(),
+            if_set: Slot::RestoreFrom,
+        });
         argv.extend(config_args.into_iter().map(Arg::Literal));
         match program {
             Program::Jar { jar, main_class } => {
-                argv.extend([Arg::lit("-c"), Arg::lit(main_class), Arg::lit(in_workdir(request, &jar))]);
+                argv.extend([
+                    Arg::lit("-c"),
+                    Arg::lit(main_class),
+                    Arg::lit(in_workdir(request, &jar)),
+                ]);
             }
             Program::Python { file } => {
-                argv.extend([Arg::lit("-py"), Arg::lit(in_workdir(request, &file)), Arg::lit("-pyfs"), Arg::lit(&request.workdir)]);
+                argv.extend([
+                    Arg::lit("-py"),
+                    Arg::lit(in_workdir(request, &file)),
+                    Arg::lit("-pyfs"),
+                    Arg::lit(&request.workdir),
+                ]);
                 if let Some(python) = &request.engines.python {
                     argv.extend([Arg::lit("-pyexec"), Arg::lit(python)]);
                 }
@@ -84,14 +109,27 @@ impl ComponentPlugin for FlinkPlugin {
 
         let (yarn, stop) = match request.target {
             Target::Yarn => (
-                Some(YarnApp { application_type: "Apache Flink".into(), tags: yarn_tags(request) }),
+                Some(YarnApp {
+                    application_type: "Apache Flink".into(),
+                    tags: yarn_tags(request),
+                }),
                 yarn_stop_steps(&flink, kind),
             ),
             Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
         };
         Ok(Plan {
             render: vec!["application.properties".into()],
-            job: Job { name, kind, submit: Command { argv, env: Default::default() }, respawn, yarn, stop },
+            job: Job {
+                name,
+                kind,
+                submit: Command {
+                    argv,
+                    env: Default::default(),
+                },
+                respawn,
+                yarn,
+                stop,
+            },
         })
     }
 }
@@ -99,18 +137,46 @@ impl ComponentPlugin for FlinkPlugin {
 /// Stop with a savepoint (streaming), else cancel, else kill the YARN application.
 fn yarn_stop_steps(flink: &str, kind: JobKind) -> Vec<StopStep> {
     let on_yarn = |action: &str, extra: Vec<Arg>| {
-        let mut argv = vec![Arg::lit(flink), Arg::lit(action), Arg::lit("-t"), Arg::lit("yarn-application")];
-        argv.push(Arg::Slot { prefix: "-Dyarn.application.id=".into(), slot: Slot::YarnApplicationId });
+        let mut argv = vec![
+            Arg::lit(flink),
+            Arg::lit(action),
+            Arg::lit("-t"),
+            Arg::lit("yarn-application"),
+        ];
+        argv.push(Arg::Slot {
+            prefix: "-Dyarn.application.id=".into(),
+            slot: Slot::YarnApplicationId,
+        });
         argv.extend(extra);
-        argv.push(Arg::Slot { prefix: String::new(), slot: Slot::FlinkJobId });
-        Command { argv, env: Default::default() }
+        argv.push(Arg::Slot {
+            prefix: String::new(),
+            slot: Slot::FlinkJobId,
+        });
+        Command {
+            argv,
+            env: Default::default(),
+        }
     };
     let mut steps = Vec::new();
     if kind == JobKind::Streaming {
-        let savepoint = vec![Arg::lit("--savepointPath"), Arg::Slot { prefix: String::new(), slot: Slot::SavepointDir }];
-        steps.push(StopStep::Run { command: on_yarn("stop", savepoint), timeout_sec: STOP_TIMEOUT_SEC, savepoint: true });
+        let savepoint = vec![
+            Arg::lit("--savepointPath"),
+            Arg::Slot {
+                prefix: String::new(),
+                slot: Slot::SavepointDir,
+            },
+        ];
+        steps.push(StopStep::Run {
+            command: on_yarn("stop", savepoint),
+            timeout_sec: STOP_TIMEOUT_SEC,
+            savepoint: true,
+        });
     }
-    steps.push(StopStep::Run { command: on_yarn("cancel", Vec::new()), timeout_sec: STOP_TIMEOUT_SEC, savepoint: false });
+    steps.push(StopStep::Run {
+        command: on_yarn("cancel", Vec::new()),
+        timeout_sec: STOP_TIMEOUT_SEC,
+        savepoint: false,
+    });
     steps.push(StopStep::YarnKill);
     steps
 }
@@ -118,19 +184,32 @@ fn yarn_stop_steps(flink: &str, kind: JobKind) -> Vec<StopStep> {
 /// The Flink home for the component's `flink_version`, or the configured default version.
 fn flink_home(request: &PlanRequest) -> Result<(String, String), String> {
     let engines = &request.engines;
-    let installed = || engines.flink_homes.keys().cloned().collect::<Vec<_>>().join(", ");
+    let installed = || {
+        engines
+            .flink_homes
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let version = Props(&request.properties)
         .component("flink_version")
         .or_else(|| engines.default_flink_version.clone())
         .or_else(|| (engines.flink_homes.len() == 1).then(|| engines.flink_homes.keys().next().cloned()).flatten())
         .ok_or_else(|| format!("flink_version is not set and no default Flink version is configured (installed: {})", installed()))?;
-    let home = engines
-        .flink_homes
-        .get(&version)
-        .ok_or_else(|| format!("flink_version {version} is not installed here (installed: {})", installed()))?;
+    let home = engines.flink_homes.get(&version).ok_or_else(|| {
+        format!(
+            "flink_version {version} is not installed here (installed: {})",
+            installed()
+        )
+    })?;
     Ok((version, home.clone()))
 }
 
 fn major_version(version: &str) -> u32 {
-    version.split('.').next().and_then(|major| major.parse().ok()).unwrap_or(0)
+    version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0)
 }
