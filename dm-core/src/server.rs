@@ -83,6 +83,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
         log::info!("dmd listening on {listen}, data in {}", config.data_dir().display());
-        server.run().await.context("HTTP server")
+        server.run().await.context("HTTP server")?;
+        // Operations still running are resolved by recovery at the next start.
+        log::info!("dmd stopped");
+        Ok(())
     })
 }

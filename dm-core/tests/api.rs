@@ -29,6 +29,8 @@ fn repository_upload_list_download_delete() {
     assert_eq!(reply.body["version"], "1.0.2");
     assert_eq!(dmd.upload("app-1.0.10", &two_components("app-1.0.10")).code, 200);
     assert_error(&dmd.upload("app-1.0.2", &package), 409, "EXISTS");
+    let zip_of_same = dmd.put("/repository/packages/app-1.0.2.zip", Some(&package));
+    assert_error(&zip_of_same, 409, "EXISTS");
 
     let listing = dmd.get("/repository/packages");
     assert_eq!(listing.content_type, "application/json");

@@ -5,6 +5,7 @@ use crate::auth::action;
 use crate::error::DmError;
 use crate::lifecycle::check_app_name;
 use actix_web::{web, HttpRequest, HttpResponse};
+use packaging::PackageId;
 use serde_json::{Map, Value};
 
 #[utoipa::path(get, path = "/applications", tag = "applications", responses((status = 200, description = "names of all applications")))]
@@ -15,27 +16,41 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(blocking(move || api2.engine.list_applications(None)).await?))
 }
 
-/// Checks the name and `action` on application `name` (owner looked up).
-async fn authorize(api: &web::Data<Api>, req: &HttpRequest, name: &str, act: &str, need_user: bool) -> Result<String, DmError> {
-    let identity = if need_user { api.identify_user(req)? } else { api.identify(req)? };
+/// Checks the name and that the caller may `act` on application `name`; returns the user.
+async fn authorize(api: &web::Data<Api>, req: &HttpRequest, name: &str, act: &str) -> Result<String, DmError> {
+    let identity = api.identify_user(req)?;
     check_app_name(name)?;
     let api2 = api.clone();
     let owned = name.to_string();
     let owner = blocking(move || api2.engine.app_owner(&owned)).await?;
     // Authorized before the state is checked, so outsiders learn nothing of it; an application
     // that does not exist has no owner and nothing to protect, and gets its 404.
-    if owner.is_some() || act == action::APPLICATION_READ {
+    if owner.is_some() {
         api.policy.check(&identity, act, owner.as_deref())?;
     }
     Ok(identity.user)
 }
 
+/// Reads something about application `name` for a caller allowed `application:read`: the
+/// owner and the answer come from one trip to the registry.
+async fn read_app(
+    api: &web::Data<Api>,
+    req: &HttpRequest,
+    name: String,
+    read: impl FnOnce(&crate::lifecycle::Engine, &str) -> Result<Value, DmError> + Send + 'static,
+) -> Reply {
+    let identity = api.identify(req)?;
+    check_app_name(&name)?;
+    let api2 = api.clone();
+    let (owner, body) = blocking(move || Ok((api2.engine.app_owner(&name)?, read(&api2.engine, &name)))).await?;
+    api.policy.check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    Ok(HttpResponse::Ok().json(body?))
+}
+
 #[utoipa::path(get, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,)),
     responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED}")))]
 pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
-    authorize(&api, &req, &name, action::APPLICATION_READ, false).await?;
-    let api2 = api.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || api2.engine.app_info(&name)).await?))
+    read_app(&api, &req, name.into_inner(), |engine, name| engine.app_info(name)).await
 }
 
 #[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
@@ -47,15 +62,12 @@ pub async fn query(api: web::Data<Api>, req: HttpRequest, path: web::Path<(Strin
     if !matches!(what.as_str(), "status" | "detail" | "summary") {
         return Err(DmError::BadRequest(format!("{what} is not a valid query (status|detail|summary)")));
     }
-    authorize(&api, &req, &name, action::APPLICATION_READ, false).await?;
-    let api2 = api.clone();
-    let body = blocking(move || match what.as_str() {
-        "status" => api2.engine.app_status(&name),
-        "detail" => api2.engine.app_detail(&name),
-        _ => api2.engine.app_summary(&name),
+    read_app(&api, &req, name, move |engine, name| match what.as_str() {
+        "status" => engine.app_status(name),
+        "detail" => engine.app_detail(name),
+        _ => engine.app_summary(name),
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 #[utoipa::path(put, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,), ("user.name" = Option<String>, Query,)),
@@ -75,6 +87,12 @@ pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<Strin
     }
     let identity = api.identify_user(&req)?;
     check_app_name(&name)?;
+    // PNDA meant to check read access to the package (it looked up the wrong owner).
+    if let Some(package) = body["package"].as_str().and_then(|p| PackageId::parse(p).ok()) {
+        let api2 = api.clone();
+        let owner = blocking(move || api2.engine.package_owner(&package)).await?;
+        api.policy.check(&identity, action::PACKAGE_READ, owner.as_deref())?;
+    }
     api.policy.check(&identity, action::APPLICATION_CREATE, None)?;
     let api2 = api.clone();
     blocking(move || api2.engine.create(&name, body, &identity.user)).await?;
@@ -92,7 +110,7 @@ pub async fn action(api: web::Data<Api>, req: HttpRequest, path: web::Path<(Stri
         "stop" => action::APPLICATION_STOP,
         _ => return Err(DmError::BadRequest(format!("{verb} is not a valid action (start|stop)"))),
     };
-    let user = authorize(&api, &req, &name, act, true).await?;
+    let user = authorize(&api, &req, &name, act).await?;
     let api2 = api.clone();
     blocking(move || if verb == "start" { api2.engine.start(&name, &user) } else { api2.engine.stop(&name, &user) }).await?;
     Ok(HttpResponse::Accepted().finish())
@@ -102,7 +120,7 @@ pub async fn action(api: web::Data<Api>, req: HttpRequest, path: web::Path<(Stri
     responses((status = 202, description = "destroying; poll the status"), (status = 404, description = "no such application"),
               (status = 409, description = "wrong state")))]
 pub async fn destroy(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
-    let user = authorize(&api, &req, &name, action::APPLICATION_DESTROY, true).await?;
+    let user = authorize(&api, &req, &name, action::APPLICATION_DESTROY).await?;
     let api2 = api.clone();
     blocking(move || api2.engine.destroy(&name, &user)).await?;
     Ok(HttpResponse::Accepted().finish())

@@ -54,6 +54,13 @@ pub async fn upload(api: web::Data<Api>, req: HttpRequest, file: web::Path<Strin
     let api2 = api.clone();
     let summary = blocking(move || {
         api2.engine.hooks().pause("upload.received");
+        // One file per package id, whatever its archive format.
+        if let Some(existing) = api2.engine.store.find(&file.id).map_err(unavailable)? {
+            return Err(DmError::conflict(
+                "EXISTS",
+                format!("{} is already in the repository as {}; delete it first to replace it", file.id, existing.file),
+            ));
+        }
         let package = api2.engine.reader().inspect_as(received.path(), &file.file).map_err(DmError::InvalidPackage)?;
         api2.engine.store.publish(received, &file).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => {
