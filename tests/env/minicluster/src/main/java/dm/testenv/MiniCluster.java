@@ -137,6 +137,9 @@ public final class MiniCluster {
         yconf.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, false);
         yconf.setLong(YarnConfiguration.DEBUG_NM_DELETE_DELAY_SEC, 3600);
         yconf.setInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, 2);
+        // A killed app's containers get SIGTERM and this long to exit cleanly before SIGKILL, so a
+        // Spark driver's shutdown hook can close its event log (history server: completed).
+        yconf.setLong(YarnConfiguration.NM_SLEEP_DELAY_BEFORE_SIGKILL_MS, 5000);
 
         MiniYARNCluster yarn = new MiniYARNCluster("dm-testenv", 1, 1, 1);
         yarn.init(yconf);

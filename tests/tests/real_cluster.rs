@@ -1,0 +1,359 @@
+//! The slow suite: real HDFS, YARN, Flink and Spark on loopback, brought up by `tests/env/up`.
+//!
+//! Run: `tests/env/up && cargo test -p dm-testkit --features real-cluster --test real_cluster`
+//! (or just `tests/run`, which does both and brings the env down). Every test reads
+//! `target/testenv/env.json` and FAILS, not skips, when the env is not up.
+//!
+//! Commands are argv vectors (std::process::Command), never shell strings. Each wait is bounded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------------
+// The env: target/testenv/env.json, written by tests/env/up.
+
+struct Env {
+    raw: Value,
+}
+
+impl Env {
+    fn s(&self, key: &str) -> String {
+        self.raw[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("env.json has no string {key:?}"))
+            .to_string()
+    }
+    fn job(&self, key: &str) -> String {
+        self.raw["jobs"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("env.json has no jobs.{key}"))
+            .to_string()
+    }
+    fn flink(&self, key: &str) -> String {
+        let v = self.s("flink_default_version");
+        self.raw["flink"][&v][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("env.json has no flink.{v}.{key}"))
+            .to_string()
+    }
+    /// The environment every Hadoop client (Flink CLI, spark-submit) needs.
+    fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("JAVA_HOME", self.s("java_home")),
+            ("HADOOP_CONF_DIR", self.s("hadoop_conf_dir")),
+            ("HADOOP_CLASSPATH", self.s("hadoop_classpath")),
+            ("FLINK_CONF_DIR", self.flink("conf_dir")),
+            ("SPARK_CONF_DIR", self.s("spark_conf_dir")),
+            ("SPARK_LOCAL_IP", "127.0.0.1".to_string()),
+        ]
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Loads env.json and checks the RM answers; panics with the fix when either fails.
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let path = std::env::var_os("DM_TESTENV_JSON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target/testenv/env.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("the test env is not up ({}: {e}); run tests/env/up first", path.display())
+        });
+        let env = Env { raw: serde_json::from_str(&text).expect("env.json is not JSON") };
+        let info = format!("{}/ws/v1/cluster/info", env.s("rm_url"));
+        match get_json(&info) {
+            Ok((200, _)) => {}
+            other => panic!("env.json exists but the ResourceManager does not answer at {info} ({other:?}); run tests/env/up"),
+        }
+        env
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    let ns = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{}", std::process::id(), ns % 1_000_000_000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP (blocking, short timeouts; HTTP error statuses are returned, not raised).
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .build()
+            .into()
+    })
+}
+
+fn get_json(url: &str) -> Result<(u16, Value), String> {
+    let mut resp = agent().get(url).header("Accept", "application/json").call().map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+/// Polls `probe` every second until it returns Some, or panics after `secs` with `what`.
+fn wait_for<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            eprintln!("[real_cluster] {what}: after {:.1} s", start.elapsed().as_secs_f64());
+            return v;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            panic!("timed out after {secs} s waiting for: {what}");
+        }
+        sleep(Duration::from_secs(1));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// YARN REST
+
+fn yarn_app(rm: &str, app_id: &str) -> Option<Value> {
+    match get_json(&format!("{rm}/ws/v1/cluster/apps/{app_id}")) {
+        Ok((200, v)) => Some(v["app"].clone()),
+        _ => None,
+    }
+}
+
+/// The id of the one YARN application with this name, once the RM knows it.
+fn yarn_app_id_by_name(rm: &str, name: &str) -> Option<String> {
+    let (_, v) = get_json(&format!("{rm}/ws/v1/cluster/apps")).ok()?;
+    v["apps"]["app"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"] == name)
+        .and_then(|a| a["id"].as_str().map(str::to_string))
+}
+
+fn wait_yarn_state(rm: &str, app_id: &str, want: &[&str], secs: u64) -> Value {
+    let mut last = String::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for(&format!("YARN app {app_id} in {want:?}"), secs, || {
+            let app = yarn_app(rm, app_id)?;
+            let state = app["state"].as_str().unwrap_or("").to_string();
+            last = format!("{state} {}", app["diagnostics"].as_str().unwrap_or(""));
+            assert!(
+                !(["FAILED", "KILLED", "FINISHED"].contains(&state.as_str()) && !want.contains(&state.as_str())),
+                "YARN app {app_id} ended as {last} while waiting for {want:?}"
+            );
+            want.contains(&state.as_str()).then_some(app)
+        })
+    }));
+    r.unwrap_or_else(|e| {
+        eprintln!("[real_cluster] last YARN state of {app_id}: {last}");
+        std::panic::resume_unwind(e)
+    })
+}
+
+fn kill_yarn_app(rm: &str, app_id: &str) {
+    let resp = agent()
+        .put(&format!("{rm}/ws/v1/cluster/apps/{app_id}/state"))
+        .send_json(serde_json::json!({"state": "KILLED"}))
+        .expect("PUT app state");
+    let status = resp.status().as_u16();
+    assert!(status == 200 || status == 202, "kill {app_id}: HTTP {status}");
+}
+
+/// Kills the app when a test panics half-way, so that a failed run leaves YARN clean.
+struct KillOnDrop {
+    rm: String,
+    app_id: Option<String>,
+}
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let (true, Some(id)) = (std::thread::panicking(), &self.app_id) {
+            let _ = agent()
+                .put(&format!("{}/ws/v1/cluster/apps/{id}/state", self.rm))
+                .send_json(serde_json::json!({"state": "KILLED"}));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+fn run(program: &str, args: &[&str], env: &Env) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.client_env())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    out
+}
+
+fn show(out: &Output) -> String {
+    let tail = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b);
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    format!("exit {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}", out.status.code(), tail(&out.stdout), tail(&out.stderr))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. HDFS with hdfs-native
+
+#[test]
+fn hdfs_write_list_read_delete() {
+    let env = env();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = hdfs_native::ClientBuilder::new()
+            .with_url(env.s("namenode_url"))
+            // Without this a dead NameNode makes every call retry for ~3 minutes (runtimes.md §4).
+            .with_config([("dfs.client.failover.max.attempts", "1")])
+            .build()
+            .expect("hdfs-native client");
+        let dir = format!("/tmp/{}", unique("dm-testkit"));
+        let file = format!("{dir}/hello.txt");
+        let payload = b"hello from dm's real-cluster suite\n".repeat(1000);
+
+        client.mkdirs(&dir, 0o755, true).await.expect("mkdirs");
+        let mut w = client.create(&file, hdfs_native::WriteOptions::default()).await.expect("create");
+        w.write_bytes(bytes::Bytes::from(payload.clone())).await.expect("write");
+        w.close().await.expect("close");
+
+        let listing = client.list_status(&dir, false).await.expect("list_status");
+        let names: Vec<&str> = listing.iter().map(|s| s.path.as_str()).collect();
+        assert!(
+            listing.iter().any(|s| s.path.ends_with("hello.txt") && s.length == payload.len() && !s.isdir),
+            "hello.txt with {} bytes not listed in {dir}: {names:?}",
+            payload.len()
+        );
+
+        let reader = client.read(&file).await.expect("open for read");
+        assert_eq!(reader.file_length(), payload.len());
+        let back = reader.read_range(0, payload.len()).await.expect("read");
+        assert_eq!(&back[..], &payload[..], "read back different bytes");
+
+        assert!(client.delete(&dir, true).await.expect("delete"), "delete returned false");
+        assert!(client.get_file_info(&file).await.is_err(), "{file} still exists after delete");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Flink streaming job on YARN (application mode), stop with savepoint, HistoryServer
+
+#[test]
+fn flink_streaming_on_yarn_stop_with_savepoint() {
+    let env = env();
+    let rm = env.s("rm_url");
+    let flink = format!("{}/bin/flink", env.flink("home"));
+    let name = unique("dm-flink-stream");
+    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+
+    // Application mode: the CLI uploads the job and Flink to HDFS, starts the JM on YARN, returns.
+    let yarn_name = format!("-Dyarn.application.name={name}");
+    let jar = env.job("flink_jar");
+    let class = env.job("flink_streaming_class");
+    let out = run(
+        &flink,
+        &["run", "-t", "yarn-application", &yarn_name, "-c", &class, &jar, "--name", &name, "--rate", "20"],
+        env,
+    );
+    assert!(out.status.success(), "flink run -t yarn-application failed:\n{}", show(&out));
+
+    let app_id = wait_for("the Flink app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    guard.app_id = Some(app_id.clone());
+    let app = wait_yarn_state(&rm, &app_id, &["RUNNING"], 120);
+    assert_eq!(app["applicationType"], "Apache Flink");
+
+    // Flink's REST API through the RM's proxy (the app's tracking URL).
+    let tracking = app["trackingUrl"].as_str().expect("trackingUrl").trim_end_matches('/').to_string();
+    let proxy = format!("{rm}/proxy/{app_id}");
+    assert!(tracking.ends_with(&format!("/proxy/{app_id}")), "tracking URL {tracking} is not the RM proxy");
+    let jid = wait_for("the job RUNNING with all tasks running (Flink REST via RM proxy)", 180, || {
+        let (status, v) = get_json(&format!("{proxy}/jobs/overview")).ok()?;
+        if status != 200 {
+            return None;
+        }
+        let job = v["jobs"].as_array()?.iter().find(|j| j["name"] == name.as_str())?.clone();
+        let tasks = &job["tasks"];
+        (job["state"] == "RUNNING" && tasks["running"] == tasks["total"]).then(|| job["jid"].as_str().unwrap().to_string())
+    });
+
+    // Stop with a savepoint, through the CLI against the YARN application.
+    let savepoints = env.s("flink_savepoint_dir");
+    let app_opt = format!("-Dyarn.application.id={app_id}");
+    let out = run(&flink, &["stop", "-t", "yarn-application", &app_opt, "--savepointPath", &savepoints, &jid], env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Savepoint completed"),
+        "flink stop failed:\n{}",
+        show(&out)
+    );
+    assert!(stdout.contains(&savepoints), "savepoint not under {savepoints}: {stdout}");
+
+    // In application mode the cluster shuts down with its only job.
+    let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 120);
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+
+    // The JM archived the job on HDFS; the HistoryServer picks it up.
+    let hs = env.s("flink_history_url");
+    let job = wait_for("the job in the Flink HistoryServer's /jobs/overview", 90, || {
+        let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
+        v["jobs"].as_array()?.iter().find(|j| j["jid"] == jid.as_str()).cloned()
+    });
+    assert_eq!(job["state"], "FINISHED", "HistoryServer entry: {job}");
+    assert_eq!(job["name"], name.as_str());
+    guard.app_id = None;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Spark Structured Streaming on YARN (cluster mode), kill via RM REST, history server
+
+#[test]
+fn spark_streaming_on_yarn_kill_via_rm() {
+    let env = env();
+    let rm = env.s("rm_url");
+    let submit = format!("{}/bin/spark-submit", env.s("spark_home"));
+    let name = unique("dm-spark-stream");
+    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+
+    // spark.yarn.submit.waitAppCompletion=false (spark-defaults.conf): returns once submitted.
+    let script = env.job("spark_streaming_py");
+    let out = run(
+        &submit,
+        &["--master", "yarn", "--deploy-mode", "cluster", "--name", &name, &script, "--name", &name],
+        env,
+    );
+    assert!(out.status.success(), "spark-submit failed:\n{}", show(&out));
+
+    let app_id = wait_for("the Spark app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    guard.app_id = Some(app_id.clone());
+    let app = wait_yarn_state(&rm, &app_id, &["RUNNING"], 120);
+    assert_eq!(app["applicationType"], "SPARK");
+
+    // Running apps are listed by the history server too (completed: false) once the driver has
+    // written its first events.
+    let hs = env.s("spark_history_url");
+    wait_for("the running app in the Spark history server", 90, || {
+        let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
+        (status == 200 && v["id"] == app_id.as_str()).then_some(())
+    });
+
+    kill_yarn_app(&rm, &app_id);
+    let app = wait_yarn_state(&rm, &app_id, &["KILLED"], 60);
+    assert_eq!(app["finalStatus"], "KILLED");
+
+    let entry = wait_for("the killed app completed in the Spark history server", 90, || {
+        let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
+        (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
+    });
+    assert_eq!(entry["name"], name.as_str());
+    guard.app_id = None;
+}
