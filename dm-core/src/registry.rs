@@ -81,10 +81,16 @@ pub struct AppRow {
 }
 
 pub struct Registry {
-    // SQLite serialises writers anyway; one connection keeps transactions simple. It is never
-    // held across anything but registry statements.
-    conn: Mutex<Connection>,
+    // SQLite serialises writers anyway; one writing connection keeps transactions simple. It is
+    // never held across anything but registry statements.
+    writer: Mutex<Connection>,
+    // WAL lets readers run beside the writer (and its fsync); a few connections, so reads do
+    // not queue behind one another either.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+const READERS: usize = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS packages (
@@ -134,18 +140,31 @@ impl Registry {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Registry { conn: Mutex::new(conn) })
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open(path)?;
+                reader.busy_timeout(std::time::Duration::from_secs(10))?;
+                reader.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, DmError>>()?;
+        Ok(Registry { writer: Mutex::new(conn), readers, next_reader: Default::default() })
     }
 
-    /// Runs `f` on the connection (reads, or single statements).
+    /// Runs `f` on a read-only connection; it sees every committed transaction.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DmError>) -> Result<T, DmError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let start = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let free = (0..READERS).find_map(|i| self.readers[(start + i) % READERS].try_lock().ok());
+        let conn = match free {
+            Some(conn) => conn,
+            None => self.readers[start % READERS].lock().unwrap_or_else(|p| p.into_inner()),
+        };
         f(&conn)
     }
 
     /// Runs `f` in one immediate transaction, committed when `f` succeeds.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, DmError>) -> Result<T, DmError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
@@ -332,6 +351,20 @@ mod tests {
         assert_eq!(registry.read(|c| list_apps(c, None)).unwrap(), vec!["a"]);
         assert_eq!(registry.read(|c| list_apps(c, Some("q-1.0.0"))).unwrap(), Vec::<String>::new());
         assert!(registry.read(|c| get_app(c, "zz")).unwrap().is_none());
+    }
+
+    #[test]
+    fn readers_are_read_only_and_see_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::open(&dir.path().join("r.db")).unwrap();
+        for n in 0..2 * READERS {
+            let id = format!("p-1.0.{n}");
+            registry
+                .write(|tx| put_package(tx, &PackageRow { id: id.clone(), state: PackageState::Deployed, user: None, metadata: None, information: None }))
+                .unwrap();
+            assert!(registry.read(|c| get_package(c, &id)).unwrap().is_some(), "every reader sees the commit");
+        }
+        assert!(registry.read(|c| delete_package(c, "p-1.0.0")).is_err(), "readers cannot write");
     }
 
     #[test]

@@ -10,6 +10,14 @@ use std::path::Path;
 
 const PKG: &str = "app-1.0.0";
 
+/// Every change to application `a`.
+const APP_CHANGES: [(&str, &str); 4] = [
+    ("PUT", "/applications/a?user.name=alice"),
+    ("POST", "/applications/a/start?user.name=alice"),
+    ("POST", "/applications/a/stop?user.name=alice"),
+    ("DELETE", "/applications/a?user.name=alice"),
+];
+
 /// The journal must hold no open operation, and the last one must have ended as `outcome`.
 fn assert_journal(data: &Path, kind: &str, outcome: &str) {
     let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
@@ -22,14 +30,27 @@ fn assert_journal(data: &Path, kind: &str, outcome: &str) {
 }
 
 /// Runs `prepare` and `trigger` on a dmd armed to pause at `point`, kills it there, and
-/// returns a fresh dmd on the same data.
-fn crash_at(root: &Path, point: &str, prepare: impl Fn(&Dmd), trigger: impl Fn(&Dmd), transient: &str, subject_status: &str) -> Dmd {
+/// returns a fresh dmd on the same data. While paused, every request in `refused` must get
+/// 409 with the transient state: one operation per subject at a time.
+fn crash_at(
+    root: &Path,
+    point: &str,
+    prepare: impl Fn(&Dmd),
+    trigger: impl Fn(&Dmd),
+    transient: &str,
+    subject_status: &str,
+    refused: &[(&str, &str)],
+) -> Dmd {
     let dmd = Dmd::start_with(root, &Options { pause_at: Some(point.into()), ..Options::default() });
     prepare(&dmd);
     trigger(&dmd);
     dmd.wait_paused(point);
     // Paused, the API still answers and shows the transient state.
     assert_eq!(dmd.get(subject_status).body["status"], transient, "at {point}");
+    for (method, path) in refused {
+        let reply = dmd.call(method, path, Some(br#"{"package": "app-1.0.0"}"#), &[]);
+        assert_eq!((reply.code, reply.body["status"].as_str()), (409, Some(transient)), "{method} {path} at {point}");
+    }
     dmd.kill();
     Dmd::start(root)
 }
@@ -68,7 +89,8 @@ fn interrupted_deploy_is_rolled_back() {
     for point in ["deploy.intent", "deploy.unpacked"] {
         let root = tempfile::tempdir().unwrap();
         let status = format!("/packages/{PKG}/status");
-        let dmd = crash_at(root.path(), point, upload, deploy, "DEPLOYING", &status);
+        let pkg = format!("/packages/{PKG}?user.name=alice");
+        let dmd = crash_at(root.path(), point, upload, deploy, "DEPLOYING", &status, &[("PUT", &pkg), ("DELETE", &pkg)]);
         let reply = dmd.get(&status).body;
         assert_eq!(reply["status"], "NOTDEPLOYED", "after {point}");
         assert!(info(&reply).starts_with(&format!("Error deploying {PKG} Interrupted, details: ")), "{reply}");
@@ -88,7 +110,8 @@ fn interrupted_undeploy_is_finished() {
         let status = format!("/packages/{PKG}/status");
         let prepare = |dmd: &Dmd| dmd.deployed(PKG, &two_components(PKG));
         let trigger = |dmd: &Dmd| assert_eq!(dmd.delete(&format!("/packages/{PKG}?user.name=alice")).code, 202);
-        let dmd = crash_at(root.path(), point, prepare, trigger, "UNDEPLOYING", &status);
+        let pkg = format!("/packages/{PKG}?user.name=alice");
+        let dmd = crash_at(root.path(), point, prepare, trigger, "UNDEPLOYING", &status, &[("PUT", &pkg), ("DELETE", &pkg)]);
         assert_eq!(dmd.get(&status).body, json!({"status": "NOTDEPLOYED", "information": null}), "after {point}");
         assert_eq!(dmd.get("/packages").body, json!([]));
         assert!(!dmd.data.join("deployed").join(PKG).exists());
@@ -100,7 +123,8 @@ fn interrupted_undeploy_is_finished() {
 fn interrupted_create_is_rolled_back() {
     for point in ["create.intent", "create.staged", "create.component"] {
         let root = tempfile::tempdir().unwrap();
-        let dmd = crash_at(root.path(), point, |_| {}, create, "CREATING", "/applications/a/status");
+        let refused = [("PUT", "/applications/a?user.name=alice"), ("POST", "/applications/a/start?user.name=alice"), ("DELETE", "/applications/a?user.name=alice")];
+        let dmd = crash_at(root.path(), point, |_| {}, create, "CREATING", "/applications/a/status", &refused);
         let reply = dmd.get("/applications/a/status").body;
         assert_eq!(reply["status"], "NOTCREATED", "after {point}");
         assert!(info(&reply).starts_with("Error creating a Interrupted, details: "), "{reply}");
@@ -123,7 +147,7 @@ fn interrupted_start_is_rolled_back() {
             dmd.created("a", PKG, json!({}));
         };
         let trigger = |dmd: &Dmd| assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
-        let dmd = crash_at(root.path(), point, prepare, trigger, "STARTING", "/applications/a/status");
+        let dmd = crash_at(root.path(), point, prepare, trigger, "STARTING", "/applications/a/status", &APP_CHANGES);
         let reply = dmd.get("/applications/a/status").body;
         assert_eq!(reply["status"], "CREATED", "after {point}");
         assert!(info(&reply).starts_with("Error starting a Interrupted, details: "), "{reply}");
@@ -147,7 +171,7 @@ fn interrupted_stop_is_finished() {
             dmd.wait_status("/applications/a/status", "STARTED");
         };
         let trigger = |dmd: &Dmd| assert_eq!(dmd.post("/applications/a/stop?user.name=alice").code, 202);
-        let dmd = crash_at(root.path(), point, prepare, trigger, "STOPPING", "/applications/a/status");
+        let dmd = crash_at(root.path(), point, prepare, trigger, "STOPPING", "/applications/a/status", &APP_CHANGES);
         assert_eq!(dmd.get("/applications/a/status").body, json!({"status": "CREATED", "information": null}), "after {point}");
         for component in ["c1", "c2"] {
             assert_eq!(component_state(&dmd.data, "a", component).as_deref(), Some("stopped"), "{component} after {point}");
@@ -167,7 +191,7 @@ fn interrupted_destroy_is_finished() {
             dmd.wait_status("/applications/a/status", "STARTED");
         };
         let trigger = |dmd: &Dmd| assert_eq!(dmd.delete("/applications/a?user.name=alice").code, 202);
-        let dmd = crash_at(root.path(), point, prepare, trigger, "DESTROYING", "/applications/a/status");
+        let dmd = crash_at(root.path(), point, prepare, trigger, "DESTROYING", "/applications/a/status", &APP_CHANGES);
         assert_eq!(dmd.get("/applications/a/status").body, json!({"status": "NOTCREATED", "information": null}), "after {point}");
         assert_eq!(dmd.get("/applications").body, json!([]));
         assert!(!dmd.data.join("applications/a").exists());
