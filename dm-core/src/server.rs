@@ -23,6 +23,7 @@ pub const REDACTED: &str = "********";
 pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     let data = config.data_dir();
     std::fs::create_dir_all(data).with_context(|| format!("cannot create the data folder {}", data.display()))?;
+    let lock = lock_data_dir(data)?;
     let registry = Arc::new(Registry::open(&data.join("registry.db")).map_err(|e| anyhow::anyhow!("{e}"))?);
     let repository = config.repository_dir();
     let store = Arc::new(LocalStore::open(&repository).with_context(|| format!("cannot open the repository {}", repository.display()))?);
@@ -66,7 +67,22 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         policy: config.authorization.clone(),
         endpoints: Value::Object(endpoints),
         max_upload_bytes: config.repository.max_upload_bytes,
+        data_lock: lock,
     }))
+}
+
+/// Two dmds on one data folder would each take the other's operations for interrupted ones:
+/// the second refuses to start. The lock goes with the process, however it ends.
+fn lock_data_dir(data: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = data.join("dmd.lock");
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !locked {
+        anyhow::bail!("another dmd is using the data folder {} (it holds {})", data.display(), path.display());
+    }
+    Ok(file)
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {

@@ -557,6 +557,19 @@ fn config_checks() {
 }
 
 #[test]
+fn one_dmd_per_data_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let _first = Dmd::start(root.path());
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another dmd is using the data folder"), "{}", String::from_utf8_lossy(&second.stderr));
+}
+
+#[test]
 fn test_components_are_off_by_default() {
     let root = tempfile::tempdir().unwrap();
     let dmd = Dmd::start_with(root.path(), &Options { test_components: Some(false), ..Options::default() });

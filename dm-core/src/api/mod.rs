@@ -27,6 +27,8 @@ pub struct Api {
     /// `/environment/endpoints`, secrets already redacted.
     pub endpoints: Value,
     pub max_upload_bytes: u64,
+    /// Held for the life of the process (see `server::build`).
+    pub data_lock: std::fs::File,
 }
 
 impl ResponseError for DmError {
