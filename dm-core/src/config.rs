@@ -35,6 +35,8 @@ pub struct Config {
 pub struct Server {
     pub listen: SocketAddr,
     pub workers: usize,
+    /// On SIGTERM/SIGINT, how long running operations may take to end before dmd exits.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,7 +122,7 @@ impl Default for Config {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: SocketAddr::from(([127, 0, 0, 1], 5000)), workers: 2 }
+        Server { listen: SocketAddr::from(([127, 0, 0, 1], 5000)), workers: 2, shutdown_grace_secs: 30 }
     }
 }
 

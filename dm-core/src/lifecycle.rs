@@ -117,6 +117,8 @@ pub struct Engine {
     app_environment: Map<String, Value>,
     callbacks: Callbacks,
     hooks: PauseHook,
+    /// Operations running on worker threads, for a clean shutdown.
+    running: (std::sync::Mutex<usize>, std::sync::Condvar),
 }
 
 pub struct EngineParts {
@@ -151,6 +153,7 @@ impl Engine {
             app_environment: parts.app_environment,
             callbacks: parts.callbacks,
             hooks: parts.hooks,
+            running: Default::default(),
         }
     }
 
@@ -714,15 +717,27 @@ impl Engine {
     fn spawn(self: &Arc<Self>, op: Operation, work: impl FnOnce(&Engine, &Operation) + Send + 'static) {
         let engine = Arc::clone(self);
         let thread_name = format!("dm-{}-{}", op.kind.as_str(), op.subject);
+        *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
             let started = Instant::now();
             work(&engine, &op);
             log::info!("{} {} by {:?} took {:.3} s", op.kind.as_str(), op.subject, op.user, started.elapsed().as_secs_f64());
+            *engine.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            engine.running.1.notify_all();
         });
         if let Err(e) = spawned {
+            *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             // The claim is committed: recovery at the next start resolves it.
             log::error!("cannot start a worker thread: {e}");
         }
+    }
+
+    /// Waits up to `grace` for running operations to end; returns how many are still running
+    /// (recovery resolves those at the next start).
+    pub fn drain(&self, grace: std::time::Duration) -> usize {
+        let guard = self.running.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = self.running.1.wait_timeout_while(guard, grace, |n| *n > 0).unwrap_or_else(|p| p.into_inner());
+        *guard
     }
 
     fn done(&self, op: &Operation, outcome: Outcome) {

@@ -87,6 +87,7 @@ fn lock_data_dir(data: &std::path::Path) -> anyhow::Result<std::fs::File> {
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     let api = build(&config)?;
+    let engine = Arc::clone(&api.engine);
     let listen = config.server.listen;
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
@@ -100,7 +101,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
         log::info!("dmd listening on {listen}, data in {}", config.data_dir().display());
         server.run().await.context("HTTP server")?;
-        // Operations still running are resolved by recovery at the next start.
+        let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+        log::info!("HTTP stopped; waiting up to {grace:?} for running operations");
+        let engine = Arc::clone(&engine);
+        let left = actix_web::rt::task::spawn_blocking(move || engine.drain(grace)).await.unwrap_or(0);
+        if left > 0 {
+            log::warn!("stopping with {left} operation(s) still running: recovery resolves them at the next start");
+        }
         log::info!("dmd stopped");
         Ok(())
     })

@@ -236,3 +236,17 @@ fn transient_state_without_an_operation_is_settled() {
     assert!(info(&app).contains("without an operation in the journal"), "{app}");
     assert_eq!(dmd.get(&format!("/packages/{PKG}/status")).body["status"], "NOTDEPLOYED");
 }
+
+#[test]
+fn sigterm_lets_running_operations_end() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    dmd.deployed(PKG, &two_components(PKG));
+    let body = json!({"package": PKG, "test": {"c1": {"sleep_ms": 800}}}).to_string();
+    assert_eq!(dmd.put("/applications/a?user.name=alice", Some(body.as_bytes())).code, 202);
+    dmd.terminate();
+    let dmd = Dmd::start(root.path());
+    // Not "Interrupted": the operation was allowed to finish.
+    assert_eq!(dmd.get("/applications/a/status").body, json!({"status": "CREATED", "information": null}));
+    assert_journal(&dmd.data, "create", "succeeded");
+}

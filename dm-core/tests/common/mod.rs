@@ -155,6 +155,17 @@ impl Dmd {
         }
     }
 
+    /// SIGTERM, and wait until dmd exits by itself.
+    pub fn terminate(mut self) {
+        // SAFETY: a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + WAIT;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "dmd did not stop on SIGTERM\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
