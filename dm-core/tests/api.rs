@@ -129,6 +129,8 @@ fn application_lifecycle() {
         "Invalid request body. User should be passed as URI parameter user.name"
     );
     assert_error(&dmd.put("/applications/a1", Some(br#"{"package": "app-1.0.0"}"#)), 400, "BAD_REQUEST");
+    let huge = format!(r#"{{"package": "app-1.0.0", "test": {{"c1": {{"x": "{}"}}}}}}"#, "y".repeat(2 << 20));
+    assert_error(&create("a1", &huge), 413, "TOO_LARGE");
     let reply = create("a1", r#"{"package": "app-1.0.0", "test": {"c3": {}}}"#);
     assert_error(&reply, 400, "BAD_REQUEST");
     assert!(reply.body["information"].as_str().unwrap().contains("c3"), "{}", reply.body);

@@ -5,7 +5,11 @@ use crate::auth::action;
 use crate::error::DmError;
 use crate::lifecycle::check_app_name;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use packaging::PackageId;
+
+/// Overrides are a few properties per component; anything this big is a mistake.
+const MAX_CREATE_BODY: usize = 1 << 20;
 use serde_json::{Map, Value};
 
 #[utoipa::path(get, path = "/applications", tag = "applications", responses((status = 200, description = "names of all applications")))]
@@ -74,7 +78,22 @@ pub async fn query(api: web::Data<Api>, req: HttpRequest, path: web::Path<(Strin
     request_body(content = Object, description = "{package, <componentType>: {<component>: {<property>: value}}}"),
     responses((status = 202, description = "creating; poll the status"), (status = 400, description = "bad name or body"),
               (status = 404, description = "package not deployed"), (status = 409, description = "application exists")))]
-pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>, body: web::Bytes) -> Reply {
+pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>, mut payload: web::Payload) -> Reply {
+    let (mut body, mut size) = (Vec::new(), 0);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| DmError::BadRequest(format!("request body broke off: {e}")))?;
+        size += chunk.len();
+        // Past the limit the rest is read and dropped (up to a bound), so the client gets the
+        // answer instead of a reset connection.
+        if size > 16 * MAX_CREATE_BODY {
+            break;
+        } else if size <= MAX_CREATE_BODY {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if size > MAX_CREATE_BODY {
+        return Err(DmError::PayloadTooLarge(format!("the request body is larger than {MAX_CREATE_BODY} bytes")));
+    }
     let body: Map<String, Value> = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => map,
         _ => return Err(DmError::BadRequest("Invalid request body".into())),
