@@ -56,6 +56,8 @@ fn repository_upload_list_download_delete() {
     assert_eq!(download.code, 200);
     assert_eq!(download.bytes, package);
     assert_error(&dmd.get("/repository/packages/nope-1.0.0.tar.gz"), 404, "NOTFOUND");
+    assert_error(&dmd.get("/repository/packages/nope.tar.gz"), 400, "BAD_REQUEST");
+    assert_error(&dmd.delete("/repository/packages/nope-1.0.0.exe"), 400, "BAD_REQUEST");
 
     assert_eq!(dmd.delete("/repository/packages/app-1.0.2.tar.gz").code, 200);
     assert_error(&dmd.delete("/repository/packages/app-1.0.2.tar.gz"), 404, "NOTFOUND");
@@ -149,6 +151,7 @@ fn application_lifecycle() {
     assert_eq!(dmd.get("/applications").body, json!(["test-app"]));
     assert_eq!(dmd.get("/packages/app-1.0.0/applications").body, json!(["test-app"]));
     assert_eq!(dmd.get("/packages/other-1.0.0/applications").body, json!([]));
+    assert_error(&dmd.get("/packages/other/applications"), 400, "BAD_REQUEST");
     assert_eq!(component_state(&dmd.data, "test-app", "c1").as_deref(), Some("created"));
     assert_eq!(
         dmd.get("/applications/test-app/detail").body,
@@ -263,7 +266,9 @@ fn bearer_tokens() {
     let dmd = Dmd::start_with(root.path(), &Options { config: Some(config), ..Options::default() });
     let bearer = |t: &str| format!("Bearer {t}");
     // The stricter policy above: no anonymous reads.
-    assert_error(&dmd.get("/packages"), 403, "FORBIDDEN");
+    for path in ["/packages", "/applications", "/repository/packages", "/environment/endpoints", "/applications/a/status"] {
+        assert_error(&dmd.get(path), 403, "FORBIDDEN");
+    }
     assert_eq!(dmd.call("GET", "/packages", None, &[("Authorization", &bearer("alice-token"))]).code, 200);
     assert_error(&dmd.call("GET", "/packages", None, &[("Authorization", &bearer("wrong"))]), 401, "UNAUTHORIZED");
     assert_error(&dmd.get("/packages?user.name=alice"), 401, "UNAUTHORIZED");
@@ -374,6 +379,7 @@ fn environment_metrics_openapi_and_unknown_paths() {
     // The repository gone: 503, with information.
     std::fs::remove_dir_all(dmd.data.join("repository")).unwrap();
     assert_error(&dmd.get("/repository/packages"), 503, "UNAVAILABLE");
+    assert_error(&dmd.put("/packages/app-1.0.1?user.name=alice", None), 503, "UNAVAILABLE");
 
     assert_error(&dmd.get("/nothing/here"), 404, "NOTFOUND");
     assert_error(&dmd.post("/packages"), 405, "METHOD_NOT_ALLOWED");

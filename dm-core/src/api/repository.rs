@@ -38,9 +38,13 @@ pub async fn upload(api: web::Data<Api>, req: HttpRequest, file: web::Path<Strin
     let identity = api.identify(&req)?;
     api.policy.check(&identity, action::REPOSITORY_WRITE, None)?;
     let file = PackageFile::parse(&file)?;
+    let limit = api.max_upload_bytes;
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(DmError::PayloadTooLarge(format!("{} is larger than the limit of {limit} bytes", file.file)));
+    }
     let store = api.engine.store.clone();
     let mut received = blocking(move || store.incoming().map_err(unavailable)).await?;
-    let limit = api.max_upload_bytes;
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| DmError::BadRequest(format!("upload of {} broke off: {e}", file.file)))?;
