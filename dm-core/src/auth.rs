@@ -57,11 +57,16 @@ impl Identity {
 
 /// User names end up in paths (`application_hdfs_root`) and logs.
 fn check_user_name(user: &str) -> Result<(), DmError> {
-    let ok = !user.starts_with(['.', '-']) && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    let ok = !user.starts_with(['.', '-'])
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
-        Err(DmError::BadRequest(format!("user name {user:?} may only contain a-z A-Z 0-9 . _ - @")))
+        Err(DmError::BadRequest(format!(
+            "user name {user:?} may only contain a-z A-Z 0-9 . _ - @"
+        )))
     }
 }
 
@@ -80,53 +85,87 @@ impl Authenticator {
         let mut groups_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (group, users) in &config.groups {
             for user in users {
-                groups_of.entry(user.clone()).or_default().insert(group.clone());
+                groups_of
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(group.clone());
             }
         }
         let tokens = match (&config.tokens_file, config.mode) {
             (Some(path), AuthMode::Bearer) => {
-                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read auth.tokens_file {}: {e}", path.display()))?;
-                parse_tokens(&text).map_err(|e| anyhow::anyhow!("auth.tokens_file {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read auth.tokens_file {}: {e}", path.display())
+                })?;
+                parse_tokens(&text)
+                    .map_err(|e| anyhow::anyhow!("auth.tokens_file {}: {e}", path.display()))?
             }
             _ => HashMap::new(),
         };
-        Ok(Authenticator { mode: config.mode, user_header: config.user_header.clone(), groups_header: config.groups_header.clone(), tokens, groups_of })
+        Ok(Authenticator {
+            mode: config.mode,
+            user_header: config.user_header.clone(),
+            groups_header: config.groups_header.clone(),
+            tokens,
+            groups_of,
+        })
     }
 
     /// The caller, from request headers (looked up by `header`) and the `user.name` parameter.
-    pub fn identify(&self, header: impl Fn(&str) -> Option<String>, user_param: Option<&str>) -> Result<Identity, DmError> {
+    pub fn identify(
+        &self,
+        header: impl Fn(&str) -> Option<String>,
+        user_param: Option<&str>,
+    ) -> Result<Identity, DmError> {
         let user_param = user_param.filter(|u| !u.is_empty());
-        let (user, mut groups) = match self.mode {
-            AuthMode::None => (user_param.unwrap_or_default().to_string(), BTreeSet::new()),
-            AuthMode::TrustedHeader => {
-                let from_header = header(&self.user_header).filter(|u| !u.is_empty());
-                let user = from_header.as_deref().or(user_param).unwrap_or_default().to_string();
-                let groups = if self.groups_header.is_empty() {
-                    BTreeSet::new()
-                } else {
-                    header(&self.groups_header)
-                        .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+        let (user, mut groups) =
+            match self.mode {
+                AuthMode::None => (user_param.unwrap_or_default().to_string(), BTreeSet::new()),
+                AuthMode::TrustedHeader => {
+                    let from_header = header(&self.user_header).filter(|u| !u.is_empty());
+                    let user = from_header
+                        .as_deref()
+                        .or(user_param)
                         .unwrap_or_default()
-                };
-                (user, groups)
-            }
-            AuthMode::Bearer => {
-                let token = header("Authorization").and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
-                match token {
-                    None if user_param.is_some() => {
-                        return Err(DmError::Unauthorized("user.name is not accepted with bearer authentication: send a token".into()))
-                    }
-                    None => (String::new(), BTreeSet::new()),
-                    Some(token) => {
-                        let (user, groups) = self.tokens.get(&token).cloned().ok_or_else(|| DmError::Unauthorized("unknown bearer token".into()))?;
-                        if user_param.is_some_and(|u| u != user) {
-                            return Err(DmError::Forbidden(format!("user.name does not match the authenticated user {user}")));
+                        .to_string();
+                    let groups = if self.groups_header.is_empty() {
+                        BTreeSet::new()
+                    } else {
+                        header(&self.groups_header)
+                            .map(|g| {
+                                g.split(',')
+                                    .map(str::trim)
+                                    .filter(|g| !g.is_empty())
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    (user, groups)
+                }
+                AuthMode::Bearer => {
+                    let token = header("Authorization")
+                        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
+                    match token {
+                        None if user_param.is_some() => return Err(DmError::Unauthorized(
+                            "user.name is not accepted with bearer authentication: send a token"
+                                .into(),
+                        )),
+                        None => (String::new(), BTreeSet::new()),
+                        Some(token) => {
+                            let (user, groups) =
+                                self.tokens.get(&token).cloned().ok_or_else(|| {
+                                    DmError::Unauthorized("unknown bearer token".into())
+                                })?;
+                            if user_param.is_some_and(|u| u != user) {
+                                return Err(DmError::Forbidden(format!(
+                                    "user.name does not match the authenticated user {user}"
+                                )));
+                            }
+                            (user, groups)
                         }
-                        (user, groups)
                     }
                 }
-            }
-        };
+            };
         check_user_name(&user)?;
         if let Some(configured) = self.groups_of.get(&user) {
             groups.extend(configured.iter().cloned());
@@ -144,14 +183,28 @@ fn parse_tokens(text: &str) -> Result<HashMap<String, (String, BTreeSet<String>)
         }
         let mut fields = line.split_whitespace();
         let (Some(token), Some(user)) = (fields.next(), fields.next()) else {
-            return Err(format!("line {}: expected `<token> <user> [group,group…]`", n + 1));
+            return Err(format!(
+                "line {}: expected `<token> <user> [group,group…]`",
+                n + 1
+            ));
         };
-        let groups = fields.next().map(|g| g.split(',').filter(|g| !g.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+        let groups = fields
+            .next()
+            .map(|g| {
+                g.split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         if fields.next().is_some() {
             return Err(format!("line {}: too many fields", n + 1));
         }
         check_user_name(user).map_err(|e| format!("line {}: {e}", n + 1))?;
-        if tokens.insert(token.to_string(), (user.to_string(), groups)).is_some() {
+        if tokens
+            .insert(token.to_string(), (user.to_string(), groups))
+            .is_some()
+        {
             return Err(format!("line {}: duplicate token", n + 1));
         }
     }
@@ -185,23 +238,51 @@ impl Default for Policy {
     /// PNDA's shipped `authorizer_rules.yaml`, plus the repository upload actions.
     fn default() -> Self {
         use action::*;
-        let set = |actions: &[&str]| actions.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>();
+        let set = |actions: &[&str]| {
+            actions
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<BTreeSet<_>>()
+        };
         let sets = BTreeMap::from([
             (
                 "owner_only_actions".to_string(),
-                set(&[PACKAGE_UNDEPLOY, APPLICATION_START, APPLICATION_STOP, APPLICATION_DESTROY]),
+                set(&[
+                    PACKAGE_UNDEPLOY,
+                    APPLICATION_START,
+                    APPLICATION_STOP,
+                    APPLICATION_DESTROY,
+                ]),
             ),
             (
                 "everyone_actions".to_string(),
                 set(&[
-                    PACKAGE_DEPLOY, APPLICATION_CREATE, PACKAGE_READ, APPLICATION_READ, ENVIRONMENT_READ, PACKAGES_READ,
-                    APPLICATIONS_READ, REPOSITORY_READ, REPOSITORY_WRITE, REPOSITORY_DELETE,
+                    PACKAGE_DEPLOY,
+                    APPLICATION_CREATE,
+                    PACKAGE_READ,
+                    APPLICATION_READ,
+                    ENVIRONMENT_READ,
+                    PACKAGES_READ,
+                    APPLICATIONS_READ,
+                    REPOSITORY_READ,
+                    REPOSITORY_WRITE,
+                    REPOSITORY_DELETE,
                 ]),
             ),
         ]);
         let grant = vec![
-            Grant { actions: "owner_only_actions".into(), owner: true, groups: vec!["admin".into()], anonymous: false },
-            Grant { actions: "everyone_actions".into(), owner: false, groups: Vec::new(), anonymous: true },
+            Grant {
+                actions: "owner_only_actions".into(),
+                owner: true,
+                groups: vec!["admin".into()],
+                anonymous: false,
+            },
+            Grant {
+                actions: "everyone_actions".into(),
+                owner: false,
+                groups: Vec::new(),
+                anonymous: true,
+            },
         ];
         Policy { sets, grant }
     }
@@ -212,30 +293,47 @@ impl Policy {
         self.grant
             .iter()
             .filter(|g| !self.sets.contains_key(&g.actions))
-            .map(|g| format!("authorization.grant refers to an undefined set {:?}", g.actions))
+            .map(|g| {
+                format!(
+                    "authorization.grant refers to an undefined set {:?}",
+                    g.actions
+                )
+            })
             .collect()
     }
 
     pub fn allows(&self, identity: &Identity, action: &str, owner: Option<&str>) -> bool {
         self.grant.iter().any(|grant| {
-            let in_set = self.sets.get(&grant.actions).is_some_and(|s| s.contains(action));
+            let in_set = self
+                .sets
+                .get(&grant.actions)
+                .is_some_and(|s| s.contains(action));
             if !in_set || (identity.is_anonymous() && !grant.anonymous) {
                 return false;
             }
             if !grant.owner && grant.groups.is_empty() {
                 return true;
             }
-            let is_owner = grant.owner && !identity.is_anonymous() && owner == Some(identity.user.as_str());
+            let is_owner =
+                grant.owner && !identity.is_anonymous() && owner == Some(identity.user.as_str());
             is_owner || grant.groups.iter().any(|g| identity.groups.contains(g))
         })
     }
 
     /// 403 with PNDA's message unless allowed.
-    pub fn check(&self, identity: &Identity, action: &str, owner: Option<&str>) -> Result<(), DmError> {
+    pub fn check(
+        &self,
+        identity: &Identity,
+        action: &str,
+        owner: Option<&str>,
+    ) -> Result<(), DmError> {
         if self.allows(identity, action, owner) {
             Ok(())
         } else {
-            Err(DmError::Forbidden(format!("User \"{}\" does not have authorization for \"{action}\"", identity.user)))
+            Err(DmError::Forbidden(format!(
+                "User \"{}\" does not have authorization for \"{action}\"",
+                identity.user
+            )))
         }
     }
 }
@@ -246,7 +344,10 @@ mod tests {
     use super::*;
 
     fn who(user: &str, groups: &[&str]) -> Identity {
-        Identity { user: user.into(), groups: groups.iter().map(|g| g.to_string()).collect() }
+        Identity {
+            user: user.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -260,7 +361,11 @@ mod tests {
         assert!(p.allows(&who("root", &["admin"]), APPLICATION_STOP, Some("alice")));
         assert!(!p.allows(&who("bob", &["users"]), APPLICATION_STOP, Some("alice")));
         // Unknown actions are denied even to an admin owner.
-        assert!(!p.allows(&who("alice", &["admin"]), "deployment_manager:application:explode", Some("alice")));
+        assert!(!p.allows(
+            &who("alice", &["admin"]),
+            "deployment_manager:application:explode",
+            Some("alice")
+        ));
         // Anonymous callers read (PNDA's console and health checks do) but never act as owner.
         assert!(p.allows(&who("", &[]), PACKAGES_READ, None));
         assert!(!p.allows(&who("", &[]), APPLICATION_DESTROY, Some("")));
@@ -271,12 +376,26 @@ mod tests {
     fn changed_rules_change_decisions() {
         // Authors-only deploy: drop deploy from everyone, grant it to the "authors" group.
         let mut p = Policy::default();
-        p.sets.get_mut("everyone_actions").unwrap().remove(PACKAGE_DEPLOY);
-        p.sets.insert("author_actions".into(), [PACKAGE_DEPLOY.to_string()].into());
-        p.grant.push(Grant { actions: "author_actions".into(), owner: false, groups: vec!["authors".into()], anonymous: false });
+        p.sets
+            .get_mut("everyone_actions")
+            .unwrap()
+            .remove(PACKAGE_DEPLOY);
+        p.sets
+            .insert("author_actions".into(), [PACKAGE_DEPLOY.to_string()].into());
+        p.grant.push(Grant {
+            actions: "author_actions".into(),
+            owner: false,
+            groups: vec!["authors".into()],
+            anonymous: false,
+        });
         assert!(!p.allows(&who("bob", &[]), PACKAGE_DEPLOY, None));
         assert!(p.allows(&who("ann", &["authors"]), PACKAGE_DEPLOY, None));
-        p.grant.push(Grant { actions: "missing".into(), owner: false, groups: vec![], anonymous: false });
+        p.grant.push(Grant {
+            actions: "missing".into(),
+            owner: false,
+            groups: vec![],
+            anonymous: false,
+        });
         assert_eq!(p.problems().len(), 1);
     }
 
@@ -286,14 +405,21 @@ mod tests {
             "[[grant]]\nactions = \"everyone_actions\"\n[[grant]]\nactions = \"owner_only_actions\"\nowner = true\n",
         )
         .unwrap();
-        assert!(!p.allows(&who("", &[]), PACKAGES_READ, None), "a stricter policy is a config change");
+        assert!(
+            !p.allows(&who("", &[]), PACKAGES_READ, None),
+            "a stricter policy is a config change"
+        );
         assert!(p.allows(&who("bob", &[]), PACKAGES_READ, None));
         assert!(!p.allows(&who("root", &["admin"]), APPLICATION_STOP, Some("alice")));
     }
 
     fn auth(mode: AuthMode, tokens: Option<&str>) -> Authenticator {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Auth { mode, groups_header: "X-Groups".into(), ..Auth::default() };
+        let mut config = Auth {
+            mode,
+            groups_header: "X-Groups".into(),
+            ..Auth::default()
+        };
         config.groups.insert("admin".into(), vec!["root".into()]);
         if let Some(text) = tokens {
             let path = dir.path().join("tokens");
@@ -306,8 +432,14 @@ mod tests {
     #[test]
     fn modes() {
         let none = auth(AuthMode::None, None);
-        assert_eq!(none.identify(|_| None, Some("root")).unwrap(), who("root", &["admin"]));
-        assert!(none.identify(|_| None, Some("a/b")).is_err(), "user names are checked");
+        assert_eq!(
+            none.identify(|_| None, Some("root")).unwrap(),
+            who("root", &["admin"])
+        );
+        assert!(
+            none.identify(|_| None, Some("a/b")).is_err(),
+            "user names are checked"
+        );
 
         let proxy = auth(AuthMode::TrustedHeader, None);
         let headers = |h: &str| match h {
@@ -315,21 +447,49 @@ mod tests {
             "X-Groups" => Some("ops, admin".to_string()),
             _ => None,
         };
-        assert_eq!(proxy.identify(headers, Some("mallory")).unwrap(), who("carol", &["admin", "ops"]));
+        assert_eq!(
+            proxy.identify(headers, Some("mallory")).unwrap(),
+            who("carol", &["admin", "ops"])
+        );
         assert_eq!(proxy.identify(|_| None, Some("dave")).unwrap().user, "dave");
 
-        let bearer = auth(AuthMode::Bearer, Some("# tokens\ns3cret alice admin,ops\nother bob\n"));
-        let with = |t: &'static str| move |h: &str| (h == "Authorization").then(|| format!("Bearer {t}"));
-        assert_eq!(bearer.identify(with("s3cret"), None).unwrap(), who("alice", &["admin", "ops"]));
-        assert_eq!(bearer.identify(with("nope"), None).unwrap_err().http_code(), 401);
-        assert_eq!(bearer.identify(|_| None, Some("alice")).unwrap_err().http_code(), 401, "user.name alone is not believed");
-        assert_eq!(bearer.identify(with("other"), Some("alice")).unwrap_err().http_code(), 403);
+        let bearer = auth(
+            AuthMode::Bearer,
+            Some("# tokens\ns3cret alice admin,ops\nother bob\n"),
+        );
+        let with =
+            |t: &'static str| move |h: &str| (h == "Authorization").then(|| format!("Bearer {t}"));
+        assert_eq!(
+            bearer.identify(with("s3cret"), None).unwrap(),
+            who("alice", &["admin", "ops"])
+        );
+        assert_eq!(
+            bearer.identify(with("nope"), None).unwrap_err().http_code(),
+            401
+        );
+        assert_eq!(
+            bearer
+                .identify(|_| None, Some("alice"))
+                .unwrap_err()
+                .http_code(),
+            401,
+            "user.name alone is not believed"
+        );
+        assert_eq!(
+            bearer
+                .identify(with("other"), Some("alice"))
+                .unwrap_err()
+                .http_code(),
+            403
+        );
         assert!(bearer.identify(|_| None, None).unwrap().is_anonymous());
     }
 
     #[test]
     fn token_file_errors_name_the_line() {
         assert!(parse_tokens("onlytoken\n").unwrap_err().contains("line 1"));
-        assert!(parse_tokens("a u\na v\n").unwrap_err().contains("duplicate"));
+        assert!(parse_tokens("a u\na v\n")
+            .unwrap_err()
+            .contains("duplicate"));
     }
 }

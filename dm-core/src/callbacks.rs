@@ -28,7 +28,9 @@ impl Callbacks {
         let enabled = !config.package.is_empty() || !config.application.is_empty();
         let queue = enabled.then(|| {
             let (tx, rx) = sync_channel::<Event>(QUEUE);
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_millis(config.timeout_ms)).build();
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_millis(config.timeout_ms))
+                .build();
             let retries = config.retries;
             std::thread::Builder::new()
                 .name("dm-callbacks".into())
@@ -40,11 +42,19 @@ impl Callbacks {
                 .expect("spawn the callback thread");
             tx
         });
-        Callbacks { package_url: config.package.clone(), application_url: config.application.clone(), queue }
+        Callbacks {
+            package_url: config.package.clone(),
+            application_url: config.application.clone(),
+            queue,
+        }
     }
 
     pub fn disabled() -> Callbacks {
-        Callbacks { package_url: String::new(), application_url: String::new(), queue: None }
+        Callbacks {
+            package_url: String::new(),
+            application_url: String::new(),
+            queue: None,
+        }
     }
 
     pub fn package(&self, id: &str, state: &str, information: Option<&str>) {
@@ -65,7 +75,10 @@ impl Callbacks {
         if let Some(info) = information.filter(|i| !i.is_empty()) {
             item["information"] = Value::String(info.to_string());
         }
-        let event = Event { url: url.to_string(), body: json!({"data": [item], "timestamp": timestamp}) };
+        let event = Event {
+            url: url.to_string(),
+            body: json!({"data": [item], "timestamp": timestamp}),
+        };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send(event) {
             log::error!("callback queue is full: dropped the {state} event of {id}");
         }
@@ -77,12 +90,22 @@ fn deliver(agent: &ureq::Agent, event: &Event, retries: u32) {
         match agent.post(&event.url).send_json(&event.body) {
             Ok(_) => return,
             Err(e) => {
-                log::warn!("callback to {} failed (attempt {} of {}): {e}", event.url, attempt + 1, retries + 1);
+                log::warn!(
+                    "callback to {} failed (attempt {} of {}): {e}",
+                    event.url,
+                    attempt + 1,
+                    retries + 1
+                );
                 if attempt < retries {
                     std::thread::sleep(Duration::from_millis(200 << attempt.min(5)));
                 }
             }
         }
     }
-    log::error!("callback to {} dropped after {} attempts: {}", event.url, retries + 1, event.body);
+    log::error!(
+        "callback to {} dropped after {} attempts: {}",
+        event.url,
+        retries + 1,
+        event.body
+    );
 }

@@ -16,18 +16,39 @@ pub struct Client {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{method} {url}: HTTP {code}: {status}{information}")]
-    Refused { method: String, url: String, code: u16, status: String, information: String, body: Value },
+    Refused {
+        method: String,
+        url: String,
+        code: u16,
+        status: String,
+        information: String,
+        body: Value,
+    },
     #[error("cannot reach dmd at {url}: {reason}")]
     Unreachable { url: String, reason: String },
 }
 
 /// Transient states: `--wait` polls until the status is none of these.
-pub const TRANSIENT: [&str; 6] = ["DEPLOYING", "UNDEPLOYING", "CREATING", "STARTING", "STOPPING", "DESTROYING"];
+pub const TRANSIENT: [&str; 6] = [
+    "DEPLOYING",
+    "UNDEPLOYING",
+    "CREATING",
+    "STARTING",
+    "STOPPING",
+    "DESTROYING",
+];
 
 impl Client {
     pub fn new(base: &str, user: Option<String>, token: Option<String>) -> Client {
-        let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).build();
-        Client { base: base.trim_end_matches('/').to_string(), user, token, agent }
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .build();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            user,
+            token,
+            agent,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -43,32 +64,58 @@ impl Client {
     /// Sends a request; the body is JSON (or null when empty or not JSON).
     pub fn send(&self, method: &str, path: &str, body: Option<Body>) -> Result<Value, ClientError> {
         let url = self.url(path);
-        let mut request = self.agent.request(method, &url).timeout(Duration::from_secs(600));
+        let mut request = self
+            .agent
+            .request(method, &url)
+            .timeout(Duration::from_secs(600));
         if let Some(token) = &self.token {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
         let result = match body {
             None => request.call(),
             Some(Body::Json(value)) => request.send_json(value),
-            Some(Body::Stream { reader, length }) => {
-                request.set("Content-Type", "application/octet-stream").set("Content-Length", &length.to_string()).send(reader)
-            }
+            Some(Body::Stream { reader, length }) => request
+                .set("Content-Type", "application/octet-stream")
+                .set("Content-Length", &length.to_string())
+                .send(reader),
         };
         let (ok, response) = match result {
             Ok(r) => (true, r),
             Err(ureq::Error::Status(_, r)) => (false, r),
-            Err(ureq::Error::Transport(t)) => return Err(ClientError::Unreachable { url, reason: t.to_string() }),
+            Err(ureq::Error::Transport(t)) => {
+                return Err(ClientError::Unreachable {
+                    url,
+                    reason: t.to_string(),
+                })
+            }
         };
         let code = response.status();
         let mut bytes = Vec::new();
-        response.into_reader().take(64 << 20).read_to_end(&mut bytes).map_err(|e| ClientError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+        response
+            .into_reader()
+            .take(64 << 20)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if ok {
             Ok(body)
         } else {
             let status = body["status"].as_str().unwrap_or("ERROR").to_string();
-            let information = body["information"].as_str().map(|i| format!(": {i}")).unwrap_or_default();
-            Err(ClientError::Refused { method: method.to_string(), url, code, status, information, body })
+            let information = body["information"]
+                .as_str()
+                .map(|i| format!(": {i}"))
+                .unwrap_or_default();
+            Err(ClientError::Refused {
+                method: method.to_string(),
+                url,
+                code,
+                status,
+                information,
+                body,
+            })
         }
     }
 
@@ -88,13 +135,18 @@ impl Client {
 
 pub enum Body {
     Json(Value),
-    Stream { reader: Box<dyn Read + Send>, length: u64 },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        length: u64,
+    },
 }
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -107,7 +159,13 @@ mod tests {
     #[test]
     fn user_goes_in_the_query() {
         let client = Client::new("http://127.0.0.1:1/", Some("a b".into()), None);
-        assert_eq!(client.url("/packages"), "http://127.0.0.1:1/packages?user.name=a%20b");
-        assert_eq!(client.url("/repository/packages?recency=2"), "http://127.0.0.1:1/repository/packages?recency=2&user.name=a%20b");
+        assert_eq!(
+            client.url("/packages"),
+            "http://127.0.0.1:1/packages?user.name=a%20b"
+        );
+        assert_eq!(
+            client.url("/repository/packages?recency=2"),
+            "http://127.0.0.1:1/repository/packages?recency=2&user.name=a%20b"
+        );
     }
 }

@@ -122,26 +122,47 @@ impl Default for Config {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: SocketAddr::from(([127, 0, 0, 1], 5000)), workers: 2, shutdown_grace_secs: 30 }
+        Server {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            workers: 2,
+            shutdown_grace_secs: 30,
+        }
     }
 }
 
 impl Default for Repository {
     fn default() -> Self {
-        Repository { path: None, max_upload_bytes: 2 << 30 }
+        Repository {
+            path: None,
+            max_upload_bytes: 2 << 30,
+        }
     }
 }
 
 impl Default for Secrets {
     fn default() -> Self {
-        let patterns = ["password", "secret", "token", "private_key", "credential", "access_key"];
-        Secrets { key_patterns: patterns.iter().map(|p| p.to_string()).collect() }
+        let patterns = [
+            "password",
+            "secret",
+            "token",
+            "private_key",
+            "credential",
+            "access_key",
+        ];
+        Secrets {
+            key_patterns: patterns.iter().map(|p| p.to_string()).collect(),
+        }
     }
 }
 
 impl Default for CallbackConfig {
     fn default() -> Self {
-        CallbackConfig { package: String::new(), application: String::new(), timeout_ms: 5000, retries: 3 }
+        CallbackConfig {
+            package: String::new(),
+            application: String::new(),
+            timeout_ms: 5000,
+            retries: 3,
+        }
     }
 }
 
@@ -160,36 +181,48 @@ impl Default for Auth {
 impl Secrets {
     pub fn is_secret(&self, key: &str) -> bool {
         let key = key.to_ascii_lowercase();
-        self.key_patterns.iter().any(|p| key.contains(&p.to_ascii_lowercase()))
+        self.key_patterns
+            .iter()
+            .any(|p| key.contains(&p.to_ascii_lowercase()))
     }
 }
 
 impl Config {
     /// Defaults, overlaid with `file` (if any) and then with `DMD__…` variables from `vars`.
-    pub fn load(file: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-                toml::from_str::<toml::Table>(&text)
-                    .map_err(|e| anyhow::anyhow!("config file {} is not valid TOML: {e}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read config file {}: {e}", path.display())
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| {
+                    anyhow::anyhow!("config file {} is not valid TOML: {e}", path.display())
+                })?
             }
             None => toml::Table::new(),
         };
         for (name, value) in vars {
             if let Some(key) = name.strip_prefix(ENV_PREFIX) {
-                apply_override(&mut table, key, &value).map_err(|e| anyhow::anyhow!("environment variable {name}: {e}"))?;
+                apply_override(&mut table, key, &value)
+                    .map_err(|e| anyhow::anyhow!("environment variable {name}: {e}"))?;
             }
         }
         let origin = file.map_or_else(|| "the defaults".to_string(), |p| p.display().to_string());
-        Config::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("configuration from {origin}: {e}"))
+        Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| anyhow::anyhow!("configuration from {origin}: {e}"))
     }
 
     /// Everything that would stop dmd from running correctly, as one message per problem.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.storage.data_dir.is_none() {
-            problems.push("storage.data_dir is not set (pass --data-dir or set [storage] data_dir)".to_string());
+            problems.push(
+                "storage.data_dir is not set (pass --data-dir or set [storage] data_dir)"
+                    .to_string(),
+            );
         }
         if self.server.workers == 0 {
             problems.push("server.workers must be at least 1".to_string());
@@ -207,9 +240,14 @@ impl Config {
         if self.auth.mode == AuthMode::TrustedHeader && self.auth.user_header.trim().is_empty() {
             problems.push("auth.mode \"trusted-header\" needs auth.user_header".to_string());
         }
-        for (name, url) in [("callbacks.package", &self.callbacks.package), ("callbacks.application", &self.callbacks.application)] {
+        for (name, url) in [
+            ("callbacks.package", &self.callbacks.package),
+            ("callbacks.application", &self.callbacks.application),
+        ] {
             if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push(format!("{name} must be an http:// or https:// URL or empty, not {url:?}"));
+                problems.push(format!(
+                    "{name} must be an http:// or https:// URL or empty, not {url:?}"
+                ));
             }
         }
         problems.extend(self.authorization.problems());
@@ -222,11 +260,17 @@ impl Config {
     }
 
     pub fn data_dir(&self) -> &Path {
-        self.storage.data_dir.as_deref().expect("validated: data_dir is set")
+        self.storage
+            .data_dir
+            .as_deref()
+            .expect("validated: data_dir is set")
     }
 
     pub fn repository_dir(&self) -> PathBuf {
-        self.repository.path.clone().unwrap_or_else(|| self.data_dir().join("repository"))
+        self.repository
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("repository"))
     }
 }
 
@@ -244,8 +288,12 @@ fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(),
     let (last, parents) = path.split_last().expect("non-empty");
     let mut current = table;
     for part in parents {
-        let entry = current.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| format!("{part} is not a section"))?;
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{part} is not a section"))?;
     }
     current.insert(last.clone(), parsed);
     Ok(())
@@ -256,14 +304,23 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
     fn defaults_need_only_a_data_dir() {
         let config = Config::load(None, vars(&[])).unwrap();
-        assert_eq!(config.validate(), vec!["storage.data_dir is not set (pass --data-dir or set [storage] data_dir)"]);
-        assert!(!config.lifecycle.test_components, "the test component type is off by default");
+        assert_eq!(
+            config.validate(),
+            vec!["storage.data_dir is not set (pass --data-dir or set [storage] data_dir)"]
+        );
+        assert!(
+            !config.lifecycle.test_components,
+            "the test component type is off by default"
+        );
     }
 
     #[test]
@@ -273,7 +330,11 @@ mod tests {
         std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:7000\"\n[storage]\ndata_dir = \"/x\"\n[environment]\nkafka = \"k:9092\"\n").unwrap();
         let config = Config::load(
             Some(&file),
-            vars(&[("DMD__SERVER__LISTEN", "127.0.0.1:7001"), ("DMD__LIFECYCLE__TEST_COMPONENTS", "true"), ("OTHER", "x")]),
+            vars(&[
+                ("DMD__SERVER__LISTEN", "127.0.0.1:7001"),
+                ("DMD__LIFECYCLE__TEST_COMPONENTS", "true"),
+                ("OTHER", "x"),
+            ]),
         )
         .unwrap();
         assert_eq!(config.server.listen.port(), 7001);
@@ -284,20 +345,34 @@ mod tests {
 
     #[test]
     fn errors_name_the_culprit() {
-        let err = Config::load(None, vars(&[("DMD__SERVER__LISTEN", "nonsense")])).unwrap_err().to_string();
+        let err = Config::load(None, vars(&[("DMD__SERVER__LISTEN", "nonsense")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen") || err.contains("address"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dm.toml");
         std::fs::write(&file, "[server]\nlisen = 1\n").unwrap();
-        let err = Config::load(Some(&file), vars(&[])).unwrap_err().to_string();
+        let err = Config::load(Some(&file), vars(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen") && err.contains("dm.toml"), "{err}");
     }
 
     #[test]
     fn no_auth_only_on_loopback() {
-        let config = Config::load(None, vars(&[("DMD__SERVER__LISTEN", "0.0.0.0:5000"), ("DMD__STORAGE__DATA_DIR", "/d")])).unwrap();
+        let config = Config::load(
+            None,
+            vars(&[
+                ("DMD__SERVER__LISTEN", "0.0.0.0:5000"),
+                ("DMD__STORAGE__DATA_DIR", "/d"),
+            ]),
+        )
+        .unwrap();
         let problems = config.validate();
-        assert!(problems.iter().any(|p| p.contains("loopback")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("loopback")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -31,11 +31,17 @@ pub enum DmError {
 
 impl DmError {
     pub fn not_found(status: impl Into<String>, information: impl Into<String>) -> Self {
-        DmError::NotFound { status: status.into(), information: information.into() }
+        DmError::NotFound {
+            status: status.into(),
+            information: information.into(),
+        }
     }
 
     pub fn conflict(status: impl Into<String>, information: impl Into<String>) -> Self {
-        DmError::Conflict { status: status.into(), information: information.into() }
+        DmError::Conflict {
+            status: status.into(),
+            information: information.into(),
+        }
     }
 
     pub fn http_code(&self) -> u16 {
@@ -53,7 +59,14 @@ impl DmError {
 
     pub fn body(&self) -> Value {
         match self {
-            DmError::NotFound { status, information } | DmError::Conflict { status, information } => {
+            DmError::NotFound {
+                status,
+                information,
+            }
+            | DmError::Conflict {
+                status,
+                information,
+            } => {
                 json!({"status": status, "information": information})
             }
             DmError::BadRequest(m) => json!({"status": "BAD_REQUEST", "information": m}),

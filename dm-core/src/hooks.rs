@@ -18,7 +18,10 @@ pub struct PauseHook {
 
 impl PauseHook {
     pub fn from_env(data_dir: &std::path::Path) -> PauseHook {
-        let armed = std::env::var(PAUSE_ENV).ok().filter(|p| !p.is_empty()).map(|p| (p, data_dir.join(PAUSED_FILE)));
+        let armed = std::env::var(PAUSE_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|p| (p, data_dir.join(PAUSED_FILE)));
         if let Some((point, _)) = &armed {
             log::warn!("test hook armed: operations will pause for ever at {point} ({PAUSE_ENV})");
         }

@@ -17,7 +17,14 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 6] = [OpKind::Deploy, OpKind::Undeploy, OpKind::Create, OpKind::Start, OpKind::Stop, OpKind::Destroy];
+    pub const ALL: [OpKind; 6] = [
+        OpKind::Deploy,
+        OpKind::Undeploy,
+        OpKind::Create,
+        OpKind::Start,
+        OpKind::Stop,
+        OpKind::Destroy,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,16 +90,34 @@ pub struct Operation {
 }
 
 /// Records the intent. Call in the transaction that sets the transient state.
-pub fn begin(conn: &Connection, kind: OpKind, subject: &str, user: &str, from_state: &str) -> Result<Operation, DmError> {
+pub fn begin(
+    conn: &Connection,
+    kind: OpKind,
+    subject: &str,
+    user: &str,
+    from_state: &str,
+) -> Result<Operation, DmError> {
     conn.execute(
         "INSERT INTO operations (kind, subject, user, from_state, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![kind.as_str(), subject, user, from_state, now()],
     )?;
-    Ok(Operation { id: conn.last_insert_rowid(), kind, subject: subject.into(), user: user.into(), from_state: from_state.into(), taken: std::time::Instant::now() })
+    Ok(Operation {
+        id: conn.last_insert_rowid(),
+        kind,
+        subject: subject.into(),
+        user: user.into(),
+        from_state: from_state.into(),
+        taken: std::time::Instant::now(),
+    })
 }
 
 /// Records the outcome. Call in the transaction that sets the resulting state.
-pub fn finish(conn: &Connection, op: &Operation, outcome: Outcome, information: Option<&str>) -> Result<(), DmError> {
+pub fn finish(
+    conn: &Connection,
+    op: &Operation,
+    outcome: Outcome,
+    information: Option<&str>,
+) -> Result<(), DmError> {
     let changed = conn.execute(
         "UPDATE operations SET outcome = ?2, information = ?3, finished_at = ?4 WHERE id = ?1 AND outcome IS NULL",
         params![op.id, outcome.as_str(), information, now()],
@@ -100,7 +125,12 @@ pub fn finish(conn: &Connection, op: &Operation, outcome: Outcome, information: 
     if changed == 1 {
         Ok(())
     } else {
-        Err(DmError::Internal(format!("operation {} ({} {}) is not open in the journal", op.id, op.kind.as_str(), op.subject)))
+        Err(DmError::Internal(format!(
+            "operation {} ({} {}) is not open in the journal",
+            op.id,
+            op.kind.as_str(),
+            op.subject
+        )))
     }
 }
 
@@ -109,20 +139,39 @@ pub fn open_operations(conn: &Connection) -> Result<Vec<Operation>, DmError> {
     let mut stmt = conn.prepare("SELECT id, kind, subject, user, from_state FROM operations WHERE outcome IS NULL ORDER BY id")?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(id, kind, subject, user, from_state)| {
-            let kind = OpKind::parse(&kind).ok_or_else(|| DmError::Internal(format!("journal operation {id} has unknown kind {kind}")))?;
-            Ok(Operation { id, kind, subject, user, from_state, taken: std::time::Instant::now() })
+            let kind = OpKind::parse(&kind).ok_or_else(|| {
+                DmError::Internal(format!("journal operation {id} has unknown kind {kind}"))
+            })?;
+            Ok(Operation {
+                id,
+                kind,
+                subject,
+                user,
+                from_state,
+                taken: std::time::Instant::now(),
+            })
         })
         .collect()
 }
 
 /// The outcome of an operation, `None` while open (for tests and diagnostics).
 pub fn outcome_of(conn: &Connection, id: i64) -> Result<Option<String>, DmError> {
-    Ok(conn.query_row("SELECT outcome FROM operations WHERE id = ?1", [id], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT outcome FROM operations WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 #[cfg(test)]
@@ -134,13 +183,28 @@ mod tests {
     fn open_until_finished_once() {
         let dir = tempfile::tempdir().unwrap();
         let registry = Registry::open(&dir.path().join("r.db")).unwrap();
-        let op = registry.write(|tx| begin(tx, OpKind::Start, "app", "u", "CREATED")).unwrap();
+        let op = registry
+            .write(|tx| begin(tx, OpKind::Start, "app", "u", "CREATED"))
+            .unwrap();
         let open = registry.read(open_operations).unwrap();
         assert_eq!(open.len(), 1);
-        assert_eq!((open[0].kind, open[0].from_state.as_str()), (OpKind::Start, "CREATED"));
-        registry.write(|tx| finish(tx, &op, Outcome::Failed, Some("why"))).unwrap();
+        assert_eq!(
+            (open[0].kind, open[0].from_state.as_str()),
+            (OpKind::Start, "CREATED")
+        );
+        registry
+            .write(|tx| finish(tx, &op, Outcome::Failed, Some("why")))
+            .unwrap();
         assert!(registry.read(open_operations).unwrap().is_empty());
-        assert_eq!(registry.read(|c| outcome_of(c, op.id)).unwrap().as_deref(), Some("failed"));
-        assert!(registry.write(|tx| finish(tx, &op, Outcome::Succeeded, None)).is_err(), "an outcome is written once");
+        assert_eq!(
+            registry.read(|c| outcome_of(c, op.id)).unwrap().as_deref(),
+            Some("failed")
+        );
+        assert!(
+            registry
+                .write(|tx| finish(tx, &op, Outcome::Succeeded, None))
+                .is_err(),
+            "an outcome is written once"
+        );
     }
 }

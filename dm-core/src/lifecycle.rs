@@ -36,7 +36,9 @@ pub struct Dirs {
 
 impl Dirs {
     pub fn new(data: &Path) -> std::io::Result<Dirs> {
-        let dirs = Dirs { data: data.to_path_buf() };
+        let dirs = Dirs {
+            data: data.to_path_buf(),
+        };
         std::fs::create_dir_all(dirs.deployed_root())?;
         std::fs::create_dir_all(dirs.apps_root())?;
         Ok(dirs)
@@ -74,11 +76,17 @@ struct Failure {
 
 impl Failure {
     fn new(class: &'static str, details: impl Into<String>) -> Failure {
-        Failure { class, details: details.into() }
+        Failure {
+            class,
+            details: details.into(),
+        }
     }
 
     fn interrupted(what: &str) -> Failure {
-        Failure::new("Interrupted", format!("dmd stopped during the operation; {what}"))
+        Failure::new(
+            "Interrupted",
+            format!("dmd stopped during the operation; {what}"),
+        )
     }
 
     fn io(what: &str, e: std::io::Error) -> Failure {
@@ -87,7 +95,12 @@ impl Failure {
 
     /// `Error <verb> <subject> <class>, details: "<details>"`, as PNDA's console expects.
     fn information(&self, kind: OpKind, subject: &str) -> String {
-        format!("Error {} {subject} {}, details: {}", kind.error_verb(), self.class, Value::String(self.details.clone()))
+        format!(
+            "Error {} {subject} {}, details: {}",
+            kind.error_verb(),
+            self.class,
+            Value::String(self.details.clone())
+        )
     }
 }
 
@@ -99,10 +112,16 @@ impl From<DmError> for Failure {
 
 /// Application names become folder names and job names.
 pub fn check_app_name(name: &str) -> Result<(), DmError> {
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         Ok(())
     } else {
-        Err(DmError::BadRequest(format!("Application name {name} may only contain a-z A-Z 0-9 - _")))
+        Err(DmError::BadRequest(format!(
+            "Application name {name} may only contain a-z A-Z 0-9 - _"
+        )))
     }
 }
 
@@ -168,16 +187,22 @@ impl Engine {
     // ----- packages: queries -----
 
     pub fn list_packages(&self) -> Result<Vec<String>, DmError> {
-        self.registry.read(|c| registry::packages_in(c, PackageState::Deployed))
+        self.registry
+            .read(|c| registry::packages_in(c, PackageState::Deployed))
     }
 
     pub fn package_owner(&self, id: &PackageId) -> Result<Option<String>, DmError> {
-        Ok(self.registry.read(|c| registry::get_package(c, id.as_str()))?.and_then(|r| r.user))
+        Ok(self
+            .registry
+            .read(|c| registry::get_package(c, id.as_str()))?
+            .and_then(|r| r.user))
     }
 
     /// PNDA's package info: `{name, version, status, user, defaults, information}`.
     pub fn package_info(&self, id: &PackageId) -> Result<Value, DmError> {
-        let row = self.registry.read(|c| registry::get_package(c, id.as_str()))?;
+        let row = self
+            .registry
+            .read(|c| registry::get_package(c, id.as_str()))?;
         let (status, user, defaults, information) = match row {
             None => ("NOTDEPLOYED", Value::Null, Value::Null, Value::Null),
             Some(row) => match row.state {
@@ -186,37 +211,75 @@ impl Engine {
                         .metadata
                         .and_then(|m| serde_json::from_value::<PackageMetadata>(m).ok())
                         .map_or(Value::Null, |m| m.defaults());
-                    ("DEPLOYED", json!(row.user), defaults, json!(row.information))
+                    (
+                        "DEPLOYED",
+                        json!(row.user),
+                        defaults,
+                        json!(row.information),
+                    )
                 }
-                PackageState::NotDeployed => ("NOTDEPLOYED", Value::Null, Value::Null, json!(row.information)),
-                transient => (transient.as_str(), json!(row.user), Value::Null, Value::Null),
+                PackageState::NotDeployed => (
+                    "NOTDEPLOYED",
+                    Value::Null,
+                    Value::Null,
+                    json!(row.information),
+                ),
+                transient => (
+                    transient.as_str(),
+                    json!(row.user),
+                    Value::Null,
+                    Value::Null,
+                ),
             },
         };
-        Ok(json!({"name": id.name(), "version": id.version(), "status": status, "user": user,
-                  "defaults": defaults, "information": information}))
+        Ok(
+            json!({"name": id.name(), "version": id.version(), "status": status, "user": user,
+                  "defaults": defaults, "information": information}),
+        )
     }
 
     // ----- packages: operations -----
 
     pub fn deploy(self: &Arc<Self>, id: &PackageId, user: &str) -> Result<(), DmError> {
-        let current = self.registry.read(|c| registry::get_package(c, id.as_str()))?.map_or(PackageState::NotDeployed, |r| r.state);
+        let current = self
+            .registry
+            .read(|c| registry::get_package(c, id.as_str()))?
+            .map_or(PackageState::NotDeployed, |r| r.state);
         if current != PackageState::NotDeployed {
-            return Err(DmError::conflict(current.as_str(), format!("Package {id} is {current}")));
+            return Err(DmError::conflict(
+                current.as_str(),
+                format!("Package {id} is {current}"),
+            ));
         }
-        let in_repository = self.store.find(id).map_err(|e| DmError::Unavailable(format!("package repository: {e}")))?;
+        let in_repository = self
+            .store
+            .find(id)
+            .map_err(|e| DmError::Unavailable(format!("package repository: {e}")))?;
         if in_repository.is_none() {
             // PNDA accepted and failed later; its README promised this 404.
-            return Err(DmError::not_found("NOTDEPLOYED", format!("Package {id} is not in the repository")));
+            return Err(DmError::not_found(
+                "NOTDEPLOYED",
+                format!("Package {id} is not in the repository"),
+            ));
         }
         let op = self.registry.write(|tx| {
             let row = registry::get_package(tx, id.as_str())?;
             let state = row.as_ref().map_or(PackageState::NotDeployed, |r| r.state);
             if state != PackageState::NotDeployed {
-                return Err(DmError::conflict(state.as_str(), format!("Package {id} is {state}")));
+                return Err(DmError::conflict(
+                    state.as_str(),
+                    format!("Package {id} is {state}"),
+                ));
             }
             registry::put_package(
                 tx,
-                &PackageRow { id: id.to_string(), state: PackageState::Deploying, user: Some(user.into()), metadata: None, information: None },
+                &PackageRow {
+                    id: id.to_string(),
+                    state: PackageState::Deploying,
+                    user: Some(user.into()),
+                    metadata: None,
+                    information: None,
+                },
             )?;
             journal::begin(tx, OpKind::Deploy, id.as_str(), user, state.as_str())
         })?;
@@ -249,7 +312,8 @@ impl Engine {
         match outcome {
             Ok(information) => {
                 self.done(op, Outcome::Succeeded);
-                self.callbacks.package(id.as_str(), "DEPLOYED", Some(&information));
+                self.callbacks
+                    .package(id.as_str(), "DEPLOYED", Some(&information));
             }
             Err(failure) => self.roll_back_deploy(op, failure, Outcome::Failed),
         }
@@ -257,10 +321,14 @@ impl Engine {
 
     fn unpack(&self, id: &PackageId) -> Result<Value, Failure> {
         let unavailable = |e: std::io::Error| Failure::io("package repository", e);
-        let file = self.store.find(id).map_err(unavailable)?.ok_or_else(|| Failure::new("NotFound", format!("{id} is not in the repository")))?;
+        let file =
+            self.store.find(id).map_err(unavailable)?.ok_or_else(|| {
+                Failure::new("NotFound", format!("{id} is not in the repository"))
+            })?;
         let path = self.store.local_path(&file).map_err(unavailable)?;
         let dest = self.dirs.deployed(id.as_str());
-        remove_dir_if_exists(&dest).map_err(|e| Failure::io("cannot clear the deployment folder", e))?;
+        remove_dir_if_exists(&dest)
+            .map_err(|e| Failure::io("cannot clear the deployment folder", e))?;
         let package = self
             .reader
             .unpack_as(&path, &file.file, &dest)
@@ -270,20 +338,30 @@ impl Engine {
 
     fn roll_back_deploy(&self, op: &Operation, failure: Failure, outcome: Outcome) {
         if let Err(e) = remove_dir_if_exists(&self.dirs.deployed(&op.subject)) {
-            log::error!("cannot remove the partial deployment of {}: {e}", op.subject);
+            log::error!(
+                "cannot remove the partial deployment of {}: {e}",
+                op.subject
+            );
         }
         let information = failure.information(op.kind, &op.subject);
         self.commit_or_log(op, || {
             self.registry.write(|tx| {
                 registry::put_package(
                     tx,
-                    &PackageRow { id: op.subject.clone(), state: PackageState::NotDeployed, user: None, metadata: None, information: Some(information.clone()) },
+                    &PackageRow {
+                        id: op.subject.clone(),
+                        state: PackageState::NotDeployed,
+                        user: None,
+                        metadata: None,
+                        information: Some(information.clone()),
+                    },
                 )?;
                 journal::finish(tx, op, outcome, Some(&information))
             })
         });
         self.done(op, outcome);
-        self.callbacks.package(&op.subject, "NOTDEPLOYED", Some(&information));
+        self.callbacks
+            .package(&op.subject, "NOTDEPLOYED", Some(&information));
     }
 
     pub fn undeploy(self: &Arc<Self>, id: &PackageId, user: &str) -> Result<(), DmError> {
@@ -313,7 +391,8 @@ impl Engine {
     }
 
     fn finish_undeploy(&self, op: &Operation, outcome: Outcome) {
-        let removed = remove_dir_if_exists(&self.dirs.deployed(&op.subject)).map_err(|e| Failure::io("cannot remove the deployed files", e));
+        let removed = remove_dir_if_exists(&self.dirs.deployed(&op.subject))
+            .map_err(|e| Failure::io("cannot remove the deployed files", e));
         let result = removed.and_then(|()| {
             self.hooks.pause("undeploy.removed");
             self.registry.write(|tx| {
@@ -339,7 +418,8 @@ impl Engine {
                     })
                 });
                 self.done(op, Outcome::Failed);
-                self.callbacks.package(&op.subject, "DEPLOYED", Some(&information));
+                self.callbacks
+                    .package(&op.subject, "DEPLOYED", Some(&information));
             }
         }
     }
@@ -351,13 +431,19 @@ impl Engine {
     }
 
     pub fn app_owner(&self, name: &str) -> Result<Option<String>, DmError> {
-        Ok(self.registry.read(|c| registry::get_app(c, name))?.map(|r| r.user))
+        Ok(self
+            .registry
+            .read(|c| registry::get_app(c, name))?
+            .map(|r| r.user))
     }
 
     fn existing_app(&self, name: &str) -> Result<AppRow, DmError> {
         match self.registry.read(|c| registry::get_app(c, name))? {
             Some(row) if row.state != AppState::NotCreated => Ok(row),
-            _ => Err(DmError::not_found("NOTCREATED", format!("Application {name} does not exist"))),
+            _ => Err(DmError::not_found(
+                "NOTCREATED",
+                format!("Application {name} does not exist"),
+            )),
         }
     }
 
@@ -365,8 +451,10 @@ impl Engine {
     pub fn app_info(&self, name: &str) -> Result<Value, DmError> {
         Ok(match self.registry.read(|c| registry::get_app(c, name))? {
             None => json!({"status": "NOTCREATED", "information": null}),
-            Some(row) => json!({"name": row.name, "package_name": row.package, "status": row.state.as_str(),
-                                "information": row.information, "overrides": row.overrides, "defaults": row.defaults}),
+            Some(row) => {
+                json!({"name": row.name, "package_name": row.package, "status": row.state.as_str(),
+                                "information": row.information, "overrides": row.overrides, "defaults": row.defaults})
+            }
         })
     }
 
@@ -391,20 +479,47 @@ impl Engine {
 
     // ----- applications: operations -----
 
-    pub fn create(self: &Arc<Self>, name: &str, body: Map<String, Value>, user: &str) -> Result<(), DmError> {
+    pub fn create(
+        self: &Arc<Self>,
+        name: &str,
+        body: Map<String, Value>,
+        user: &str,
+    ) -> Result<(), DmError> {
         check_app_name(name)?;
         let package = match body.get("package") {
-            Some(Value::String(p)) => PackageId::parse(p).map_err(|p| DmError::BadRequest(format!("Invalid request body. {}", p.message)))?,
-            _ => return Err(DmError::BadRequest("Invalid request body. Field 'package' must be a package name".into())),
-        };
-        let row = self.registry.read(|c| registry::get_package(c, package.as_str()))?;
-        let metadata = match row {
-            Some(PackageRow { state: PackageState::Deployed, metadata: Some(m), .. }) => serde_json::from_value::<PackageMetadata>(m)
-                .map_err(|e| DmError::Internal(format!("registry holds unreadable metadata for {package}: {e}")))?,
-            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
-                return Err(DmError::conflict(state.as_str(), format!("Package {package} is {state}")))
+            Some(Value::String(p)) => PackageId::parse(p)
+                .map_err(|p| DmError::BadRequest(format!("Invalid request body. {}", p.message)))?,
+            _ => {
+                return Err(DmError::BadRequest(
+                    "Invalid request body. Field 'package' must be a package name".into(),
+                ))
             }
-            _ => return Err(DmError::not_found("NOTDEPLOYED", format!("Package {package} is not deployed"))),
+        };
+        let row = self
+            .registry
+            .read(|c| registry::get_package(c, package.as_str()))?;
+        let metadata = match row {
+            Some(PackageRow {
+                state: PackageState::Deployed,
+                metadata: Some(m),
+                ..
+            }) => serde_json::from_value::<PackageMetadata>(m).map_err(|e| {
+                DmError::Internal(format!(
+                    "registry holds unreadable metadata for {package}: {e}"
+                ))
+            })?,
+            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
+                return Err(DmError::conflict(
+                    state.as_str(),
+                    format!("Package {package} is {state}"),
+                ))
+            }
+            _ => {
+                return Err(DmError::not_found(
+                    "NOTDEPLOYED",
+                    format!("Package {package} is not deployed"),
+                ))
+            }
         };
         properties::check_overrides(&body, &metadata)?;
         for ty in metadata.component_types.keys() {
@@ -420,13 +535,19 @@ impl Engine {
         let op = self.registry.write(|tx| {
             let state = registry::get_app(tx, name)?.map_or(AppState::NotCreated, |r| r.state);
             if state != AppState::NotCreated {
-                return Err(DmError::conflict(state.as_str(), format!("Application {name} is {state}")));
+                return Err(DmError::conflict(
+                    state.as_str(),
+                    format!("Application {name} is {state}"),
+                ));
             }
             // Checked again in this transaction: an undeploy may have been claimed meanwhile.
             let package_state = registry::get_package(tx, package.as_str())?.map(|r| r.state);
             if package_state != Some(PackageState::Deployed) {
                 let status = package_state.unwrap_or(PackageState::NotDeployed);
-                return Err(DmError::conflict(status.as_str(), format!("Package {package} is {status}")));
+                return Err(DmError::conflict(
+                    status.as_str(),
+                    format!("Package {package} is {status}"),
+                ));
             }
             registry::put_app(
                 tx,
@@ -444,11 +565,19 @@ impl Engine {
             journal::begin(tx, OpKind::Create, name, user, "NOTCREATED")
         })?;
         self.callbacks.application(name, "CREATING", None);
-        self.spawn(op, move |engine, op| engine.run_create(op, &package, &metadata, &overrides));
+        self.spawn(op, move |engine, op| {
+            engine.run_create(op, &package, &metadata, &overrides)
+        });
         Ok(())
     }
 
-    fn run_create(&self, op: &Operation, package: &PackageId, metadata: &PackageMetadata, overrides: &Map<String, Value>) {
+    fn run_create(
+        &self,
+        op: &Operation,
+        package: &PackageId,
+        metadata: &PackageMetadata,
+        overrides: &Map<String, Value>,
+    ) {
         self.hooks.pause("create.intent");
         match self.create_components(op, package, metadata, overrides) {
             Ok(()) => {
@@ -459,15 +588,26 @@ impl Engine {
         }
     }
 
-    fn create_components(&self, op: &Operation, package: &PackageId, metadata: &PackageMetadata, overrides: &Map<String, Value>) -> Result<(), Failure> {
+    fn create_components(
+        &self,
+        op: &Operation,
+        package: &PackageId,
+        metadata: &PackageMetadata,
+        overrides: &Map<String, Value>,
+    ) -> Result<(), Failure> {
         let name = op.subject.as_str();
         let (staging, app_dir) = (self.dirs.app_staging(name), self.dirs.app(name));
-        let clear = |dir: &Path| remove_dir_if_exists(dir).map_err(|e| Failure::io(&format!("cannot clear {}", dir.display()), e));
+        let clear = |dir: &Path| {
+            remove_dir_if_exists(dir)
+                .map_err(|e| Failure::io(&format!("cannot clear {}", dir.display()), e))
+        };
         clear(&staging)?;
         clear(&app_dir)?;
         let content = self.dirs.deployed(package.as_str()).join(package.as_str());
-        copy_tree(&content, &staging).map_err(|e| Failure::io("cannot stage the package's components", e))?;
-        std::fs::rename(&staging, &app_dir).map_err(|e| Failure::io("cannot move the staged components into place", e))?;
+        copy_tree(&content, &staging)
+            .map_err(|e| Failure::io("cannot stage the package's components", e))?;
+        std::fs::rename(&staging, &app_dir)
+            .map_err(|e| Failure::io("cannot move the staged components into place", e))?;
         self.hooks.pause("create.staged");
 
         let mut create_data = Map::new();
@@ -478,7 +618,9 @@ impl Engine {
                 let props = properties::resolve(&Layers {
                     environment: &self.app_environment,
                     defaults: details.properties(),
-                    overrides: by_type.and_then(|o| o.get(component)).and_then(Value::as_object),
+                    overrides: by_type
+                        .and_then(|o| o.get(component))
+                        .and_then(Value::as_object),
                     application: name,
                     component,
                     user: &op.user,
@@ -495,11 +637,27 @@ impl Engine {
                 self.save_create_data(name, &create_data)?;
                 let dir = app_dir.join(ty).join(component);
                 if !props.contains_key(properties::NO_AUTO_PROPS) {
-                    append_file(&dir.join("application.properties"), &properties::auto_fill_lines(&props))
-                        .map_err(|e| Failure::io(&format!("cannot write {ty}/{component}/application.properties"), e))?;
+                    append_file(
+                        &dir.join("application.properties"),
+                        &properties::auto_fill_lines(&props),
+                    )
+                    .map_err(|e| {
+                        Failure::io(
+                            &format!("cannot write {ty}/{component}/application.properties"),
+                            e,
+                        )
+                    })?;
                 }
-                let ctx = ComponentContext { application: name, component_type: ty, component, dir: &dir, properties: &props };
-                record["runtime"] = runtime.create(&ctx).map_err(|e| Failure::new("FailedCreation", format!("{ty}/{component}: {e}")))?;
+                let ctx = ComponentContext {
+                    application: name,
+                    component_type: ty,
+                    component,
+                    dir: &dir,
+                    properties: &props,
+                };
+                record["runtime"] = runtime.create(&ctx).map_err(|e| {
+                    Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
+                })?;
                 replace_last_record(&mut create_data, ty, record);
                 self.save_create_data(name, &create_data)?;
                 self.hooks.pause("create.component");
@@ -518,7 +676,10 @@ impl Engine {
     fn save_create_data(&self, name: &str, data: &Map<String, Value>) -> Result<(), Failure> {
         let text = Value::Object(data.clone()).to_string();
         self.registry.write(|tx| {
-            tx.execute("UPDATE applications SET create_data = ?2 WHERE name = ?1", [name, &text])?;
+            tx.execute(
+                "UPDATE applications SET create_data = ?2 WHERE name = ?1",
+                [name, &text],
+            )?;
             Ok(())
         })?;
         Ok(())
@@ -528,17 +689,26 @@ impl Engine {
         let name = op.subject.as_str();
         match self.registry.read(|c| registry::get_app(c, name)) {
             Ok(Some(row)) => {
-                for (component, result) in self.each_component(&row, |rt, ctx, data| rt.destroy(ctx, data)) {
+                for (component, result) in
+                    self.each_component(&row, |rt, ctx, data| rt.destroy(ctx, data))
+                {
                     if let Err(e) = result {
-                        log::error!("rolling back the creation of {name}: cannot destroy {component}: {e}");
+                        log::error!(
+                            "rolling back the creation of {name}: cannot destroy {component}: {e}"
+                        );
                     }
                 }
             }
-            other => log::error!("rolling back the creation of {name}: cannot read its record: {other:?}"),
+            other => log::error!(
+                "rolling back the creation of {name}: cannot read its record: {other:?}"
+            ),
         }
         for dir in [self.dirs.app_staging(name), self.dirs.app(name)] {
             if let Err(e) = remove_dir_if_exists(&dir) {
-                log::error!("rolling back the creation of {name}: cannot remove {}: {e}", dir.display());
+                log::error!(
+                    "rolling back the creation of {name}: cannot remove {}: {e}",
+                    dir.display()
+                );
             }
         }
         let information = failure.information(op.kind, name);
@@ -552,14 +722,23 @@ impl Engine {
             })
         });
         self.done(op, outcome);
-        self.callbacks.application(name, "NOTCREATED", Some(&information));
+        self.callbacks
+            .application(name, "NOTCREATED", Some(&information));
     }
 
     pub fn start(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
-        let op = self.claim_app(name, OpKind::Start, user, &[AppState::Created], AppState::Starting)?;
+        let op = self.claim_app(
+            name,
+            OpKind::Start,
+            user,
+            &[AppState::Created],
+            AppState::Starting,
+        )?;
         self.spawn(op, |engine, op| {
             engine.hooks.pause("start.intent");
-            match engine.act_on_components(op, "start.component", |rt, ctx, data| rt.start(ctx, data)) {
+            match engine
+                .act_on_components(op, "start.component", |rt, ctx, data| rt.start(ctx, data))
+            {
                 Ok(()) => engine.settle_app(op, AppState::Started, None, Outcome::Succeeded),
                 Err(failure) => engine.roll_back_start(op, failure, Outcome::Failed),
             }
@@ -570,9 +749,13 @@ impl Engine {
     /// Stops what a failed or interrupted start may have started; the application stays CREATED.
     fn roll_back_start(&self, op: &Operation, failure: Failure, outcome: Outcome) {
         if let Ok(Some(row)) = self.registry.read(|c| registry::get_app(c, &op.subject)) {
-            for (component, result) in self.each_component(&row, |rt, ctx, data| rt.stop(ctx, data)) {
+            for (component, result) in self.each_component(&row, |rt, ctx, data| rt.stop(ctx, data))
+            {
                 if let Err(e) = result {
-                    log::error!("rolling back the start of {}: cannot stop {component}: {e}", op.subject);
+                    log::error!(
+                        "rolling back the start of {}: cannot stop {component}: {e}",
+                        op.subject
+                    );
                 }
             }
         }
@@ -581,7 +764,13 @@ impl Engine {
     }
 
     pub fn stop(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
-        let op = self.claim_app(name, OpKind::Stop, user, &[AppState::Started], AppState::Stopping)?;
+        let op = self.claim_app(
+            name,
+            OpKind::Stop,
+            user,
+            &[AppState::Started],
+            AppState::Stopping,
+        )?;
         self.spawn(op, |engine, op| {
             engine.hooks.pause("stop.intent");
             engine.finish_stop(op, Outcome::Succeeded);
@@ -600,7 +789,13 @@ impl Engine {
     }
 
     pub fn destroy(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
-        let op = self.claim_app(name, OpKind::Destroy, user, &[AppState::Created, AppState::Started], AppState::Destroying)?;
+        let op = self.claim_app(
+            name,
+            OpKind::Destroy,
+            user,
+            &[AppState::Created, AppState::Started],
+            AppState::Destroying,
+        )?;
         self.spawn(op, |engine, op| {
             engine.hooks.pause("destroy.intent");
             engine.finish_destroy(op, Outcome::Succeeded);
@@ -610,14 +805,19 @@ impl Engine {
 
     fn finish_destroy(&self, op: &Operation, outcome: Outcome) {
         let name = op.subject.as_str();
-        let result = self.act_on_components(op, "destroy.component", |rt, ctx, data| rt.destroy(ctx, data)).and_then(|()| {
-            remove_dir_if_exists(&self.dirs.app(name)).map_err(|e| Failure::io("cannot remove the application's files", e))?;
-            self.registry.write(|tx| {
-                registry::delete_app(tx, name)?;
-                journal::finish(tx, op, outcome, None)
-            })?;
-            Ok(())
-        });
+        let result = self
+            .act_on_components(op, "destroy.component", |rt, ctx, data| {
+                rt.destroy(ctx, data)
+            })
+            .and_then(|()| {
+                remove_dir_if_exists(&self.dirs.app(name))
+                    .map_err(|e| Failure::io("cannot remove the application's files", e))?;
+                self.registry.write(|tx| {
+                    registry::delete_app(tx, name)?;
+                    journal::finish(tx, op, outcome, None)
+                })?;
+                Ok(())
+            });
         match result {
             Ok(()) => {
                 self.done(op, outcome);
@@ -632,7 +832,14 @@ impl Engine {
         }
     }
 
-    fn claim_app(&self, name: &str, kind: OpKind, user: &str, allowed: &[AppState], transient: AppState) -> Result<Operation, DmError> {
+    fn claim_app(
+        &self,
+        name: &str,
+        kind: OpKind,
+        user: &str,
+        allowed: &[AppState],
+        transient: AppState,
+    ) -> Result<Operation, DmError> {
         let op = self.registry.write(|tx| {
             let state = registry::get_app(tx, name)?.map_or(AppState::NotCreated, |r| r.state);
             if !allowed.contains(&state) {
@@ -653,7 +860,13 @@ impl Engine {
     }
 
     /// Commits an application's resulting state with the operation's outcome.
-    fn settle_app(&self, op: &Operation, state: AppState, information: Option<String>, outcome: Outcome) {
+    fn settle_app(
+        &self,
+        op: &Operation,
+        state: AppState,
+        information: Option<String>,
+        outcome: Outcome,
+    ) {
         self.commit_or_log(op, || {
             self.registry.write(|tx| {
                 tx.execute(
@@ -664,7 +877,8 @@ impl Engine {
             })
         });
         self.done(op, outcome);
-        self.callbacks.application(&op.subject, state.as_str(), information.as_deref());
+        self.callbacks
+            .application(&op.subject, state.as_str(), information.as_deref());
     }
 
     /// Applies `act` to every component in create-data order, stopping at the first failure.
@@ -674,12 +888,26 @@ impl Engine {
         pause_point: &str,
         act: impl Fn(&dyn ComponentRuntime, &ComponentContext, &Value) -> Result<(), String>,
     ) -> Result<(), Failure> {
-        let row = self.registry.read(|c| registry::get_app(c, &op.subject))?.ok_or_else(|| Failure::new("NotFound", "the application's record is gone"))?;
+        let row = self
+            .registry
+            .read(|c| registry::get_app(c, &op.subject))?
+            .ok_or_else(|| Failure::new("NotFound", "the application's record is gone"))?;
         for record in records(&row) {
             let runtime = self.runtime(&record.ty)?;
             let dir = self.dirs.app(&row.name).join(&record.ty).join(&record.name);
-            let ctx = ComponentContext { application: &row.name, component_type: &record.ty, component: &record.name, dir: &dir, properties: &record.properties };
-            act(runtime.as_ref(), &ctx, &record.data).map_err(|e| Failure::new("FailedOperation", format!("{}/{}: {e}", record.ty, record.name)))?;
+            let ctx = ComponentContext {
+                application: &row.name,
+                component_type: &record.ty,
+                component: &record.name,
+                dir: &dir,
+                properties: &record.properties,
+            };
+            act(runtime.as_ref(), &ctx, &record.data).map_err(|e| {
+                Failure::new(
+                    "FailedOperation",
+                    format!("{}/{}: {e}", record.ty, record.name),
+                )
+            })?;
             self.hooks.pause(pause_point);
         }
         Ok(())
@@ -699,7 +927,13 @@ impl Engine {
                     None => Err(format!("no runtime for component type {}", record.ty)),
                     Some(runtime) => {
                         let dir = self.dirs.app(&row.name).join(&record.ty).join(&record.name);
-                        let ctx = ComponentContext { application: &row.name, component_type: &record.ty, component: &record.name, dir: &dir, properties: &record.properties };
+                        let ctx = ComponentContext {
+                            application: &row.name,
+                            component_type: &record.ty,
+                            component: &record.name,
+                            dir: &dir,
+                            properties: &record.properties,
+                        };
                         act(runtime.as_ref(), &ctx, &record.data)
                     }
                 };
@@ -709,22 +943,39 @@ impl Engine {
     }
 
     fn runtime(&self, ty: &str) -> Result<&Arc<dyn ComponentRuntime>, Failure> {
-        self.runtimes.get(ty).ok_or_else(|| Failure::new("FailedCreation", format!("no runtime for component type {ty}")))
+        self.runtimes.get(ty).ok_or_else(|| {
+            Failure::new(
+                "FailedCreation",
+                format!("no runtime for component type {ty}"),
+            )
+        })
     }
 
     // ----- running and recovering -----
 
-    fn spawn(self: &Arc<Self>, op: Operation, work: impl FnOnce(&Engine, &Operation) + Send + 'static) {
+    fn spawn(
+        self: &Arc<Self>,
+        op: Operation,
+        work: impl FnOnce(&Engine, &Operation) + Send + 'static,
+    ) {
         let engine = Arc::clone(self);
         let thread_name = format!("dm-{}-{}", op.kind.as_str(), op.subject);
         *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
-            let started = Instant::now();
-            work(&engine, &op);
-            log::info!("{} {} by {:?} took {:.3} s", op.kind.as_str(), op.subject, op.user, started.elapsed().as_secs_f64());
-            *engine.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            engine.running.1.notify_all();
-        });
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let started = Instant::now();
+                work(&engine, &op);
+                log::info!(
+                    "{} {} by {:?} took {:.3} s",
+                    op.kind.as_str(),
+                    op.subject,
+                    op.user,
+                    started.elapsed().as_secs_f64()
+                );
+                *engine.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                engine.running.1.notify_all();
+            });
         if let Err(e) = spawned {
             *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             // The claim is committed: recovery at the next start resolves it.
@@ -736,19 +987,32 @@ impl Engine {
     /// (recovery resolves those at the next start).
     pub fn drain(&self, grace: std::time::Duration) -> usize {
         let guard = self.running.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = self.running.1.wait_timeout_while(guard, grace, |n| *n > 0).unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = self
+            .running
+            .1
+            .wait_timeout_while(guard, grace, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
         *guard
     }
 
     fn done(&self, op: &Operation, outcome: Outcome) {
-        self.metrics.operation(op.kind.as_str(), outcome.as_str(), op.taken.elapsed().as_secs_f64());
+        self.metrics.operation(
+            op.kind.as_str(),
+            outcome.as_str(),
+            op.taken.elapsed().as_secs_f64(),
+        );
     }
 
     /// A failure to record an outcome leaves the journal open: recovery resolves it at the
     /// next start, so it is logged rather than lost.
     fn commit_or_log(&self, op: &Operation, commit: impl FnOnce() -> Result<(), DmError>) {
         if let Err(e) = commit() {
-            log::error!("cannot record the outcome of {} {} (operation {}): {e}", op.kind.as_str(), op.subject, op.id);
+            log::error!(
+                "cannot record the outcome of {} {} (operation {}): {e}",
+                op.kind.as_str(),
+                op.subject,
+                op.id
+            );
         }
     }
 
@@ -761,7 +1025,11 @@ impl Engine {
         for op in self.registry.read(journal::open_operations)? {
             let outcome = match op.kind {
                 OpKind::Deploy => {
-                    self.roll_back_deploy(&op, Failure::interrupted("the partial deployment was removed"), Outcome::RolledBack);
+                    self.roll_back_deploy(
+                        &op,
+                        Failure::interrupted("the partial deployment was removed"),
+                        Outcome::RolledBack,
+                    );
                     Outcome::RolledBack
                 }
                 OpKind::Undeploy => {
@@ -769,11 +1037,19 @@ impl Engine {
                     Outcome::Finished
                 }
                 OpKind::Create => {
-                    self.roll_back_create(&op, Failure::interrupted("the components created so far were destroyed"), Outcome::RolledBack);
+                    self.roll_back_create(
+                        &op,
+                        Failure::interrupted("the components created so far were destroyed"),
+                        Outcome::RolledBack,
+                    );
                     Outcome::RolledBack
                 }
                 OpKind::Start => {
-                    self.roll_back_start(&op, Failure::interrupted("the components started so far were stopped"), Outcome::RolledBack);
+                    self.roll_back_start(
+                        &op,
+                        Failure::interrupted("the components started so far were stopped"),
+                        Outcome::RolledBack,
+                    );
                     Outcome::RolledBack
                 }
                 OpKind::Stop => {
@@ -785,7 +1061,13 @@ impl Engine {
                     Outcome::Finished
                 }
             };
-            let line = format!("{} {} (operation {}): {}", op.kind.as_str(), op.subject, op.id, outcome.as_str());
+            let line = format!(
+                "{} {} (operation {}): {}",
+                op.kind.as_str(),
+                op.subject,
+                op.id,
+                outcome.as_str()
+            );
             log::warn!("recovery: {line}");
             report.push(line);
         }
@@ -793,9 +1075,12 @@ impl Engine {
         // A transient state without an open operation cannot come from dmd (both are written
         // in one transaction), only from outside edits; settle it rather than refuse to start.
         for (subject, state) in self.registry.read(registry::transient_rows)? {
-            let information = format!("Found {subject} in state {state} without an operation in the journal at start-up");
+            let information = format!(
+                "Found {subject} in state {state} without an operation in the journal at start-up"
+            );
             log::error!("recovery: {information}");
-            self.registry.write(|tx| registry::settle_transient(tx, &subject, &state, &information))?;
+            self.registry
+                .write(|tx| registry::settle_transient(tx, &subject, &state, &information))?;
             report.push(information);
         }
         Ok(report)
@@ -803,8 +1088,13 @@ impl Engine {
 
     /// Folders of unpacks and stagings that never completed.
     fn clean_leftovers(&self) {
-        for (root, prefix) in [(self.dirs.deployed_root(), ".dm-unpack-"), (self.dirs.apps_root(), ".staging-")] {
-            let Ok(entries) = std::fs::read_dir(&root) else { continue };
+        for (root, prefix) in [
+            (self.dirs.deployed_root(), ".dm-unpack-"),
+            (self.dirs.apps_root(), ".staging-"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 if entry.file_name().to_string_lossy().starts_with(prefix) {
                     if let Err(e) = std::fs::remove_dir_all(entry.path()) {
@@ -818,7 +1108,9 @@ impl Engine {
 
 /// The components recorded in an application's create data, in order.
 fn records(row: &AppRow) -> Vec<ComponentRecord> {
-    let Some(Value::Object(types)) = &row.create_data else { return Vec::new() };
+    let Some(Value::Object(types)) = &row.create_data else {
+        return Vec::new();
+    };
     types
         .iter()
         .flat_map(|(ty, list)| {
@@ -826,7 +1118,11 @@ fn records(row: &AppRow) -> Vec<ComponentRecord> {
                 Some(ComponentRecord {
                     ty: ty.clone(),
                     name: c.get("component_name")?.as_str()?.to_string(),
-                    properties: c.get("properties").and_then(Value::as_object).cloned().unwrap_or_default(),
+                    properties: c
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
                     data: c.get("runtime").cloned().unwrap_or(Value::Null),
                 })
             })
@@ -835,13 +1131,20 @@ fn records(row: &AppRow) -> Vec<ComponentRecord> {
 }
 
 fn push_record(data: &mut Map<String, Value>, ty: &str, record: Value) {
-    if let Value::Array(list) = data.entry(ty.to_string()).or_insert_with(|| Value::Array(Vec::new())) {
+    if let Value::Array(list) = data
+        .entry(ty.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
         list.push(record);
     }
 }
 
 fn replace_last_record(data: &mut Map<String, Value>, ty: &str, record: Value) {
-    if let Some(last) = data.get_mut(ty).and_then(Value::as_array_mut).and_then(|l| l.last_mut()) {
+    if let Some(last) = data
+        .get_mut(ty)
+        .and_then(Value::as_array_mut)
+        .and_then(|l| l.last_mut())
+    {
         *last = record;
     }
 }
@@ -850,12 +1153,18 @@ fn replace_last_record(data: &mut Map<String, Value>, ty: &str, record: Value) {
 fn pnda_timestamp() -> String {
     let now = chrono::Utc::now().naive_utc();
     let text = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    text.strip_suffix(".000000").map(str::to_string).unwrap_or(text)
+    text.strip_suffix(".000000")
+        .map(str::to_string)
+        .unwrap_or(text)
 }
 
 fn append_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 fn remove_dir_if_exists(dir: &Path) -> std::io::Result<()> {
@@ -889,7 +1198,12 @@ mod tests {
     fn app_names() {
         assert!(check_app_name("test-app_1").is_ok());
         let err = check_app_name("with&oddchar").unwrap_err();
-        assert_eq!(err, DmError::BadRequest("Application name with&oddchar may only contain a-z A-Z 0-9 - _".into()));
+        assert_eq!(
+            err,
+            DmError::BadRequest(
+                "Application name with&oddchar may only contain a-z A-Z 0-9 - _".into()
+            )
+        );
         for bad in ["", "a/b", "..", "a b", "a\nb"] {
             assert!(check_app_name(bad).is_err(), "{bad:?}");
         }
@@ -902,7 +1216,9 @@ mod tests {
             failure.information(OpKind::Deploy, "foo-1.0.0"),
             "Error deploying foo-1.0.0 FailedValidation, details: \"1 problem\\n  [x] y\""
         );
-        assert!(Failure::interrupted("x").information(OpKind::Destroy, "a").starts_with("Error deleting a Interrupted, details: "));
+        assert!(Failure::interrupted("x")
+            .information(OpKind::Destroy, "a")
+            .starts_with("Error deleting a Interrupted, details: "));
     }
 
     #[test]

@@ -24,7 +24,11 @@ pub fn resolve(layers: &Layers) -> Map<String, Value> {
     for (k, v) in layers.environment {
         props.insert(format!("environment_{k}"), v.clone());
     }
-    for (k, v) in layers.defaults.iter().chain(layers.overrides.into_iter().flatten()) {
+    for (k, v) in layers
+        .defaults
+        .iter()
+        .chain(layers.overrides.into_iter().flatten())
+    {
         props.insert(format!("component_{k}"), v.clone());
     }
     let (app, component, user) = (layers.application, layers.component, layers.user);
@@ -75,9 +79,21 @@ fn python_repr(value: &Value) -> String {
         Value::Bool(false) => "False".into(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(map) => {
-            let items: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", python_repr(&Value::String(k.clone())), python_repr(v))).collect();
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        python_repr(&Value::String(k.clone())),
+                        python_repr(v)
+                    )
+                })
+                .collect();
             format!("{{{}}}", items.join(", "))
         }
     }
@@ -86,13 +102,20 @@ fn python_repr(value: &Value) -> String {
 /// Checks a create request body against the package: apart from `package`, every key must be
 /// a component type of the package mapping component names of that type to property objects.
 /// PNDA silently ignored misspelt names; a typo must not create a differently-configured app.
-pub fn check_overrides(body: &Map<String, Value>, metadata: &PackageMetadata) -> Result<(), DmError> {
+pub fn check_overrides(
+    body: &Map<String, Value>,
+    metadata: &PackageMetadata,
+) -> Result<(), DmError> {
     for (key, value) in body {
         if key == "package" {
             continue;
         }
         let Some(components) = metadata.component_types.get(key) else {
-            let known: Vec<&str> = metadata.component_types.keys().map(String::as_str).collect();
+            let known: Vec<&str> = metadata
+                .component_types
+                .keys()
+                .map(String::as_str)
+                .collect();
             return Err(DmError::BadRequest(format!(
                 "Invalid request body. Package {} has no component type '{key}' (it has: {})",
                 metadata.package_name,
@@ -100,7 +123,9 @@ pub fn check_overrides(body: &Map<String, Value>, metadata: &PackageMetadata) ->
             )));
         };
         let Value::Object(by_component) = value else {
-            return Err(DmError::BadRequest(format!("Invalid request body. '{key}' must map component names to property objects")));
+            return Err(DmError::BadRequest(format!(
+                "Invalid request body. '{key}' must map component names to property objects"
+            )));
         };
         for (name, props) in by_component {
             if !components.contains_key(name) {
@@ -112,7 +137,9 @@ pub fn check_overrides(body: &Map<String, Value>, metadata: &PackageMetadata) ->
                 )));
             }
             if !props.is_object() && !props.is_null() {
-                return Err(DmError::BadRequest(format!("Invalid request body. '{key}.{name}' must be an object of properties")));
+                return Err(DmError::BadRequest(format!(
+                    "Invalid request body. '{key}.{name}' must be an object of properties"
+                )));
             }
         }
     }
@@ -130,8 +157,10 @@ mod tests {
 
     #[test]
     fn auto_fill_is_pnda_shaped() {
-        let props = map(json!({"environment_kafka_brokers": "k:9092", "component_flag": true, "component_list": ["a", 1],
-                               "component_evil": "x\nenvironment.kafka_brokers=evil", "hdfspath_my_path": "/p"}));
+        let props = map(
+            json!({"environment_kafka_brokers": "k:9092", "component_flag": true, "component_list": ["a", 1],
+                               "component_evil": "x\nenvironment.kafka_brokers=evil", "hdfspath_my_path": "/p"}),
+        );
         assert_eq!(
             auto_fill_lines(&props),
             "\nenvironment.kafka_brokers=k:9092\ncomponent.flag=True\ncomponent.list=['a', 1]\n\
@@ -158,12 +187,25 @@ mod tests {
         assert_eq!(props["component_main_jar"], "a.jar");
         assert_eq!(props["component_extra"], true);
         assert_eq!(props["component_job_name"], "app1-example-job");
-        assert_eq!(props["application_hdfs_root"], "/pnda/system/deployment-manager/applications/alice/app1");
-        assert_eq!(props["component_hdfs_root"], "/pnda/system/deployment-manager/applications/alice/app1/example");
+        assert_eq!(
+            props["application_hdfs_root"],
+            "/pnda/system/deployment-manager/applications/alice/app1"
+        );
+        assert_eq!(
+            props["component_hdfs_root"],
+            "/pnda/system/deployment-manager/applications/alice/app1/example"
+        );
         assert_eq!(props["application_user"], "alice");
         // Generated names beat an override that tries to set them.
         let sneaky = map(json!({"name": "other"}));
-        let props = resolve(&Layers { environment: &env, defaults: &defaults, overrides: Some(&sneaky), application: "a", component: "c", user: "u" });
+        let props = resolve(&Layers {
+            environment: &env,
+            defaults: &defaults,
+            overrides: Some(&sneaky),
+            application: "a",
+            component: "c",
+            user: "u",
+        });
         assert_eq!(props["component_name"], "c");
     }
 }

@@ -133,8 +133,9 @@ pub fn now() -> String {
 
 impl Registry {
     pub fn open(path: &Path) -> Result<Registry, DmError> {
-        let conn = Connection::open(path)
-            .map_err(|e| DmError::Internal(format!("cannot open the registry {}: {e}", path.display())))?;
+        let conn = Connection::open(path).map_err(|e| {
+            DmError::Internal(format!("cannot open the registry {}: {e}", path.display()))
+        })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed state change survives power loss, not just a crash of dmd.
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -148,22 +149,33 @@ impl Registry {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, DmError>>()?;
-        Ok(Registry { writer: Mutex::new(conn), readers, next_reader: Default::default() })
+        Ok(Registry {
+            writer: Mutex::new(conn),
+            readers,
+            next_reader: Default::default(),
+        })
     }
 
     /// Runs `f` on a read-only connection; it sees every committed transaction.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DmError>) -> Result<T, DmError> {
-        let start = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let free = (0..READERS).find_map(|i| self.readers[(start + i) % READERS].try_lock().ok());
         let conn = match free {
             Some(conn) => conn,
-            None => self.readers[start % READERS].lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.readers[start % READERS]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
         };
         f(&conn)
     }
 
     /// Runs `f` in one immediate transaction, committed when `f` succeeds.
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, DmError>) -> Result<T, DmError> {
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, DmError>,
+    ) -> Result<T, DmError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
@@ -178,14 +190,27 @@ fn json_column(text: Option<String>) -> Option<Value> {
 
 pub fn get_package(conn: &Connection, id: &str) -> Result<Option<PackageRow>, DmError> {
     let row = conn
-        .query_row("SELECT id, state, user, metadata, information FROM packages WHERE id = ?1", [id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
+        .query_row(
+            "SELECT id, state, user, metadata, information FROM packages WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            },
+        )
         .optional()?;
     row.map(|(id, state, user, metadata, information)| {
         Ok(PackageRow {
-            state: PackageState::parse(&state)
-                .ok_or_else(|| DmError::Internal(format!("registry holds unknown state {state} for package {id}")))?,
+            state: PackageState::parse(&state).ok_or_else(|| {
+                DmError::Internal(format!(
+                    "registry holds unknown state {state} for package {id}"
+                ))
+            })?,
             id,
             user,
             metadata: json_column(metadata),
@@ -212,7 +237,9 @@ pub fn delete_package(conn: &Connection, id: &str) -> Result<(), DmError> {
 /// Ids of packages in `state`, in key order.
 pub fn packages_in(conn: &Connection, state: PackageState) -> Result<Vec<String>, DmError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM packages WHERE state = ?1 ORDER BY id")?;
-    let ids = stmt.query_map([state.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let ids = stmt
+        .query_map([state.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(ids)
 }
 
@@ -234,19 +261,24 @@ pub fn get_app(conn: &Connection, name: &str) -> Result<Option<AppRow>, DmError>
             ))
         })
         .optional()?;
-    row.map(|(name, package, state, user, overrides, defaults, create_data, information)| {
-        Ok(AppRow {
-            state: AppState::parse(&state)
-                .ok_or_else(|| DmError::Internal(format!("registry holds unknown state {state} for application {name}")))?,
-            name,
-            package,
-            user,
-            overrides: json_column(Some(overrides)).unwrap_or(Value::Null),
-            defaults: json_column(Some(defaults)).unwrap_or(Value::Null),
-            create_data: json_column(create_data),
-            information,
-        })
-    })
+    row.map(
+        |(name, package, state, user, overrides, defaults, create_data, information)| {
+            Ok(AppRow {
+                state: AppState::parse(&state).ok_or_else(|| {
+                    DmError::Internal(format!(
+                        "registry holds unknown state {state} for application {name}"
+                    ))
+                })?,
+                name,
+                package,
+                user,
+                overrides: json_column(Some(overrides)).unwrap_or(Value::Null),
+                defaults: json_column(Some(defaults)).unwrap_or(Value::Null),
+                create_data: json_column(create_data),
+                information,
+            })
+        },
+    )
     .transpose()
 }
 
@@ -281,14 +313,19 @@ pub fn list_apps(conn: &Connection, package: Option<&str>) -> Result<Vec<String>
     let mut stmt = conn.prepare_cached(
         "SELECT name FROM applications WHERE state != 'NOTCREATED' AND (?1 IS NULL OR package = ?1) ORDER BY name",
     )?;
-    let names = stmt.query_map([package], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let names = stmt
+        .query_map([package], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(names)
 }
 
 /// Applications by state, for metrics.
 pub fn count_apps_by_state(conn: &Connection) -> Result<Vec<(String, i64)>, DmError> {
-    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM applications GROUP BY state")?;
-    let counts = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT state, COUNT(*) FROM applications GROUP BY state")?;
+    let counts = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     Ok(counts)
 }
 
@@ -298,19 +335,30 @@ pub fn transient_rows(conn: &Connection) -> Result<Vec<(String, String)>, DmErro
         "SELECT id, state FROM packages WHERE state IN ('DEPLOYING', 'UNDEPLOYING')
          UNION ALL SELECT name, state FROM applications WHERE state IN ('CREATING', 'STARTING', 'STOPPING', 'DESTROYING')",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 /// Moves a subject out of a transient state to the stable state it most likely left.
-pub fn settle_transient(conn: &Connection, subject: &str, state: &str, information: &str) -> Result<(), DmError> {
+pub fn settle_transient(
+    conn: &Connection,
+    subject: &str,
+    state: &str,
+    information: &str,
+) -> Result<(), DmError> {
     let (table, key, stable) = match state {
         "DEPLOYING" => ("packages", "id", "NOTDEPLOYED"),
         "UNDEPLOYING" => ("packages", "id", "DEPLOYED"),
         "CREATING" => ("applications", "name", "NOTCREATED"),
         "STARTING" => ("applications", "name", "CREATED"),
         "STOPPING" | "DESTROYING" => ("applications", "name", "STARTED"),
-        other => return Err(DmError::Internal(format!("{other} is not a transient state"))),
+        other => {
+            return Err(DmError::Internal(format!(
+                "{other} is not a transient state"
+            )))
+        }
     };
     conn.execute(
         &format!("UPDATE {table} SET state = ?2, information = ?3, updated_at = ?4 WHERE {key} = ?1 AND state = ?5"),
@@ -332,24 +380,57 @@ mod tests {
             let registry = Registry::open(&path).unwrap();
             registry
                 .write(|tx| {
-                    put_package(tx, &PackageRow { id: "p-1.0.0".into(), state: PackageState::Deployed, user: Some("u".into()), metadata: Some(json!({"a": 1})), information: Some("i".into()) })?;
-                    put_app(tx, &AppRow {
-                        name: "a".into(), package: "p-1.0.0".into(), state: AppState::Created, user: "u".into(),
-                        overrides: json!({"package": "p-1.0.0"}), defaults: json!({}), create_data: None, information: None,
-                    })?;
-                    put_app(tx, &AppRow {
-                        name: "b".into(), package: "p-1.0.0".into(), state: AppState::NotCreated, user: "u".into(),
-                        overrides: json!({}), defaults: json!({}), create_data: None, information: Some("Error creating b".into()),
-                    })
+                    put_package(
+                        tx,
+                        &PackageRow {
+                            id: "p-1.0.0".into(),
+                            state: PackageState::Deployed,
+                            user: Some("u".into()),
+                            metadata: Some(json!({"a": 1})),
+                            information: Some("i".into()),
+                        },
+                    )?;
+                    put_app(
+                        tx,
+                        &AppRow {
+                            name: "a".into(),
+                            package: "p-1.0.0".into(),
+                            state: AppState::Created,
+                            user: "u".into(),
+                            overrides: json!({"package": "p-1.0.0"}),
+                            defaults: json!({}),
+                            create_data: None,
+                            information: None,
+                        },
+                    )?;
+                    put_app(
+                        tx,
+                        &AppRow {
+                            name: "b".into(),
+                            package: "p-1.0.0".into(),
+                            state: AppState::NotCreated,
+                            user: "u".into(),
+                            overrides: json!({}),
+                            defaults: json!({}),
+                            create_data: None,
+                            information: Some("Error creating b".into()),
+                        },
+                    )
                 })
                 .unwrap();
         }
         let registry = Registry::open(&path).unwrap();
-        let package = registry.read(|c| get_package(c, "p-1.0.0")).unwrap().unwrap();
+        let package = registry
+            .read(|c| get_package(c, "p-1.0.0"))
+            .unwrap()
+            .unwrap();
         assert_eq!(package.state, PackageState::Deployed);
         assert_eq!(package.metadata, Some(json!({"a": 1})));
         assert_eq!(registry.read(|c| list_apps(c, None)).unwrap(), vec!["a"]);
-        assert_eq!(registry.read(|c| list_apps(c, Some("q-1.0.0"))).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            registry.read(|c| list_apps(c, Some("q-1.0.0"))).unwrap(),
+            Vec::<String>::new()
+        );
         assert!(registry.read(|c| get_app(c, "zz")).unwrap().is_none());
     }
 
@@ -360,11 +441,28 @@ mod tests {
         for n in 0..2 * READERS {
             let id = format!("p-1.0.{n}");
             registry
-                .write(|tx| put_package(tx, &PackageRow { id: id.clone(), state: PackageState::Deployed, user: None, metadata: None, information: None }))
+                .write(|tx| {
+                    put_package(
+                        tx,
+                        &PackageRow {
+                            id: id.clone(),
+                            state: PackageState::Deployed,
+                            user: None,
+                            metadata: None,
+                            information: None,
+                        },
+                    )
+                })
                 .unwrap();
-            assert!(registry.read(|c| get_package(c, &id)).unwrap().is_some(), "every reader sees the commit");
+            assert!(
+                registry.read(|c| get_package(c, &id)).unwrap().is_some(),
+                "every reader sees the commit"
+            );
         }
-        assert!(registry.read(|c| delete_package(c, "p-1.0.0")).is_err(), "readers cannot write");
+        assert!(
+            registry.read(|c| delete_package(c, "p-1.0.0")).is_err(),
+            "readers cannot write"
+        );
     }
 
     #[test]
@@ -372,10 +470,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let registry = Registry::open(&dir.path().join("r.db")).unwrap();
         let result: Result<(), DmError> = registry.write(|tx| {
-            put_package(tx, &PackageRow { id: "p-1.0.0".into(), state: PackageState::Deploying, user: None, metadata: None, information: None })?;
+            put_package(
+                tx,
+                &PackageRow {
+                    id: "p-1.0.0".into(),
+                    state: PackageState::Deploying,
+                    user: None,
+                    metadata: None,
+                    information: None,
+                },
+            )?;
             Err(DmError::Internal("boom".into()))
         });
         assert!(result.is_err());
-        assert!(registry.read(|c| get_package(c, "p-1.0.0")).unwrap().is_none());
+        assert!(registry
+            .read(|c| get_package(c, "p-1.0.0"))
+            .unwrap()
+            .is_none());
     }
 }

@@ -21,9 +21,13 @@ pub struct PackageFile {
 
 impl PackageFile {
     pub fn parse(file: &str) -> Result<PackageFile, DmError> {
-        let (stem, _) = ArchiveFormat::split_file_name(file).map_err(|p| DmError::BadRequest(p.message))?;
+        let (stem, _) =
+            ArchiveFormat::split_file_name(file).map_err(|p| DmError::BadRequest(p.message))?;
         let id = PackageId::parse(stem).map_err(|p| DmError::BadRequest(p.message))?;
-        Ok(PackageFile { file: file.to_string(), id })
+        Ok(PackageFile {
+            file: file.to_string(),
+            id,
+        })
     }
 }
 
@@ -61,7 +65,9 @@ pub struct LocalStore {
 impl LocalStore {
     pub fn open(root: &Path) -> io::Result<LocalStore> {
         std::fs::create_dir_all(root.join(".incoming"))?;
-        Ok(LocalStore { root: root.to_path_buf() })
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
     }
 }
 
@@ -74,7 +80,11 @@ impl PackageStore for LocalStore {
                 continue;
             }
             // Files that are not package names (notes, partial copies) are not packages.
-            if let Some(file) = entry.file_name().to_str().and_then(|n| PackageFile::parse(n).ok()) {
+            if let Some(file) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| PackageFile::parse(n).ok())
+            {
                 files.push(file);
             }
         }
@@ -87,17 +97,25 @@ impl PackageStore for LocalStore {
         if path.is_file() {
             Ok(path)
         } else {
-            Err(io::Error::new(io::ErrorKind::NotFound, format!("{} is not in the repository", file.file)))
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is not in the repository", file.file),
+            ))
         }
     }
 
     fn incoming(&self) -> io::Result<NamedTempFile> {
-        tempfile::Builder::new().prefix("upload-").tempfile_in(self.root.join(".incoming"))
+        tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(self.root.join(".incoming"))
     }
 
     fn publish(&self, received: NamedTempFile, file: &PackageFile) -> io::Result<()> {
         received.as_file().sync_all()?;
-        received.persist_noclobber(self.root.join(&file.file)).map(|_| ()).map_err(|e| e.error)
+        received
+            .persist_noclobber(self.root.join(&file.file))
+            .map(|_| ())
+            .map_err(|e| e.error)
     }
 
     fn delete(&self, file: &PackageFile) -> io::Result<bool> {
@@ -127,9 +145,16 @@ pub fn group_by_name(files: &[PackageFile], recency: usize) -> Value {
         .into_iter()
         .map(|(name, mut versions)| {
             versions.sort_by(|a, b| compare_versions(b.id.version(), a.id.version()));
-            let keep = if recency == 0 { versions.len() } else { recency };
-            let latest: Vec<Value> =
-                versions.iter().take(keep).map(|f| json!({"version": f.id.version(), "file": f.file})).collect();
+            let keep = if recency == 0 {
+                versions.len()
+            } else {
+                recency
+            };
+            let latest: Vec<Value> = versions
+                .iter()
+                .take(keep)
+                .map(|f| json!({"version": f.id.version(), "file": f.file}))
+                .collect();
             json!({"name": name, "latest_versions": latest})
         })
         .collect();
@@ -169,15 +194,30 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        for bad in ["../x-1.0.0.tar.gz", "x-1.0.tar.gz", "x-1.0.0.tar", "a/b-1.0.0.tar.gz", ".x-1.0.0.zip"] {
+        for bad in [
+            "../x-1.0.0.tar.gz",
+            "x-1.0.tar.gz",
+            "x-1.0.0.tar",
+            "a/b-1.0.0.tar.gz",
+            ".x-1.0.0.zip",
+        ] {
             assert!(PackageFile::parse(bad).is_err(), "{bad} should be refused");
         }
-        assert_eq!(file("spark-batch-app-1.0.23.tar.gz").id.name(), "spark-batch-app");
+        assert_eq!(
+            file("spark-batch-app-1.0.23.tar.gz").id.name(),
+            "spark-batch-app"
+        );
     }
 
     #[test]
     fn listing_groups_and_orders_versions() {
-        let files = ["a-1.0.2.tar.gz", "a-1.0.10.tar.gz", "a-1.0.9.zip", "b-0.1.0.tgz"].map(file);
+        let files = [
+            "a-1.0.2.tar.gz",
+            "a-1.0.10.tar.gz",
+            "a-1.0.9.zip",
+            "b-0.1.0.tgz",
+        ]
+        .map(file);
         assert_eq!(
             group_by_name(&files, 2),
             json!([
@@ -185,7 +225,13 @@ mod tests {
                 {"name": "b", "latest_versions": [{"version": "0.1.0", "file": "b-0.1.0.tgz"}]}
             ])
         );
-        assert_eq!(group_by_name(&files, 0)[0]["latest_versions"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            group_by_name(&files, 0)[0]["latest_versions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -197,10 +243,25 @@ mod tests {
         store.publish(upload, &file("p-1.0.0.tar.gz")).unwrap();
         let mut again = store.incoming().unwrap();
         again.write_all(b"two").unwrap();
-        assert_eq!(store.publish(again, &file("p-1.0.0.tar.gz")).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(std::fs::read(dir.path().join("p-1.0.0.tar.gz")).unwrap(), b"one");
+        assert_eq!(
+            store
+                .publish(again, &file("p-1.0.0.tar.gz"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("p-1.0.0.tar.gz")).unwrap(),
+            b"one"
+        );
         assert_eq!(store.list().unwrap(), vec![file("p-1.0.0.tar.gz")]);
-        assert_eq!(std::fs::read_dir(dir.path().join(".incoming")).unwrap().count(), 0, "refused upload is removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".incoming"))
+                .unwrap()
+                .count(),
+            0,
+            "refused upload is removed"
+        );
         assert!(store.delete(&file("p-1.0.0.tar.gz")).unwrap());
         assert!(!store.delete(&file("p-1.0.0.tar.gz")).unwrap());
     }

@@ -40,7 +40,8 @@ pub struct Runtimes {
 
 impl Runtimes {
     pub fn register(&mut self, runtime: Arc<dyn ComponentRuntime>) {
-        self.by_type.insert(runtime.component_type().to_string(), runtime);
+        self.by_type
+            .insert(runtime.component_type().to_string(), runtime);
     }
 
     pub fn get(&self, component_type: &str) -> Option<&Arc<dyn ComponentRuntime>> {
@@ -81,11 +82,23 @@ struct TestRuntime;
 
 impl TestRuntime {
     fn act(&self, ctx: &ComponentContext, op: &str, new_state: Option<&str>) -> Result<(), String> {
-        if let Some(ms) = ctx.properties.get("component_sleep_ms").and_then(property_u64) {
+        if let Some(ms) = ctx
+            .properties
+            .get("component_sleep_ms")
+            .and_then(property_u64)
+        {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
-        if ctx.properties.get("component_fail_on").and_then(Value::as_str) == Some(op) {
-            return Err(format!("test component {} was told to fail on {op}", ctx.component));
+        if ctx
+            .properties
+            .get("component_fail_on")
+            .and_then(Value::as_str)
+            == Some(op)
+        {
+            return Err(format!(
+                "test component {} was told to fail on {op}",
+                ctx.component
+            ));
         }
         let file = ctx.dir.join(TEST_STATE_FILE);
         let written = match new_state {
@@ -100,7 +113,9 @@ impl TestRuntime {
 }
 
 fn property_u64(value: &Value) -> Option<u64> {
-    value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
 }
 
 impl ComponentRuntime for TestRuntime {

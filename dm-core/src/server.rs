@@ -22,12 +22,18 @@ pub const REDACTED: &str = "********";
 /// The engine and API state for `config`, after recovering from whatever the last run left.
 pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     let data = config.data_dir();
-    std::fs::create_dir_all(data).with_context(|| format!("cannot create the data folder {}", data.display()))?;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let lock = lock_data_dir(data)?;
-    let registry = Arc::new(Registry::open(&data.join("registry.db")).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let registry =
+        Arc::new(Registry::open(&data.join("registry.db")).map_err(|e| anyhow::anyhow!("{e}"))?);
     let repository = config.repository_dir();
-    let store = Arc::new(LocalStore::open(&repository).with_context(|| format!("cannot open the repository {}", repository.display()))?);
-    let dirs = Dirs::new(data).with_context(|| format!("cannot create folders under {}", data.display()))?;
+    let store = Arc::new(
+        LocalStore::open(&repository)
+            .with_context(|| format!("cannot open the repository {}", repository.display()))?,
+    );
+    let dirs = Dirs::new(data)
+        .with_context(|| format!("cannot create folders under {}", data.display()))?;
 
     let mut rules = RuleSet::builtin();
     let mut runtimes = Runtimes::default();
@@ -57,8 +63,13 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         callbacks: Callbacks::start(&config.callbacks),
         hooks: PauseHook::from_env(data),
     }));
-    let report = engine.recover().map_err(|e| anyhow::anyhow!("start-up recovery failed: {e}"))?;
-    log::info!("recovery resolved {} interrupted operation(s)", report.len());
+    let report = engine
+        .recover()
+        .map_err(|e| anyhow::anyhow!("start-up recovery failed: {e}"))?;
+    log::info!(
+        "recovery resolved {} interrupted operation(s)",
+        report.len()
+    );
 
     Ok(web::Data::new(Api {
         engine,
@@ -76,11 +87,16 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
 fn lock_data_dir(data: &std::path::Path) -> anyhow::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     let path = data.join("dmd.lock");
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     // SAFETY: flock on a descriptor we own; no memory is involved.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
     if !locked {
-        anyhow::bail!("another dmd is using the data folder {} (it holds {})", data.display(), path.display());
+        anyhow::bail!(
+            "another dmd is using the data folder {} (it holds {})",
+            data.display(),
+            path.display()
+        );
     }
     Ok(file)
 }

@@ -11,10 +11,19 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 fn assert_error(reply: &common::Reply, code: u16, status: &str) {
-    assert_eq!(reply.code, code, "{}", String::from_utf8_lossy(&reply.bytes));
+    assert_eq!(
+        reply.code,
+        code,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
     assert_eq!(reply.content_type, "application/json");
     assert_eq!(reply.body["status"], status, "{}", reply.body);
-    assert!(reply.body["information"].is_string(), "errors carry information: {}", reply.body);
+    assert!(
+        reply.body["information"].is_string(),
+        "errors carry information: {}",
+        reply.body
+    );
 }
 
 #[test]
@@ -27,47 +36,106 @@ fn repository_upload_list_download_delete() {
     let reply = dmd.upload("app-1.0.2", &package);
     assert_eq!(reply.code, 200, "{}", reply.body);
     assert_eq!(reply.body["version"], "1.0.2");
-    assert_eq!(dmd.upload("app-1.0.10", &two_components("app-1.0.10")).code, 200);
+    assert_eq!(
+        dmd.upload("app-1.0.10", &two_components("app-1.0.10")).code,
+        200
+    );
     assert_error(&dmd.upload("app-1.0.2", &package), 409, "EXISTS");
     let zip_of_same = dmd.put("/repository/packages/app-1.0.2.zip", Some(&package));
     assert_error(&zip_of_same, 409, "EXISTS");
 
     let listing = dmd.get("/repository/packages");
     assert_eq!(listing.content_type, "application/json");
-    assert_eq!(listing.body, json!([{"name": "app", "latest_versions": [{"version": "1.0.10", "file": "app-1.0.10.tar.gz"}]}]));
+    assert_eq!(
+        listing.body,
+        json!([{"name": "app", "latest_versions": [{"version": "1.0.10", "file": "app-1.0.10.tar.gz"}]}])
+    );
     let all = dmd.get("/repository/packages?recency=0").body;
     assert_eq!(all[0]["latest_versions"].as_array().unwrap().len(), 2);
-    assert_error(&dmd.get("/repository/packages?recency=x"), 400, "BAD_REQUEST");
+    assert_error(
+        &dmd.get("/repository/packages?recency=x"),
+        400,
+        "BAD_REQUEST",
+    );
 
     // A bad package is refused with every problem, and not stored.
-    let bad = TarGz::new().dir("bad-1.0.0/").dir("bad-1.0.0/flink/").dir("bad-1.0.0/flink/f/").file("bad-1.0.0/flink/f/x.jar", "x").bytes();
+    let bad = TarGz::new()
+        .dir("bad-1.0.0/")
+        .dir("bad-1.0.0/flink/")
+        .dir("bad-1.0.0/flink/f/")
+        .file("bad-1.0.0/flink/f/x.jar", "x")
+        .bytes();
     let reply = dmd.upload("bad-1.0.0", &bad);
     assert_error(&reply, 400, "INVALID_PACKAGE");
     let problems = reply.body["problems"].as_array().unwrap();
-    assert!(problems.iter().any(|p| p["message"] == "missing file application.properties"), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["message"] == "missing file application.properties"),
+        "{problems:?}"
+    );
     // The folder must match the file name.
     assert_error(&dmd.upload("other-1.0.0", &package), 400, "INVALID_PACKAGE");
     // Names are checked before anything is written.
-    assert_error(&dmd.put("/repository/packages/app-1.0.tar.gz", Some(&package)), 400, "BAD_REQUEST");
-    assert_error(&dmd.put("/repository/packages/..%2Fapp-1.0.0.tar.gz", Some(&package)), 400, "BAD_REQUEST");
-    assert_eq!(std::fs::read_dir(dmd.data.join("repository/.incoming")).unwrap().count(), 0, "refused uploads are removed");
+    assert_error(
+        &dmd.put("/repository/packages/app-1.0.tar.gz", Some(&package)),
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &dmd.put("/repository/packages/..%2Fapp-1.0.0.tar.gz", Some(&package)),
+        400,
+        "BAD_REQUEST",
+    );
+    assert_eq!(
+        std::fs::read_dir(dmd.data.join("repository/.incoming"))
+            .unwrap()
+            .count(),
+        0,
+        "refused uploads are removed"
+    );
 
     let download = dmd.get("/repository/packages/app-1.0.2.tar.gz");
     assert_eq!(download.code, 200);
     assert_eq!(download.bytes, package);
-    assert_error(&dmd.get("/repository/packages/nope-1.0.0.tar.gz"), 404, "NOTFOUND");
-    assert_error(&dmd.get("/repository/packages/nope.tar.gz"), 400, "BAD_REQUEST");
-    assert_error(&dmd.delete("/repository/packages/nope-1.0.0.exe"), 400, "BAD_REQUEST");
+    assert_error(
+        &dmd.get("/repository/packages/nope-1.0.0.tar.gz"),
+        404,
+        "NOTFOUND",
+    );
+    assert_error(
+        &dmd.get("/repository/packages/nope.tar.gz"),
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &dmd.delete("/repository/packages/nope-1.0.0.exe"),
+        400,
+        "BAD_REQUEST",
+    );
 
-    assert_eq!(dmd.delete("/repository/packages/app-1.0.2.tar.gz").code, 200);
-    assert_error(&dmd.delete("/repository/packages/app-1.0.2.tar.gz"), 404, "NOTFOUND");
-    assert_eq!(dmd.get("/repository/packages").body[0]["latest_versions"][0]["version"], "1.0.10");
+    assert_eq!(
+        dmd.delete("/repository/packages/app-1.0.2.tar.gz").code,
+        200
+    );
+    assert_error(
+        &dmd.delete("/repository/packages/app-1.0.2.tar.gz"),
+        404,
+        "NOTFOUND",
+    );
+    assert_eq!(
+        dmd.get("/repository/packages").body[0]["latest_versions"][0]["version"],
+        "1.0.10"
+    );
 }
 
 #[test]
 fn upload_size_limit() {
     let root = tempfile::tempdir().unwrap();
-    let options = Options { env: vec![("DMD__REPOSITORY__MAX_UPLOAD_BYTES".into(), "100".into())], ..Options::default() };
+    let options = Options {
+        env: vec![("DMD__REPOSITORY__MAX_UPLOAD_BYTES".into(), "100".into())],
+        ..Options::default()
+    };
     let dmd = Dmd::start_with(root.path(), &options);
     assert_error(&dmd.upload("app-1.0.0", &vec![0u8; 1000]), 413, "TOO_LARGE");
     assert_eq!(dmd.get("/repository/packages").body, json!([]));
@@ -82,65 +150,157 @@ fn package_deploy_and_undeploy() {
         json!({"name": "something", "version": "1.0.0", "status": "NOTDEPLOYED", "user": null, "defaults": null, "information": null})
     );
     assert_error(&dmd.get("/packages/nodash"), 400, "BAD_REQUEST");
-    assert_error(&dmd.put("/packages/app-1.0.0?user.name=alice", None), 404, "NOTDEPLOYED");
-    assert_eq!(dmd.upload("app-1.0.0", &two_components("app-1.0.0")).code, 200);
+    assert_error(
+        &dmd.put("/packages/app-1.0.0?user.name=alice", None),
+        404,
+        "NOTDEPLOYED",
+    );
+    assert_eq!(
+        dmd.upload("app-1.0.0", &two_components("app-1.0.0")).code,
+        200
+    );
     assert_error(&dmd.put("/packages/app-1.0.0", None), 400, "BAD_REQUEST");
 
     let reply = dmd.put("/packages/app-1.0.0?user.name=alice", None);
     assert_eq!(reply.code, 202);
     let status = dmd.wait_status("/packages/app-1.0.0/status", "DEPLOYED");
-    assert!(status["information"].as_str().unwrap().starts_with("Deployed app-1.0.0 at "), "{status}");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Deployed app-1.0.0 at "),
+        "{status}"
+    );
     let info = dmd.get("/packages/app-1.0.0").body;
     assert_eq!(info["user"], "alice");
-    assert_eq!(info["defaults"], json!({"test": {"c1": {"threads": "2"}, "c2": {}}}));
+    assert_eq!(
+        info["defaults"],
+        json!({"test": {"c1": {"threads": "2"}, "c2": {}}})
+    );
     let keys: Vec<&String> = info.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["name", "version", "status", "user", "defaults", "information"], "PNDA's key order");
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "version",
+            "status",
+            "user",
+            "defaults",
+            "information"
+        ],
+        "PNDA's key order"
+    );
     assert_eq!(dmd.get("/packages").body, json!(["app-1.0.0"]));
-    assert!(dmd.data.join("deployed/app-1.0.0/app-1.0.0/test/c1/run.sh").is_file());
-    assert_error(&dmd.put("/packages/app-1.0.0?user.name=alice", None), 409, "DEPLOYED");
+    assert!(dmd
+        .data
+        .join("deployed/app-1.0.0/app-1.0.0/test/c1/run.sh")
+        .is_file());
+    assert_error(
+        &dmd.put("/packages/app-1.0.0?user.name=alice", None),
+        409,
+        "DEPLOYED",
+    );
 
     // Only the owner (or an admin) undeploys.
-    assert_error(&dmd.delete("/packages/app-1.0.0?user.name=bob"), 403, "FORBIDDEN");
+    assert_error(
+        &dmd.delete("/packages/app-1.0.0?user.name=bob"),
+        403,
+        "FORBIDDEN",
+    );
     assert_error(&dmd.delete("/packages/app-1.0.0"), 400, "BAD_REQUEST");
     assert_eq!(dmd.delete("/packages/app-1.0.0?user.name=alice").code, 202);
     let status = dmd.wait_status("/packages/app-1.0.0/status", "NOTDEPLOYED");
     assert_eq!(status["information"], Value::Null);
     assert_eq!(dmd.get("/packages").body, json!([]));
     assert!(!dmd.data.join("deployed/app-1.0.0").exists());
-    assert_error(&dmd.delete("/packages/app-1.0.0?user.name=alice"), 404, "NOTDEPLOYED");
+    assert_error(
+        &dmd.delete("/packages/app-1.0.0?user.name=alice"),
+        404,
+        "NOTDEPLOYED",
+    );
 }
 
 #[test]
 fn application_lifecycle() {
     let root = tempfile::tempdir().unwrap();
     let dmd = Dmd::start(root.path());
-    let create = |app: &str, body: &str| dmd.put(&format!("/applications/{app}?user.name=alice"), Some(body.as_bytes()));
+    let create = |app: &str, body: &str| {
+        dmd.put(
+            &format!("/applications/{app}?user.name=alice"),
+            Some(body.as_bytes()),
+        )
+    };
 
-    assert_eq!(dmd.get("/applications/a1").body, json!({"status": "NOTCREATED", "information": null}));
-    assert_eq!(dmd.get("/applications/a1/status").body, json!({"status": "NOTCREATED", "information": null}));
-    assert_error(&create("a1", r#"{"package": "app-1.0.0"}"#), 404, "NOTDEPLOYED");
+    assert_eq!(
+        dmd.get("/applications/a1").body,
+        json!({"status": "NOTCREATED", "information": null})
+    );
+    assert_eq!(
+        dmd.get("/applications/a1/status").body,
+        json!({"status": "NOTCREATED", "information": null})
+    );
+    assert_error(
+        &create("a1", r#"{"package": "app-1.0.0"}"#),
+        404,
+        "NOTDEPLOYED",
+    );
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
 
     let reply = create("with&oddchar", r#"{"package": "app-1.0.0"}"#);
     assert_error(&reply, 400, "BAD_REQUEST");
-    assert_eq!(reply.body["information"], "Application name with&oddchar may only contain a-z A-Z 0-9 - _");
-    assert_eq!(create("a1", "not json").body["information"], "Invalid request body");
-    assert_eq!(create("a1", r#"{"test": {}}"#).body["information"], "Invalid request body. Missing field 'package'");
+    assert_eq!(
+        reply.body["information"],
+        "Application name with&oddchar may only contain a-z A-Z 0-9 - _"
+    );
+    assert_eq!(
+        create("a1", "not json").body["information"],
+        "Invalid request body"
+    );
+    assert_eq!(
+        create("a1", r#"{"test": {}}"#).body["information"],
+        "Invalid request body. Missing field 'package'"
+    );
     assert_eq!(
         create("a1", r#"{"package": "app-1.0.0", "user": "x"}"#).body["information"],
         "Invalid request body. User should be passed as URI parameter user.name"
     );
-    assert_error(&dmd.put("/applications/a1", Some(br#"{"package": "app-1.0.0"}"#)), 400, "BAD_REQUEST");
-    let huge = format!(r#"{{"package": "app-1.0.0", "test": {{"c1": {{"x": "{}"}}}}}}"#, "y".repeat(2 << 20));
+    assert_error(
+        &dmd.put("/applications/a1", Some(br#"{"package": "app-1.0.0"}"#)),
+        400,
+        "BAD_REQUEST",
+    );
+    let huge = format!(
+        r#"{{"package": "app-1.0.0", "test": {{"c1": {{"x": "{}"}}}}}}"#,
+        "y".repeat(2 << 20)
+    );
     assert_error(&create("a1", &huge), 413, "TOO_LARGE");
     let reply = create("a1", r#"{"package": "app-1.0.0", "test": {"c3": {}}}"#);
     assert_error(&reply, 400, "BAD_REQUEST");
-    assert!(reply.body["information"].as_str().unwrap().contains("c3"), "{}", reply.body);
-    assert_error(&create("a1", r#"{"package": "app-1.0.0", "flink": {"c1": {}}}"#), 400, "BAD_REQUEST");
+    assert!(
+        reply.body["information"].as_str().unwrap().contains("c3"),
+        "{}",
+        reply.body
+    );
+    assert_error(
+        &create("a1", r#"{"package": "app-1.0.0", "flink": {"c1": {}}}"#),
+        400,
+        "BAD_REQUEST",
+    );
 
-    assert_eq!(create("test-app", r#"{"package": "app-1.0.0", "test": {"c1": {"threads": "8"}}}"#).code, 202);
+    assert_eq!(
+        create(
+            "test-app",
+            r#"{"package": "app-1.0.0", "test": {"c1": {"threads": "8"}}}"#
+        )
+        .code,
+        202
+    );
     dmd.wait_status("/applications/test-app/status", "CREATED");
-    assert_error(&create("test-app", r#"{"package": "app-1.0.0"}"#), 409, "CREATED");
+    assert_error(
+        &create("test-app", r#"{"package": "app-1.0.0"}"#),
+        409,
+        "CREATED",
+    );
     let info = dmd.get("/applications/test-app").body;
     assert_eq!(
         info,
@@ -149,44 +309,109 @@ fn application_lifecycle() {
                "defaults": {"test": {"c1": {"threads": "2"}, "c2": {}}}})
     );
     assert_eq!(dmd.get("/applications").body, json!(["test-app"]));
-    assert_eq!(dmd.get("/packages/app-1.0.0/applications").body, json!(["test-app"]));
-    assert_eq!(dmd.get("/packages/other-1.0.0/applications").body, json!([]));
+    assert_eq!(
+        dmd.get("/packages/app-1.0.0/applications").body,
+        json!(["test-app"])
+    );
+    assert_eq!(
+        dmd.get("/packages/other-1.0.0/applications").body,
+        json!([])
+    );
     assert_error(&dmd.get("/packages/other/applications"), 400, "BAD_REQUEST");
-    assert_eq!(component_state(&dmd.data, "test-app", "c1").as_deref(), Some("created"));
+    assert_eq!(
+        component_state(&dmd.data, "test-app", "c1").as_deref(),
+        Some("created")
+    );
     assert_eq!(
         dmd.get("/applications/test-app/detail").body,
         json!({"name": "test-app", "status": "CREATED", "yarn_applications": {}})
     );
-    assert_eq!(dmd.get("/applications/test-app/summary").body, json!({"test-app": {"status": "Not Available"}}));
+    assert_eq!(
+        dmd.get("/applications/test-app/summary").body,
+        json!({"test-app": {"status": "Not Available"}})
+    );
     let reply = dmd.get("/applications/test-app/bogus");
     assert_error(&reply, 400, "BAD_REQUEST");
-    assert_eq!(reply.body["information"], "bogus is not a valid query (status|detail|summary)");
-    assert_eq!(dmd.post("/applications/test-app/launch?user.name=alice").body["information"], "launch is not a valid action (start|stop)");
+    assert_eq!(
+        reply.body["information"],
+        "bogus is not a valid query (status|detail|summary)"
+    );
+    assert_eq!(
+        dmd.post("/applications/test-app/launch?user.name=alice")
+            .body["information"],
+        "launch is not a valid action (start|stop)"
+    );
 
-    assert_error(&dmd.post("/applications/test-app/stop?user.name=alice"), 409, "CREATED");
-    assert_error(&dmd.post("/applications/test-app/start"), 400, "BAD_REQUEST");
-    assert_eq!(dmd.post("/applications/test-app/start?user.name=alice").code, 202);
+    assert_error(
+        &dmd.post("/applications/test-app/stop?user.name=alice"),
+        409,
+        "CREATED",
+    );
+    assert_error(
+        &dmd.post("/applications/test-app/start"),
+        400,
+        "BAD_REQUEST",
+    );
+    assert_eq!(
+        dmd.post("/applications/test-app/start?user.name=alice")
+            .code,
+        202
+    );
     dmd.wait_status("/applications/test-app/status", "STARTED");
-    assert_eq!(component_state(&dmd.data, "test-app", "c2").as_deref(), Some("started"));
-    assert_error(&dmd.post("/applications/test-app/start?user.name=alice"), 409, "STARTED");
-    assert_eq!(dmd.post("/applications/test-app/stop?user.name=alice").code, 202);
+    assert_eq!(
+        component_state(&dmd.data, "test-app", "c2").as_deref(),
+        Some("started")
+    );
+    assert_error(
+        &dmd.post("/applications/test-app/start?user.name=alice"),
+        409,
+        "STARTED",
+    );
+    assert_eq!(
+        dmd.post("/applications/test-app/stop?user.name=alice").code,
+        202
+    );
     dmd.wait_status("/applications/test-app/status", "CREATED");
-    assert_eq!(component_state(&dmd.data, "test-app", "c1").as_deref(), Some("stopped"));
+    assert_eq!(
+        component_state(&dmd.data, "test-app", "c1").as_deref(),
+        Some("stopped")
+    );
 
     // The application keeps its own copy: the package may go.
     assert_eq!(dmd.delete("/packages/app-1.0.0?user.name=alice").code, 202);
     dmd.wait_status("/packages/app-1.0.0/status", "NOTDEPLOYED");
-    assert_eq!(dmd.post("/applications/test-app/start?user.name=alice").code, 202);
+    assert_eq!(
+        dmd.post("/applications/test-app/start?user.name=alice")
+            .code,
+        202
+    );
     dmd.wait_status("/applications/test-app/status", "STARTED");
 
-    assert_eq!(dmd.delete("/applications/test-app?user.name=alice").code, 202);
-    assert_eq!(dmd.wait_status("/applications/test-app/status", "NOTCREATED")["information"], Value::Null);
+    assert_eq!(
+        dmd.delete("/applications/test-app?user.name=alice").code,
+        202
+    );
+    assert_eq!(
+        dmd.wait_status("/applications/test-app/status", "NOTCREATED")["information"],
+        Value::Null
+    );
     assert!(!dmd.data.join("applications/test-app").exists());
     assert_eq!(dmd.get("/applications").body, json!([]));
     assert_error(&dmd.get("/applications/test-app/detail"), 404, "NOTCREATED");
-    assert_eq!(dmd.get("/applications/test-app/summary").body, json!({"test-app": {"status": "Not Created"}}));
-    assert_error(&dmd.post("/applications/test-app/start?user.name=alice"), 404, "NOTCREATED");
-    assert_error(&dmd.delete("/applications/test-app?user.name=alice"), 404, "NOTCREATED");
+    assert_eq!(
+        dmd.get("/applications/test-app/summary").body,
+        json!({"test-app": {"status": "Not Created"}})
+    );
+    assert_error(
+        &dmd.post("/applications/test-app/start?user.name=alice"),
+        404,
+        "NOTCREATED",
+    );
+    assert_error(
+        &dmd.delete("/applications/test-app?user.name=alice"),
+        404,
+        "NOTCREATED",
+    );
     assert_error(&dmd.get("/applications/a%2Fb"), 400, "BAD_REQUEST");
 }
 
@@ -199,10 +424,17 @@ fn failures_carry_information() {
 
     // create: rolled back, the first component destroyed again, may be re-created.
     let body = json!({"package": "app-1.0.0", "test": {"c2": {"fail_on": "create"}}}).to_string();
-    assert_eq!(dmd.put("/applications/bad?user.name=alice", Some(body.as_bytes())).code, 202);
+    assert_eq!(
+        dmd.put("/applications/bad?user.name=alice", Some(body.as_bytes()))
+            .code,
+        202
+    );
     let status = dmd.wait_status("/applications/bad/status", "NOTCREATED");
     let info = status["information"].as_str().unwrap();
-    assert!(info.starts_with("Error creating bad FailedCreation, details: "), "{info}");
+    assert!(
+        info.starts_with("Error creating bad FailedCreation, details: "),
+        "{info}"
+    );
     assert!(info.contains("told to fail on create"), "{info}");
     assert!(!dmd.data.join("applications/bad").exists());
     assert_eq!(dmd.get("/applications").body, json!([]));
@@ -212,8 +444,17 @@ fn failures_carry_information() {
     dmd.created("s", "app-1.0.0", fail_on("start"));
     assert_eq!(dmd.post("/applications/s/start?user.name=alice").code, 202);
     let status = dmd.wait_status("/applications/s/status", "CREATED");
-    assert!(status["information"].as_str().unwrap().starts_with("Error starting s FailedOperation"), "{status}");
-    assert_eq!(component_state(&dmd.data, "s", "c1").as_deref(), Some("stopped"));
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error starting s FailedOperation"),
+        "{status}"
+    );
+    assert_eq!(
+        component_state(&dmd.data, "s", "c1").as_deref(),
+        Some("stopped")
+    );
 
     // stop: stays STARTED (as PNDA).
     dmd.created("t", "app-1.0.0", fail_on("stop"));
@@ -221,22 +462,40 @@ fn failures_carry_information() {
     dmd.wait_status("/applications/t/status", "STARTED");
     assert_eq!(dmd.post("/applications/t/stop?user.name=alice").code, 202);
     let status = dmd.wait_status("/applications/t/status", "STARTED");
-    assert!(status["information"].as_str().unwrap().starts_with("Error stopping t "), "{status}");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error stopping t "),
+        "{status}"
+    );
 
     // destroy: back to the state it was in (PNDA said STARTED even for a CREATED application).
     dmd.created("d", "app-1.0.0", fail_on("destroy"));
     assert_eq!(dmd.delete("/applications/d?user.name=alice").code, 202);
     let status = dmd.wait_status("/applications/d/status", "CREATED");
-    assert!(status["information"].as_str().unwrap().starts_with("Error deleting d "), "{status}");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error deleting d "),
+        "{status}"
+    );
     // A later successful operation clears the information.
     assert_eq!(dmd.post("/applications/d/start?user.name=alice").code, 202);
-    assert_eq!(dmd.wait_status("/applications/d/status", "STARTED")["information"], Value::Null);
+    assert_eq!(
+        dmd.wait_status("/applications/d/status", "STARTED")["information"],
+        Value::Null
+    );
 }
 
 #[test]
 fn authorization_follows_pnda_rules() {
     let root = tempfile::tempdir().unwrap();
-    let options = Options { env: vec![("DMD__AUTH__GROUPS__ADMIN".into(), r#"["root"]"#.into())], ..Options::default() };
+    let options = Options {
+        env: vec![("DMD__AUTH__GROUPS__ADMIN".into(), r#"["root"]"#.into())],
+        ..Options::default()
+    };
     let dmd = Dmd::start_with(root.path(), &options);
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
     dmd.created("a", "app-1.0.0", json!({}));
@@ -245,13 +504,32 @@ fn authorization_follows_pnda_rules() {
     assert_eq!(dmd.get("/applications/a").code, 200);
     let reply = dmd.post("/applications/a/start?user.name=bob");
     assert_error(&reply, 403, "FORBIDDEN");
-    assert_eq!(reply.body["information"], "User \"bob\" does not have authorization for \"deployment_manager:application:start\"");
-    assert_error(&dmd.delete("/applications/a?user.name=bob"), 403, "FORBIDDEN");
-    assert_eq!(dmd.post("/applications/a/start?user.name=root").code, 202, "admin acts on others' applications");
+    assert_eq!(
+        reply.body["information"],
+        "User \"bob\" does not have authorization for \"deployment_manager:application:start\""
+    );
+    assert_error(
+        &dmd.delete("/applications/a?user.name=bob"),
+        403,
+        "FORBIDDEN",
+    );
+    assert_eq!(
+        dmd.post("/applications/a/start?user.name=root").code,
+        202,
+        "admin acts on others' applications"
+    );
     dmd.wait_status("/applications/a/status", "STARTED");
     // Authorization comes before the state check, so the state is not disclosed to outsiders.
-    assert_error(&dmd.post("/applications/a/start?user.name=bob"), 403, "FORBIDDEN");
-    assert_error(&dmd.get("/applications/a?user.name=a%2Fb"), 400, "BAD_REQUEST");
+    assert_error(
+        &dmd.post("/applications/a/start?user.name=bob"),
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &dmd.get("/applications/a?user.name=a%2Fb"),
+        400,
+        "BAD_REQUEST",
+    );
 }
 
 #[test]
@@ -263,34 +541,112 @@ fn bearer_tokens() {
         "[auth]\nmode = \"bearer\"\ntokens_file = {:?}\n\n[[authorization.grant]]\nactions = \"everyone_actions\"\n\n[[authorization.grant]]\nactions = \"owner_only_actions\"\nowner = true\ngroups = [\"admin\"]\n",
         tokens.display().to_string()
     );
-    let dmd = Dmd::start_with(root.path(), &Options { config: Some(config), ..Options::default() });
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config),
+            ..Options::default()
+        },
+    );
     let bearer = |t: &str| format!("Bearer {t}");
     // The stricter policy above: no anonymous reads.
-    for path in ["/packages", "/applications", "/repository/packages", "/environment/endpoints", "/applications/a/status"] {
+    for path in [
+        "/packages",
+        "/applications",
+        "/repository/packages",
+        "/environment/endpoints",
+        "/applications/a/status",
+    ] {
         assert_error(&dmd.get(path), 403, "FORBIDDEN");
     }
-    assert_eq!(dmd.call("GET", "/packages", None, &[("Authorization", &bearer("alice-token"))]).code, 200);
-    assert_error(&dmd.call("GET", "/packages", None, &[("Authorization", &bearer("wrong"))]), 401, "UNAUTHORIZED");
+    assert_eq!(
+        dmd.call(
+            "GET",
+            "/packages",
+            None,
+            &[("Authorization", &bearer("alice-token"))]
+        )
+        .code,
+        200
+    );
+    assert_error(
+        &dmd.call(
+            "GET",
+            "/packages",
+            None,
+            &[("Authorization", &bearer("wrong"))],
+        ),
+        401,
+        "UNAUTHORIZED",
+    );
     assert_error(&dmd.get("/packages?user.name=alice"), 401, "UNAUTHORIZED");
-    assert_error(&dmd.call("GET", "/packages?user.name=root", None, &[("Authorization", &bearer("alice-token"))]), 403, "FORBIDDEN");
+    assert_error(
+        &dmd.call(
+            "GET",
+            "/packages?user.name=root",
+            None,
+            &[("Authorization", &bearer("alice-token"))],
+        ),
+        403,
+        "FORBIDDEN",
+    );
     let id = "app-1.0.0";
-    let up = dmd.call("PUT", &format!("/repository/packages/{id}.tar.gz"), Some(&two_components(id)), &[("Authorization", &bearer("alice-token"))]);
+    let up = dmd.call(
+        "PUT",
+        &format!("/repository/packages/{id}.tar.gz"),
+        Some(&two_components(id)),
+        &[("Authorization", &bearer("alice-token"))],
+    );
     assert_eq!(up.code, 200);
-    assert_error(&dmd.put(&format!("/packages/{id}"), None), 401, "UNAUTHORIZED");
-    assert_eq!(dmd.call("PUT", &format!("/packages/{id}"), None, &[("Authorization", &bearer("alice-token"))]).code, 202);
+    assert_error(
+        &dmd.put(&format!("/packages/{id}"), None),
+        401,
+        "UNAUTHORIZED",
+    );
+    assert_eq!(
+        dmd.call(
+            "PUT",
+            &format!("/packages/{id}"),
+            None,
+            &[("Authorization", &bearer("alice-token"))]
+        )
+        .code,
+        202
+    );
     let deadline = Instant::now() + common::WAIT;
-    while dmd.call("GET", &format!("/packages/{id}/status"), None, &[("Authorization", &bearer("root-token"))]).body["status"] != "DEPLOYED" {
+    while dmd
+        .call(
+            "GET",
+            &format!("/packages/{id}/status"),
+            None,
+            &[("Authorization", &bearer("root-token"))],
+        )
+        .body["status"]
+        != "DEPLOYED"
+    {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(dmd.call("GET", &format!("/packages/{id}"), None, &[("Authorization", &bearer("root-token"))]).body["user"], "alice");
+    assert_eq!(
+        dmd.call(
+            "GET",
+            &format!("/packages/{id}"),
+            None,
+            &[("Authorization", &bearer("root-token"))]
+        )
+        .body["user"],
+        "alice"
+    );
 }
 
 #[test]
 fn one_operation_per_subject() {
     let root = tempfile::tempdir().unwrap();
     let dmd = Arc::new(Dmd::start(root.path()));
-    assert_eq!(dmd.upload("app-1.0.0", &two_components("app-1.0.0")).code, 200);
+    assert_eq!(
+        dmd.upload("app-1.0.0", &two_components("app-1.0.0")).code,
+        200
+    );
     let race = |requests: Vec<(&'static str, String, Option<Vec<u8>>)>| -> Vec<u16> {
         let barrier = Arc::new(Barrier::new(requests.len()));
         let handles: Vec<_> = requests
@@ -307,22 +663,49 @@ fn one_operation_per_subject() {
         codes.sort();
         codes
     };
-    let deploy = ("PUT", "/packages/app-1.0.0?user.name=alice".to_string(), None);
+    let deploy = (
+        "PUT",
+        "/packages/app-1.0.0?user.name=alice".to_string(),
+        None,
+    );
     assert_eq!(race(vec![deploy.clone(), deploy]), vec![202, 409]);
     dmd.wait_status("/packages/app-1.0.0/status", "DEPLOYED");
 
-    let body = json!({"package": "app-1.0.0", "test": {"c1": {"sleep_ms": 300}}}).to_string().into_bytes();
-    let create = ("PUT", "/applications/a?user.name=alice".to_string(), Some(body));
+    let body = json!({"package": "app-1.0.0", "test": {"c1": {"sleep_ms": 300}}})
+        .to_string()
+        .into_bytes();
+    let create = (
+        "PUT",
+        "/applications/a?user.name=alice".to_string(),
+        Some(body),
+    );
     assert_eq!(race(vec![create.clone(), create]), vec![202, 409]);
     // While a is being created, its package cannot be undeployed, and a cannot be started.
-    assert_error(&dmd.delete("/packages/app-1.0.0?user.name=alice"), 409, "DEPLOYED");
-    assert_error(&dmd.post("/applications/a/start?user.name=alice"), 409, "CREATING");
+    assert_error(
+        &dmd.delete("/packages/app-1.0.0?user.name=alice"),
+        409,
+        "DEPLOYED",
+    );
+    assert_error(
+        &dmd.post("/applications/a/start?user.name=alice"),
+        409,
+        "CREATING",
+    );
     dmd.wait_status("/applications/a/status", "CREATED");
 
     // Different applications proceed in parallel.
     dmd.created("b", "app-1.0.0", json!({"test": {"c1": {"sleep_ms": 300}}}));
-    let start = |app: &str| ("POST", format!("/applications/{app}/start?user.name=alice"), None);
-    assert_eq!(race(vec![start("a"), start("b"), start("a")]), vec![202, 202, 409]);
+    let start = |app: &str| {
+        (
+            "POST",
+            format!("/applications/{app}/start?user.name=alice"),
+            None,
+        )
+    };
+    assert_eq!(
+        race(vec![start("a"), start("b"), start("a")]),
+        vec![202, 202, 409]
+    );
     dmd.wait_status("/applications/a/status", "STARTED");
     dmd.wait_status("/applications/b/status", "STARTED");
 }
@@ -331,7 +714,13 @@ fn one_operation_per_subject() {
 fn environment_metrics_openapi_and_unknown_paths() {
     let root = tempfile::tempdir().unwrap();
     let config = "[environment]\nkafka_brokers = \"127.0.0.1:9092\"\nhadoop_manager_password = \"hunter2\"\nwebhdfs_port = \"14000\"\n";
-    let dmd = Dmd::start_with(root.path(), &Options { config: Some(config.into()), ..Options::default() });
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config.into()),
+            ..Options::default()
+        },
+    );
     let endpoints = dmd.get("/environment/endpoints");
     assert_eq!(endpoints.content_type, "application/json");
     assert_eq!(
@@ -345,7 +734,13 @@ fn environment_metrics_openapi_and_unknown_paths() {
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
     dmd.created("a", "app-1.0.0", json!({}));
     let db = rusqlite::Connection::open(dmd.data.join("registry.db")).unwrap();
-    let create_data: String = db.query_row("SELECT create_data FROM applications WHERE name = 'a'", [], |r| r.get(0)).unwrap();
+    let create_data: String = db
+        .query_row(
+            "SELECT create_data FROM applications WHERE name = 'a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let create_data: Value = serde_json::from_str(&create_data).unwrap();
     let props = &create_data["test"][0]["properties"];
     assert_eq!(props["environment_kafka_brokers"], "127.0.0.1:9092");
@@ -353,33 +748,82 @@ fn environment_metrics_openapi_and_unknown_paths() {
     assert_eq!(props["application_user"], "alice");
     assert!(props.get("environment_hadoop_manager_password").is_none());
     // PNDA's application.properties auto-fill, without the secrets.
-    let filled = std::fs::read_to_string(dmd.data.join("applications/a/test/c1/application.properties")).unwrap();
-    assert!(filled.contains("\nenvironment.kafka_brokers=127.0.0.1:9092\n"), "{filled}");
-    assert!(filled.contains("\ncomponent.job_name=a-c1-job\n"), "{filled}");
+    let filled = std::fs::read_to_string(
+        dmd.data
+            .join("applications/a/test/c1/application.properties"),
+    )
+    .unwrap();
+    assert!(
+        filled.contains("\nenvironment.kafka_brokers=127.0.0.1:9092\n"),
+        "{filled}"
+    );
+    assert!(
+        filled.contains("\ncomponent.job_name=a-c1-job\n"),
+        "{filled}"
+    );
     assert!(!filled.contains("hunter2"));
 
     let metrics = String::from_utf8(dmd.get("/metrics").bytes).unwrap();
-    assert!(metrics.contains(r#"dm_applications{state="CREATED"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"dm_operations_total{kind="deploy",outcome="succeeded"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"dm_http_requests_total{code="202",method="PUT",route="/packages/{id}"} 1"#), "{metrics}");
-    assert!(metrics.contains("dm_operation_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains(r#"dm_applications{state="CREATED"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"dm_operations_total{kind="deploy",outcome="succeeded"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"dm_http_requests_total{code="202",method="PUT",route="/packages/{id}"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dm_operation_duration_seconds_bucket"),
+        "{metrics}"
+    );
 
     let doc = dmd.get("/openapi.json").body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/packages/{id}", "/applications/{name}/{action}", "/repository/packages/{file}", "/environment/endpoints"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    for path in [
+        "/packages/{id}",
+        "/applications/{name}/{action}",
+        "/repository/packages/{file}",
+        "/environment/endpoints",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
     }
 
-    let preflight = dmd.call("OPTIONS", "/applications/a/start", None, &[("Origin", "http://console")]);
+    let preflight = dmd.call(
+        "OPTIONS",
+        "/applications/a/start",
+        None,
+        &[("Origin", "http://console")],
+    );
     assert_eq!(preflight.code, 204);
-    let options_reply = ureq::request("OPTIONS", &dmd.url("/packages")).call().unwrap();
-    assert_eq!(options_reply.header("access-control-allow-origin"), Some("*"));
-    assert!(options_reply.header("access-control-allow-methods").unwrap().contains("DELETE"));
+    let options_reply = ureq::request("OPTIONS", &dmd.url("/packages"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        options_reply.header("access-control-allow-origin"),
+        Some("*")
+    );
+    assert!(options_reply
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("DELETE"));
 
     // The repository gone: 503, with information.
     std::fs::remove_dir_all(dmd.data.join("repository")).unwrap();
     assert_error(&dmd.get("/repository/packages"), 503, "UNAVAILABLE");
-    assert_error(&dmd.put("/packages/app-1.0.1?user.name=alice", None), 503, "UNAVAILABLE");
+    assert_error(
+        &dmd.put("/packages/app-1.0.1?user.name=alice", None),
+        503,
+        "UNAVAILABLE",
+    );
 
     assert_error(&dmd.get("/nothing/here"), 404, "NOTFOUND");
     assert_error(&dmd.post("/packages"), 405, "METHOD_NOT_ALLOWED");
@@ -400,7 +844,11 @@ fn callback_receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
-            let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
             let mut length = 0;
             loop {
                 let mut line = String::new();
@@ -413,15 +861,24 @@ fn callback_receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            store.lock().unwrap().push((path, serde_json::from_slice(&body).unwrap()));
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            store
+                .lock()
+                .unwrap()
+                .push((path, serde_json::from_slice(&body).unwrap()));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
     (url, seen)
 }
 
 /// The `(state, information)` items posted to `path` about `id`, waiting for at least `count`.
-fn events(seen: &Mutex<Vec<(String, Value)>>, path: &str, id: &str, count: usize) -> Vec<(String, Option<String>)> {
+fn events(
+    seen: &Mutex<Vec<(String, Value)>>,
+    path: &str,
+    id: &str,
+    count: usize,
+) -> Vec<(String, Option<String>)> {
     let deadline = Instant::now() + common::WAIT;
     loop {
         let items: Vec<(String, Option<String>)> = seen
@@ -431,7 +888,12 @@ fn events(seen: &Mutex<Vec<(String, Value)>>, path: &str, id: &str, count: usize
             .filter(|(p, _)| p == path)
             .flat_map(|(_, b)| b["data"].as_array().unwrap().clone())
             .filter(|item| item["id"] == id)
-            .map(|item| (item["state"].as_str().unwrap().to_string(), item["information"].as_str().map(str::to_string)))
+            .map(|item| {
+                (
+                    item["state"].as_str().unwrap().to_string(),
+                    item["information"].as_str().map(str::to_string),
+                )
+            })
             .collect();
         if items.len() >= count || Instant::now() > deadline {
             return items;
@@ -451,7 +913,10 @@ fn callbacks_report_committed_states() {
     let options = Options {
         env: vec![
             ("DMD__CALLBACKS__PACKAGE".into(), format!("{url}/packages")),
-            ("DMD__CALLBACKS__APPLICATION".into(), format!("{url}/applications")),
+            (
+                "DMD__CALLBACKS__APPLICATION".into(),
+                format!("{url}/applications"),
+            ),
         ],
         ..Options::default()
     };
@@ -460,9 +925,16 @@ fn callbacks_report_committed_states() {
     let deploy = events(&seen, "/packages", "app-1.0.0", 2);
     assert_eq!(states(&deploy), ["DEPLOYING", "DEPLOYED"]);
     assert_eq!(deploy[0].1, None, "information only when non-empty");
-    assert!(deploy[1].1.as_deref().unwrap().starts_with("Deployed app-1.0.0 at"));
+    assert!(deploy[1]
+        .1
+        .as_deref()
+        .unwrap()
+        .starts_with("Deployed app-1.0.0 at"));
     let (_, body) = seen.lock().unwrap()[0].clone();
-    assert!(body["data"][0]["timestamp"].as_i64().unwrap() > 1_500_000_000_000, "milliseconds");
+    assert!(
+        body["data"][0]["timestamp"].as_i64().unwrap() > 1_500_000_000_000,
+        "milliseconds"
+    );
     assert!(body["timestamp"].is_i64());
 
     dmd.created("a", "app-1.0.0", json!({}));
@@ -472,18 +944,45 @@ fn callbacks_report_committed_states() {
     dmd.wait_status("/applications/a/status", "CREATED");
     assert_eq!(dmd.delete("/applications/a?user.name=alice").code, 202);
     let app = events(&seen, "/applications", "a", 8);
-    assert_eq!(states(&app), ["CREATING", "CREATED", "STARTING", "STARTED", "STOPPING", "CREATED", "DESTROYING", "NOTCREATED"]);
+    assert_eq!(
+        states(&app),
+        [
+            "CREATING",
+            "CREATED",
+            "STARTING",
+            "STARTED",
+            "STOPPING",
+            "CREATED",
+            "DESTROYING",
+            "NOTCREATED"
+        ]
+    );
 
     // A failed deploy: its reason travels with NOTDEPLOYED. (A file where the deployment
     // folder goes makes the deploy fail.)
-    assert_eq!(dmd.upload("app-1.0.1", &two_components("app-1.0.1")).code, 200);
+    assert_eq!(
+        dmd.upload("app-1.0.1", &two_components("app-1.0.1")).code,
+        200
+    );
     std::fs::write(dmd.data.join("deployed/app-1.0.1"), "in the way").unwrap();
-    assert_eq!(dmd.put("/packages/app-1.0.1?user.name=alice", None).code, 202);
+    assert_eq!(
+        dmd.put("/packages/app-1.0.1?user.name=alice", None).code,
+        202
+    );
     let status = dmd.wait_status("/packages/app-1.0.1/status", "NOTDEPLOYED");
-    assert!(status["information"].as_str().unwrap().starts_with("Error deploying app-1.0.1 IOError"), "{status}");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error deploying app-1.0.1 IOError"),
+        "{status}"
+    );
     let failed = events(&seen, "/packages", "app-1.0.1", 2);
     assert_eq!(states(&failed), ["DEPLOYING", "NOTDEPLOYED"]);
-    assert_eq!(failed[1].1.as_ref(), status["information"].as_str().map(str::to_string).as_ref());
+    assert_eq!(
+        failed[1].1.as_ref(),
+        status["information"].as_str().map(str::to_string).as_ref()
+    );
 }
 
 #[test]
@@ -495,7 +994,10 @@ fn callbacks_never_block_operations() {
     let options = Options {
         env: vec![
             ("DMD__CALLBACKS__PACKAGE".into(), format!("{url}/packages")),
-            ("DMD__CALLBACKS__APPLICATION".into(), format!("{url}/applications")),
+            (
+                "DMD__CALLBACKS__APPLICATION".into(),
+                format!("{url}/applications"),
+            ),
             ("DMD__CALLBACKS__TIMEOUT_MS".into(), "5000".into()),
         ],
         ..Options::default()
@@ -506,7 +1008,11 @@ fn callbacks_never_block_operations() {
     dmd.created("a", "app-1.0.0", json!({}));
     assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
     dmd.wait_status("/applications/a/status", "STARTED");
-    assert!(started.elapsed() < Duration::from_secs(5), "operations waited for callbacks: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "operations waited for callbacks: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -529,30 +1035,67 @@ fn failed_undeploy_keeps_the_package() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status["status"], "DEPLOYED");
-    assert!(status["information"].as_str().unwrap().starts_with("Error undeploying app-1.0.0 IOError, details: "), "{status}");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error undeploying app-1.0.0 IOError, details: "),
+        "{status}"
+    );
     assert_eq!(dmd.get("/packages").body, json!(["app-1.0.0"]));
 }
 
 #[test]
 fn config_checks() {
-    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_dmd")).args(args).env_remove("DMD__STORAGE__DATA_DIR").output().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))
+            .args(args)
+            .env_remove("DMD__STORAGE__DATA_DIR")
+            .output()
+            .unwrap()
+    };
     let out = run(&["--check-config"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("storage.data_dir is not set"));
-    let out = run(&["--check-config", "--data-dir", "/tmp/x", "--listen", "0.0.0.0:5000"]);
+    let out = run(&[
+        "--check-config",
+        "--data-dir",
+        "/tmp/x",
+        "--listen",
+        "0.0.0.0:5000",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
-    let out = run(&["--check-config", "--data-dir", "/tmp/x", "--listen", "127.0.0.1:5000"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "--check-config",
+        "--data-dir",
+        "/tmp/x",
+        "--listen",
+        "127.0.0.1:5000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["--check-config", "--config", "/nonexistent/dm.toml"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dm.toml"));
     // The example configuration is valid and means what it says.
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/dmd.example.toml");
     let out = run(&["--check-config", "--config", example]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let parsed = dm_core::config::Config::load(Some(std::path::Path::new(example)), std::iter::empty()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parsed =
+        dm_core::config::Config::load(Some(std::path::Path::new(example)), std::iter::empty())
+            .unwrap();
     let defaults = dm_core::config::Config::load(None, std::iter::empty()).unwrap();
-    assert_eq!(parsed.authorization.sets, defaults.authorization.sets, "the example shows the default rules");
+    assert_eq!(
+        parsed.authorization.sets, defaults.authorization.sets,
+        "the example shows the default rules"
+    );
     assert_eq!(parsed.secrets.key_patterns, defaults.secrets.key_patterns);
     // The shipped logging configuration is valid.
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/log4rs.yaml");
@@ -561,7 +1104,11 @@ fn config_checks() {
         .env("DMD__LOGGING__CONFIG", shipped)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -574,14 +1121,31 @@ fn one_dmd_per_data_folder() {
         .output()
         .unwrap();
     assert!(!second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("another dmd is using the data folder"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another dmd is using the data folder"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
 }
 
 #[test]
 fn test_components_are_off_by_default() {
     let root = tempfile::tempdir().unwrap();
-    let dmd = Dmd::start_with(root.path(), &Options { test_components: Some(false), ..Options::default() });
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            test_components: Some(false),
+            ..Options::default()
+        },
+    );
     let reply = dmd.upload("app-1.0.0", &test_package("app-1.0.0", &[("c1", "{}")]));
     assert_error(&reply, 400, "INVALID_PACKAGE");
-    assert!(reply.body["information"].as_str().unwrap().contains("unknown component type 'test'"), "{}", reply.body);
+    assert!(
+        reply.body["information"]
+            .as_str()
+            .unwrap()
+            .contains("unknown component type 'test'"),
+        "{}",
+        reply.body
+    );
 }

@@ -15,13 +15,19 @@ use serde_json::{Map, Value};
 #[utoipa::path(get, path = "/applications", tag = "applications", responses((status = 200, description = "names of all applications")))]
 pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
-    api.policy.check(&identity, action::APPLICATIONS_READ, None)?;
+    api.policy
+        .check(&identity, action::APPLICATIONS_READ, None)?;
     let api2 = api.clone();
     Ok(HttpResponse::Ok().json(blocking(move || api2.engine.list_applications(None)).await?))
 }
 
 /// Checks the name and that the caller may `act` on application `name`; returns the user.
-async fn authorize(api: &web::Data<Api>, req: &HttpRequest, name: &str, act: &str) -> Result<String, DmError> {
+async fn authorize(
+    api: &web::Data<Api>,
+    req: &HttpRequest,
+    name: &str,
+    act: &str,
+) -> Result<String, DmError> {
     let identity = api.identify_user(req)?;
     check_app_name(name)?;
     let api2 = api.clone();
@@ -46,25 +52,36 @@ async fn read_app(
     let identity = api.identify(req)?;
     check_app_name(&name)?;
     let api2 = api.clone();
-    let (owner, body) = blocking(move || Ok((api2.engine.app_owner(&name)?, read(&api2.engine, &name)))).await?;
-    api.policy.check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    let (owner, body) =
+        blocking(move || Ok((api2.engine.app_owner(&name)?, read(&api2.engine, &name)))).await?;
+    api.policy
+        .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
     Ok(HttpResponse::Ok().json(body?))
 }
 
 #[utoipa::path(get, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,)),
     responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED}")))]
 pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
-    read_app(&api, &req, name.into_inner(), |engine, name| engine.app_info(name)).await
+    read_app(&api, &req, name.into_inner(), |engine, name| {
+        engine.app_info(name)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
     params(("name" = String, Path,), ("what" = String, Path, description = "status, detail or summary")),
     responses((status = 200, description = "the status, runtime detail or summary"), (status = 400, description = "not a valid query"),
               (status = 404, description = "detail of an application that does not exist")))]
-pub async fn query(api: web::Data<Api>, req: HttpRequest, path: web::Path<(String, String)>) -> Reply {
+pub async fn query(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Reply {
     let (name, what) = path.into_inner();
     if !matches!(what.as_str(), "status" | "detail" | "summary") {
-        return Err(DmError::BadRequest(format!("{what} is not a valid query (status|detail|summary)")));
+        return Err(DmError::BadRequest(format!(
+            "{what} is not a valid query (status|detail|summary)"
+        )));
     }
     read_app(&api, &req, name, move |engine, name| match what.as_str() {
         "status" => engine.app_status(name),
@@ -78,10 +95,16 @@ pub async fn query(api: web::Data<Api>, req: HttpRequest, path: web::Path<(Strin
     request_body(content = Object, description = "{package, <componentType>: {<component>: {<property>: value}}}"),
     responses((status = 202, description = "creating; poll the status"), (status = 400, description = "bad name or body"),
               (status = 404, description = "package not deployed"), (status = 409, description = "application exists")))]
-pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>, mut payload: web::Payload) -> Reply {
+pub async fn create(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    mut payload: web::Payload,
+) -> Reply {
     let (mut body, mut size) = (Vec::new(), 0);
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| DmError::BadRequest(format!("request body broke off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| DmError::BadRequest(format!("request body broke off: {e}")))?;
         size += chunk.len();
         // Past the limit the rest is read and dropped (up to a bound), so the client gets the
         // answer instead of a reset connection.
@@ -92,27 +115,38 @@ pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<Strin
         }
     }
     if size > MAX_CREATE_BODY {
-        return Err(DmError::PayloadTooLarge(format!("the request body is larger than {MAX_CREATE_BODY} bytes")));
+        return Err(DmError::PayloadTooLarge(format!(
+            "the request body is larger than {MAX_CREATE_BODY} bytes"
+        )));
     }
     let body: Map<String, Value> = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => map,
         _ => return Err(DmError::BadRequest("Invalid request body".into())),
     };
     if !body.contains_key("package") {
-        return Err(DmError::BadRequest("Invalid request body. Missing field 'package'".into()));
+        return Err(DmError::BadRequest(
+            "Invalid request body. Missing field 'package'".into(),
+        ));
     }
     if body.contains_key("user") {
-        return Err(DmError::BadRequest("Invalid request body. User should be passed as URI parameter user.name".into()));
+        return Err(DmError::BadRequest(
+            "Invalid request body. User should be passed as URI parameter user.name".into(),
+        ));
     }
     let identity = api.identify_user(&req)?;
     check_app_name(&name)?;
     // PNDA meant to check read access to the package (it looked up the wrong owner).
-    if let Some(package) = body["package"].as_str().and_then(|p| PackageId::parse(p).ok()) {
+    if let Some(package) = body["package"]
+        .as_str()
+        .and_then(|p| PackageId::parse(p).ok())
+    {
         let api2 = api.clone();
         let owner = blocking(move || api2.engine.package_owner(&package)).await?;
-        api.policy.check(&identity, action::PACKAGE_READ, owner.as_deref())?;
+        api.policy
+            .check(&identity, action::PACKAGE_READ, owner.as_deref())?;
     }
-    api.policy.check(&identity, action::APPLICATION_CREATE, None)?;
+    api.policy
+        .check(&identity, action::APPLICATION_CREATE, None)?;
     let api2 = api.clone();
     blocking(move || api2.engine.create(&name, body, &identity.user)).await?;
     Ok(HttpResponse::Accepted().finish())
@@ -122,16 +156,31 @@ pub async fn create(api: web::Data<Api>, req: HttpRequest, name: web::Path<Strin
     params(("name" = String, Path,), ("action" = String, Path, description = "start or stop"), ("user.name" = Option<String>, Query,)),
     responses((status = 202, description = "starting or stopping; poll the status"), (status = 400, description = "not a valid action"),
               (status = 404, description = "no such application"), (status = 409, description = "wrong state")))]
-pub async fn action(api: web::Data<Api>, req: HttpRequest, path: web::Path<(String, String)>) -> Reply {
+pub async fn action(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Reply {
     let (name, verb) = path.into_inner();
     let act = match verb.as_str() {
         "start" => action::APPLICATION_START,
         "stop" => action::APPLICATION_STOP,
-        _ => return Err(DmError::BadRequest(format!("{verb} is not a valid action (start|stop)"))),
+        _ => {
+            return Err(DmError::BadRequest(format!(
+                "{verb} is not a valid action (start|stop)"
+            )))
+        }
     };
     let user = authorize(&api, &req, &name, act).await?;
     let api2 = api.clone();
-    blocking(move || if verb == "start" { api2.engine.start(&name, &user) } else { api2.engine.stop(&name, &user) }).await?;
+    blocking(move || {
+        if verb == "start" {
+            api2.engine.start(&name, &user)
+        } else {
+            api2.engine.stop(&name, &user)
+        }
+    })
+    .await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

@@ -44,19 +44,31 @@ impl ResponseError for DmError {
 type Reply = Result<HttpResponse, DmError>;
 
 /// Runs registry and file work off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, DmError> + Send + 'static) -> Result<T, DmError> {
-    web::block(f).await.map_err(|e| DmError::Internal(format!("worker pool: {e}")))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DmError> + Send + 'static,
+) -> Result<T, DmError> {
+    web::block(f)
+        .await
+        .map_err(|e| DmError::Internal(format!("worker pool: {e}")))?
 }
 
 fn query(req: &HttpRequest) -> HashMap<String, String> {
-    web::Query::<HashMap<String, String>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default()
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
 }
 
 impl Api {
     fn identify(&self, req: &HttpRequest) -> Result<Identity, DmError> {
         let params = query(req);
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        self.auth.identify(header, params.get("user.name").map(String::as_str))
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        self.auth
+            .identify(header, params.get("user.name").map(String::as_str))
     }
 
     /// Changes need someone to own them and to act as.
@@ -65,7 +77,9 @@ impl Api {
         if !identity.is_anonymous() {
             Ok(identity)
         } else if self.auth_mode == AuthMode::Bearer {
-            Err(DmError::Unauthorized("this request needs a bearer token".into()))
+            Err(DmError::Unauthorized(
+                "this request needs a bearer token".into(),
+            ))
         } else {
             Err(DmError::BadRequest("Missing argument user.name".into()))
         }
@@ -84,21 +98,36 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 /// CORS pre-flight, as PNDA's handlers answered it (every origin may call the API).
 async fn preflight() -> HttpResponse {
     HttpResponse::NoContent()
-        .insert_header(("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, OPTIONS"))
-        .insert_header(("Access-Control-Allow-Headers", "Authorization, Content-Type"))
+        .insert_header((
+            "Access-Control-Allow-Methods",
+            "GET, PUT, POST, DELETE, OPTIONS",
+        ))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        ))
         .insert_header(("Access-Control-Max-Age", "86400"))
         .finish()
 }
 
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).route(web::route().method(actix_web::http::Method::OPTIONS).to(preflight)).default_service(web::to(method_not_allowed))
+    web::resource(path)
+        .route(
+            web::route()
+                .method(actix_web::http::Method::OPTIONS)
+                .to(preflight),
+        )
+        .default_service(web::to(method_not_allowed))
 }
 
 /// Registers every route; `api` is the shared state.
 pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(api)
-            .app_data(web::PathConfig::default().error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
+            )
             .service(resource("/repository/packages").route(web::get().to(repository::list)))
             .service(
                 resource("/repository/packages/{file}")
@@ -107,7 +136,10 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::delete().to(repository::delete)),
             )
             .service(resource("/packages").route(web::get().to(packages::list)))
-            .service(resource("/packages/{id}/applications").route(web::get().to(packages::applications)))
+            .service(
+                resource("/packages/{id}/applications")
+                    .route(web::get().to(packages::applications)),
+            )
             .service(resource("/packages/{id}/status").route(web::get().to(packages::status)))
             .service(
                 resource("/packages/{id}")
@@ -140,11 +172,17 @@ pub fn count_requests<S, B>(
     srv: &S,
 ) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
 where
-    S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<
+        actix_web::dev::ServiceRequest,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
 {
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
-    let metrics = req.app_data::<web::Data<Api>>().map(|api| Arc::clone(&api.engine.metrics));
+    let metrics = req
+        .app_data::<web::Data<Api>>()
+        .map(|api| Arc::clone(&api.engine.metrics));
     let fut = srv.call(req);
     async move {
         let response = fut.await?;

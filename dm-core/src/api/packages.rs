@@ -20,12 +20,23 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(names))
 }
 
-async fn read_info(api: &web::Data<Api>, req: &HttpRequest, id: &str) -> Result<serde_json::Value, DmError> {
+async fn read_info(
+    api: &web::Data<Api>,
+    req: &HttpRequest,
+    id: &str,
+) -> Result<serde_json::Value, DmError> {
     let identity = api.identify(req)?;
     let id = parse_id(id)?;
     let api2 = api.clone();
-    let (owner, info) = blocking(move || Ok((api2.engine.package_owner(&id)?, api2.engine.package_info(&id)?))).await?;
-    api.policy.check(&identity, action::PACKAGES_READ, owner.as_deref())?;
+    let (owner, info) = blocking(move || {
+        Ok((
+            api2.engine.package_owner(&id)?,
+            api2.engine.package_info(&id)?,
+        ))
+    })
+    .await?;
+    api.policy
+        .check(&identity, action::PACKAGES_READ, owner.as_deref())?;
     Ok(info)
 }
 
@@ -39,7 +50,8 @@ pub async fn info(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>) 
     responses((status = 200, description = "{status, information}")))]
 pub async fn status(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>) -> Reply {
     let info = read_info(&api, &req, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": info["status"], "information": info["information"]})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"status": info["status"], "information": info["information"]})))
 }
 
 #[utoipa::path(put, path = "/packages/{id}", tag = "packages", params(("id" = String, Path,), ("user.name" = Option<String>, Query,)),
@@ -65,7 +77,8 @@ pub async fn undeploy(api: web::Data<Api>, req: HttpRequest, id: web::Path<Strin
     let (owner, id) = owner;
     // A package that is not deployed has no owner and gets its 404 from the engine.
     if owner.is_some() {
-        api.policy.check(&identity, action::PACKAGE_UNDEPLOY, owner.as_deref())?;
+        api.policy
+            .check(&identity, action::PACKAGE_UNDEPLOY, owner.as_deref())?;
     }
     let api2 = api.clone();
     blocking(move || api2.engine.undeploy(&id, &identity.user)).await?;
@@ -76,7 +89,8 @@ pub async fn undeploy(api: web::Data<Api>, req: HttpRequest, id: web::Path<Strin
     responses((status = 200, description = "names of the applications created from the package")))]
 pub async fn applications(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
-    api.policy.check(&identity, action::APPLICATIONS_READ, None)?;
+    api.policy
+        .check(&identity, action::APPLICATIONS_READ, None)?;
     let id = parse_id(&id)?;
     let api2 = api.clone();
     let names = blocking(move || api2.engine.list_applications(Some(id.as_str()))).await?;

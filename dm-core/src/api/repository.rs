@@ -11,7 +11,9 @@ use serde_json::json;
 use std::io::Write;
 
 fn unavailable(e: std::io::Error) -> DmError {
-    DmError::Unavailable(format!("Unable to connect to the Package Repository Manager: {e}"))
+    DmError::Unavailable(format!(
+        "Unable to connect to the Package Repository Manager: {e}"
+    ))
 }
 
 #[utoipa::path(get, path = "/repository/packages", tag = "repository",
@@ -22,7 +24,9 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     api.policy.check(&identity, action::REPOSITORY_READ, None)?;
     let recency = match query(&req).get("recency") {
         None => 1,
-        Some(n) => n.parse::<usize>().map_err(|_| DmError::BadRequest(format!("recency must be a whole number, not {n:?}")))?,
+        Some(n) => n.parse::<usize>().map_err(|_| {
+            DmError::BadRequest(format!("recency must be a whole number, not {n:?}"))
+        })?,
     };
     let api2 = api.clone();
     let files = blocking(move || api2.engine.store.list().map_err(unavailable)).await?;
@@ -34,26 +38,45 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "stored"), (status = 400, description = "bad name or package, with the problems"),
               (status = 409, description = "already in the repository"), (status = 413, description = "too large")))]
-pub async fn upload(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>, mut body: web::Payload) -> Reply {
+pub async fn upload(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    file: web::Path<String>,
+    mut body: web::Payload,
+) -> Reply {
     let identity = api.identify(&req)?;
-    api.policy.check(&identity, action::REPOSITORY_WRITE, None)?;
+    api.policy
+        .check(&identity, action::REPOSITORY_WRITE, None)?;
     let file = PackageFile::parse(&file)?;
     let limit = api.max_upload_bytes;
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(DmError::PayloadTooLarge(format!("{} is larger than the limit of {limit} bytes", file.file)));
+        return Err(DmError::PayloadTooLarge(format!(
+            "{} is larger than the limit of {limit} bytes",
+            file.file
+        )));
     }
     let store = api.engine.store.clone();
     let mut received = blocking(move || store.incoming().map_err(unavailable)).await?;
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| DmError::BadRequest(format!("upload of {} broke off: {e}", file.file)))?;
+        let chunk = chunk
+            .map_err(|e| DmError::BadRequest(format!("upload of {} broke off: {e}", file.file)))?;
         size += chunk.len() as u64;
         if size > limit {
-            return Err(DmError::PayloadTooLarge(format!("{} is larger than the limit of {limit} bytes", file.file)));
+            return Err(DmError::PayloadTooLarge(format!(
+                "{} is larger than the limit of {limit} bytes",
+                file.file
+            )));
         }
         // Local disk writes of one chunk are short; a blocking hop per chunk would cost more.
-        received.write_all(&chunk).map_err(|e| DmError::Internal(format!("cannot store the upload of {}: {e}", file.file)))?;
+        received.write_all(&chunk).map_err(|e| {
+            DmError::Internal(format!("cannot store the upload of {}: {e}", file.file))
+        })?;
     }
     let api2 = api.clone();
     let summary = blocking(move || {
@@ -90,7 +113,10 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
     let shown = file.file.clone();
     let path = blocking(move || {
         store.local_path(&file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => DmError::not_found("NOTFOUND", format!("{} is not in the repository", file.file)),
+            std::io::ErrorKind::NotFound => DmError::not_found(
+                "NOTFOUND",
+                format!("{} is not in the repository", file.file),
+            ),
             _ => unavailable(e),
         })
     })
@@ -106,12 +132,16 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
     responses((status = 200, description = "deleted"), (status = 404, description = "not in the repository")))]
 pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
-    api.policy.check(&identity, action::REPOSITORY_DELETE, None)?;
+    api.policy
+        .check(&identity, action::REPOSITORY_DELETE, None)?;
     let file = PackageFile::parse(&file)?;
     let store = api.engine.store.clone();
     blocking(move || match store.delete(&file) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(DmError::not_found("NOTFOUND", format!("{} is not in the repository", file.file))),
+        Ok(false) => Err(DmError::not_found(
+            "NOTFOUND",
+            format!("{} is not in the repository", file.file),
+        )),
         Err(e) => Err(unavailable(e)),
     })
     .await?;

@@ -8,12 +8,30 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "dm", description = "Deployment manager for data applications (PNDA-compatible API)"),
+    info(
+        title = "dm",
+        description = "Deployment manager for data applications (PNDA-compatible API)"
+    ),
     paths(
-        repository::list, repository::upload, repository::download, repository::delete,
-        packages::list, packages::info, packages::status, packages::deploy, packages::undeploy, packages::applications,
-        applications::list, applications::info, applications::query, applications::create, applications::action,
-        applications::destroy, endpoints, metrics, openapi
+        repository::list,
+        repository::upload,
+        repository::download,
+        repository::delete,
+        packages::list,
+        packages::info,
+        packages::status,
+        packages::deploy,
+        packages::undeploy,
+        packages::applications,
+        applications::list,
+        applications::info,
+        applications::query,
+        applications::create,
+        applications::action,
+        applications::destroy,
+        endpoints,
+        metrics,
+        openapi
     )
 )]
 pub struct ApiDoc;
@@ -22,7 +40,8 @@ pub struct ApiDoc;
     responses((status = 200, description = "the cluster environment, secrets redacted")))]
 pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
-    api.policy.check(&identity, action::ENVIRONMENT_READ, None)?;
+    api.policy
+        .check(&identity, action::ENVIRONMENT_READ, None)?;
     Ok(HttpResponse::Ok().json(&api.endpoints))
 }
 
@@ -30,7 +49,9 @@ pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
 pub async fn metrics(api: web::Data<Api>) -> Reply {
     let api2 = api.clone();
     let counts = blocking(move || api2.engine.registry.read(registry::count_apps_by_state)).await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(api.engine.metrics.render(&counts)))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(api.engine.metrics.render(&counts)))
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this document")))]

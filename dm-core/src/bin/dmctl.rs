@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "dmctl", version, about = "Command-line client of the dm deployment manager")]
+#[command(
+    name = "dmctl",
+    version,
+    about = "Command-line client of the dm deployment manager"
+)]
 struct Cli {
     #[command(flatten)]
     remote: Remote,
@@ -24,7 +28,12 @@ struct Cli {
 #[derive(Args)]
 struct Remote {
     /// dmd's base URL.
-    #[arg(long, global = true, env = "DM_URL", default_value = "http://127.0.0.1:5000")]
+    #[arg(
+        long,
+        global = true,
+        env = "DM_URL",
+        default_value = "http://127.0.0.1:5000"
+    )]
     url: String,
     /// User to act as (PNDA's user.name; believed by dmd only in its trusted auth modes).
     #[arg(long, global = true, env = "DM_USER")]
@@ -172,15 +181,27 @@ fn main() -> ExitCode {
 
 fn package(reader: &Reader, client: &Client, command: PackageCommand) -> ExitCode {
     let remote = match command {
-        PackageCommand::Deploy { id, change } => {
-            change_and_report(client, "PUT", &format!("/packages/{id}"), None, &format!("/packages/{id}/status"), "DEPLOYED", &change)
-        }
-        PackageCommand::Undeploy { id, change } => {
-            change_and_report(client, "DELETE", &format!("/packages/{id}"), None, &format!("/packages/{id}/status"), "NOTDEPLOYED", &change)
-        }
-        PackageCommand::Status { id, json } => {
-            client.send("GET", &format!("/packages/{id}/status"), None).map(|body| print_status(&id, &body, json))
-        }
+        PackageCommand::Deploy { id, change } => change_and_report(
+            client,
+            "PUT",
+            &format!("/packages/{id}"),
+            None,
+            &format!("/packages/{id}/status"),
+            "DEPLOYED",
+            &change,
+        ),
+        PackageCommand::Undeploy { id, change } => change_and_report(
+            client,
+            "DELETE",
+            &format!("/packages/{id}"),
+            None,
+            &format!("/packages/{id}/status"),
+            "NOTDEPLOYED",
+            &change,
+        ),
+        PackageCommand::Status { id, json } => client
+            .send("GET", &format!("/packages/{id}/status"), None)
+            .map(|body| print_status(&id, &body, json)),
         local => return local_package(reader, local),
     };
     remote.unwrap_or_else(|e| {
@@ -194,20 +215,30 @@ fn local_package(reader: &Reader, command: PackageCommand) -> ExitCode {
         PackageCommand::Validate { files, json } => validate(reader, &files, json),
         PackageCommand::Inspect { file } => match reader.inspect(&file) {
             Ok(package) => {
-                println!("{}", serde_json::to_string_pretty(&package.metadata).expect("metadata serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&package.metadata).expect("metadata serialises")
+                );
                 ExitCode::SUCCESS
             }
             Err(problems) => fail(&file, &problems),
         },
         PackageCommand::Unpack { file, dir } => match reader.unpack(&file, &dir) {
             Ok(package) => {
-                println!("unpacked {} into {} ({})", package.id, dir.display(), summary(&package));
+                println!(
+                    "unpacked {} into {} ({})",
+                    package.id,
+                    dir.display(),
+                    summary(&package)
+                );
                 ExitCode::SUCCESS
             }
             Err(problems) => fail(&file, &problems),
         },
         PackageCommand::Build { dir, out } => build_package(reader, &dir, out),
-        PackageCommand::Deploy { .. } | PackageCommand::Undeploy { .. } | PackageCommand::Status { .. } => {
+        PackageCommand::Deploy { .. }
+        | PackageCommand::Undeploy { .. }
+        | PackageCommand::Status { .. } => {
             unreachable!("handled by package()")
         }
     }
@@ -216,11 +247,16 @@ fn local_package(reader: &Reader, command: PackageCommand) -> ExitCode {
 fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> {
     match command {
         RepoCommand::Upload { file, json } => {
-            let Some(name) = file.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            let Some(name) = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+            else {
                 eprintln!("dmctl: {} has no file name", file.display());
                 return Ok(ExitCode::FAILURE);
             };
-            let opened = std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m.len())));
+            let opened =
+                std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m.len())));
             let (handle, length) = match opened {
                 Ok(opened) => opened,
                 Err(e) => {
@@ -231,9 +267,11 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = ProgressBar::new(length);
                 bar.set_style(
-                    ProgressStyle::with_template("uploading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "uploading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar
             });
@@ -241,7 +279,11 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
                 Some(bar) => Box::new(bar.wrap_read(handle)),
                 None => Box::new(handle),
             };
-            let result = client.send("PUT", &format!("/repository/packages/{name}"), Some(Body::Stream { reader, length }));
+            let result = client.send(
+                "PUT",
+                &format!("/repository/packages/{name}"),
+                Some(Body::Stream { reader, length }),
+            );
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
@@ -249,7 +291,10 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
                 Ok(body) if json => println!("{}", pretty(&body)),
                 Ok(body) => println!("uploaded {name} ({} bytes)", body["bytes"]),
                 Err(ClientError::Refused { body, .. }) if body["problems"].is_array() => {
-                    eprintln!("dmctl: {name} refused by dmd: {}", body["information"].as_str().unwrap_or_default());
+                    eprintln!(
+                        "dmctl: {name} refused by dmd: {}",
+                        body["information"].as_str().unwrap_or_default()
+                    );
                     if json {
                         println!("{}", pretty(&body));
                     }
@@ -260,14 +305,26 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
             Ok(ExitCode::SUCCESS)
         }
         RepoCommand::List { recency, json } => {
-            let body = client.send("GET", &format!("/repository/packages?recency={recency}"), None)?;
+            let body = client.send(
+                "GET",
+                &format!("/repository/packages?recency={recency}"),
+                None,
+            )?;
             if json {
                 println!("{}", pretty(&body));
             } else {
                 for package in body.as_array().into_iter().flatten() {
-                    let versions: Vec<&str> =
-                        package["latest_versions"].as_array().into_iter().flatten().filter_map(|v| v["version"].as_str()).collect();
-                    println!("{}  {}", package["name"].as_str().unwrap_or_default(), versions.join(" "));
+                    let versions: Vec<&str> = package["latest_versions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v["version"].as_str())
+                        .collect();
+                    println!(
+                        "{}  {}",
+                        package["name"].as_str().unwrap_or_default(),
+                        versions.join(" ")
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -278,7 +335,12 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
 fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
     let status_of = |name: &str| format!("/applications/{name}/status");
     match command {
-        AppCommand::Create { name, package, set, change } => {
+        AppCommand::Create {
+            name,
+            package,
+            set,
+            change,
+        } => {
             let body = match overrides(&package, &set) {
                 Ok(body) => body,
                 Err(e) => {
@@ -286,20 +348,51 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            change_and_report(client, "PUT", &format!("/applications/{name}"), Some(body), &status_of(&name), "CREATED", &change)
+            change_and_report(
+                client,
+                "PUT",
+                &format!("/applications/{name}"),
+                Some(body),
+                &status_of(&name),
+                "CREATED",
+                &change,
+            )
         }
-        AppCommand::Start { name, change } => {
-            change_and_report(client, "POST", &format!("/applications/{name}/start"), None, &status_of(&name), "STARTED", &change)
-        }
-        AppCommand::Stop { name, change } => {
-            change_and_report(client, "POST", &format!("/applications/{name}/stop"), None, &status_of(&name), "CREATED", &change)
-        }
-        AppCommand::Destroy { name, change } => {
-            change_and_report(client, "DELETE", &format!("/applications/{name}"), None, &status_of(&name), "NOTCREATED", &change)
-        }
-        AppCommand::Status { name, json } => client.send("GET", &status_of(&name), None).map(|body| print_status(&name, &body, json)),
+        AppCommand::Start { name, change } => change_and_report(
+            client,
+            "POST",
+            &format!("/applications/{name}/start"),
+            None,
+            &status_of(&name),
+            "STARTED",
+            &change,
+        ),
+        AppCommand::Stop { name, change } => change_and_report(
+            client,
+            "POST",
+            &format!("/applications/{name}/stop"),
+            None,
+            &status_of(&name),
+            "CREATED",
+            &change,
+        ),
+        AppCommand::Destroy { name, change } => change_and_report(
+            client,
+            "DELETE",
+            &format!("/applications/{name}"),
+            None,
+            &status_of(&name),
+            "NOTCREATED",
+            &change,
+        ),
+        AppCommand::Status { name, json } => client
+            .send("GET", &status_of(&name), None)
+            .map(|body| print_status(&name, &body, json)),
         AppCommand::Summary { name } => {
-            println!("{}", pretty(&client.send("GET", &format!("/applications/{name}/summary"), None)?));
+            println!(
+                "{}",
+                pretty(&client.send("GET", &format!("/applications/{name}/summary"), None)?)
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -314,11 +407,17 @@ fn overrides(package: &str, set: &[String]) -> Result<Value, String> {
             let mut parts = path.splitn(3, '.');
             Some((parts.next()?, parts.next()?, parts.next()?, value))
         });
-        let Some((ty, component, key, value)) = parsed.filter(|(t, c, k, _)| !t.is_empty() && !c.is_empty() && !k.is_empty()) else {
+        let Some((ty, component, key, value)) =
+            parsed.filter(|(t, c, k, _)| !t.is_empty() && !c.is_empty() && !k.is_empty())
+        else {
             return Err(format!("--set {item}: expected TYPE.COMPONENT.KEY=VALUE"));
         };
         let by_type = body.entry(ty).or_insert_with(|| json!({}));
-        let by_component = by_type.as_object_mut().expect("objects only").entry(component).or_insert_with(|| json!({}));
+        let by_component = by_type
+            .as_object_mut()
+            .expect("objects only")
+            .entry(component)
+            .or_insert_with(|| json!({}));
         by_component[key] = Value::String(value.into());
     }
     Ok(Value::Object(body))
@@ -335,7 +434,11 @@ fn change_and_report(
     change: &Change,
 ) -> Result<ExitCode, ClientError> {
     client.send(method, path, body.map(Body::Json))?;
-    let subject = path.trim_start_matches('/').split('/').nth(1).unwrap_or(path);
+    let subject = path
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .unwrap_or(path);
     if !change.wait {
         if change.json {
             println!("{}", pretty(&client.send("GET", status_path, None)?));
@@ -346,7 +449,11 @@ fn change_and_report(
     }
     let status = client.wait(status_path, Duration::from_secs(3600))?;
     print_status(subject, &status, change.json);
-    Ok(if status["status"] == success { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status["status"] == success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn print_status(subject: &str, body: &Value, json: bool) -> ExitCode {
@@ -379,7 +486,12 @@ fn validate(reader: &Reader, files: &[PathBuf], as_json: bool) -> ExitCode {
             });
         } else {
             match outcome {
-                Ok(package) => println!("{}: valid package {} ({})", file.display(), package.id, summary(&package)),
+                Ok(package) => println!(
+                    "{}: valid package {} ({})",
+                    file.display(),
+                    package.id,
+                    summary(&package)
+                ),
                 Err(problems) => {
                     eprintln!("{}: invalid, {problems}", file.display());
                 }
@@ -387,7 +499,10 @@ fn validate(reader: &Reader, files: &[PathBuf], as_json: bool) -> ExitCode {
         }
     }
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&results).expect("results serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&results).expect("results serialise")
+        );
     }
     if all_valid {
         ExitCode::SUCCESS
@@ -398,16 +513,24 @@ fn validate(reader: &Reader, files: &[PathBuf], as_json: bool) -> ExitCode {
 
 fn build_package(reader: &Reader, dir: &std::path::Path, out: Option<PathBuf>) -> ExitCode {
     let out = out.unwrap_or_else(|| {
-        let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-        PathBuf::from(format!("{}.tar.gz", name.unwrap_or_else(|| "package".into())))
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+        PathBuf::from(format!(
+            "{}.tar.gz",
+            name.unwrap_or_else(|| "package".into())
+        ))
     });
     // A bar only where someone watches, and only when there is enough to wait for.
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::hidden();
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.set_message("packing");
         bar
@@ -421,7 +544,13 @@ fn build_package(reader: &Reader, dir: &std::path::Path, out: Option<PathBuf>) -
             bar.set_position(done);
         }
     };
-    let outcome = build(reader, dir, &out, BuildOptions::from_env(), &mut on_progress);
+    let outcome = build(
+        reader,
+        dir,
+        &out,
+        BuildOptions::from_env(),
+        &mut on_progress,
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -37,7 +37,11 @@ pub struct Dmd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Dmd {
@@ -51,11 +55,18 @@ impl Dmd {
         let _ = std::fs::remove_file(data.join("paused-at"));
         // One log per start, so a restart does not hide what the crashed run said.
         static STARTS: AtomicUsize = AtomicUsize::new(0);
-        let log = root.join(format!("dmd-{}.log", STARTS.fetch_add(1, Ordering::Relaxed)));
+        let log = root.join(format!(
+            "dmd-{}.log",
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        ));
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmd"));
-        cmd.arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&data);
-        cmd.env_remove("DM_TEST_PAUSE_AT").env("DMD__LOGGING__LEVEL", "info");
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data);
+        cmd.env_remove("DM_TEST_PAUSE_AT")
+            .env("DMD__LOGGING__LEVEL", "info");
         if options.test_components.unwrap_or(true) {
             cmd.env("DMD__LIFECYCLE__TEST_COMPONENTS", "true");
         }
@@ -70,18 +81,32 @@ impl Dmd {
             std::fs::write(&file, text).unwrap();
             cmd.arg("--config").arg(file);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().expect("start dmd");
-        let mut dmd = Dmd { child, port, data, log };
+        let mut dmd = Dmd {
+            child,
+            port,
+            data,
+            log,
+        };
         let deadline = Instant::now() + WAIT;
         loop {
             if let Ok(Some(status)) = dmd.child.try_wait() {
-                panic!("dmd exited with {status} during start-up:\n{}", dmd.log_text());
+                panic!(
+                    "dmd exited with {status} during start-up:\n{}",
+                    dmd.log_text()
+                );
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return dmd;
             }
-            assert!(Instant::now() < deadline, "dmd did not start listening:\n{}", dmd.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "dmd did not start listening:\n{}",
+                dmd.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -94,7 +119,13 @@ impl Dmd {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn call(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Reply {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = ureq::request(method, &self.url(path)).timeout(WAIT);
         for (k, v) in headers {
             req = req.set(k, v);
@@ -109,11 +140,19 @@ impl Dmd {
             Err(e) => panic!("{method} {path}: {e}\n{}", self.log_text()),
         };
         let code = response.status();
-        let content_type = response.header("content-type").unwrap_or_default().to_string();
+        let content_type = response
+            .header("content-type")
+            .unwrap_or_default()
+            .to_string();
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { code, content_type, body, bytes }
+        Reply {
+            code,
+            content_type,
+            body,
+            bytes,
+        }
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -140,7 +179,12 @@ impl Dmd {
             if reply.body["status"] == want {
                 return reply.body;
             }
-            assert!(Instant::now() < deadline, "{path} stayed {} instead of {want}\n{}", reply.body, self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "{path} stayed {} instead of {want}\n{}",
+                reply.body,
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -150,7 +194,11 @@ impl Dmd {
         let marker = self.data.join("paused-at");
         let deadline = Instant::now() + WAIT;
         while std::fs::read_to_string(&marker).ok().as_deref() != Some(point) {
-            assert!(Instant::now() < deadline, "dmd never paused at {point}\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "dmd never paused at {point}\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -158,10 +206,17 @@ impl Dmd {
     /// SIGTERM, and wait until dmd exits by itself.
     pub fn terminate(mut self) {
         // SAFETY: a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) }, 0);
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
+            0
+        );
         let deadline = Instant::now() + WAIT;
         while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "dmd did not stop on SIGTERM\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "dmd did not stop on SIGTERM\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -179,7 +234,11 @@ impl Dmd {
     /// Uploads and deploys `id`, and waits until it is DEPLOYED.
     pub fn deployed(&self, id: &str, bytes: &[u8]) {
         assert_eq!(self.upload(id, bytes).code, 200);
-        assert_eq!(self.put(&format!("/packages/{id}?user.name=alice"), None).code, 202);
+        assert_eq!(
+            self.put(&format!("/packages/{id}?user.name=alice"), None)
+                .code,
+            202
+        );
         self.wait_status(&format!("/packages/{id}/status"), "DEPLOYED");
     }
 
@@ -187,7 +246,10 @@ impl Dmd {
     pub fn created(&self, app: &str, id: &str, overrides: Value) {
         let mut body = overrides;
         body["package"] = json!(id);
-        let reply = self.put(&format!("/applications/{app}?user.name=alice"), Some(body.to_string().as_bytes()));
+        let reply = self.put(
+            &format!("/applications/{app}?user.name=alice"),
+            Some(body.to_string().as_bytes()),
+        );
         assert_eq!(reply.code, 202, "{}", reply.body);
         self.wait_status(&format!("/applications/{app}/status"), "CREATED");
     }
@@ -202,7 +264,9 @@ impl Drop for Dmd {
 
 /// A package of `test` components, each `(name, properties.json)`.
 pub fn test_package(id: &str, components: &[(&str, &str)]) -> Vec<u8> {
-    let mut tar = TarGz::new().dir(format!("{id}/")).dir(format!("{id}/test/"));
+    let mut tar = TarGz::new()
+        .dir(format!("{id}/"))
+        .dir(format!("{id}/test/"));
     for (name, properties) in components {
         tar = tar
             .dir(format!("{id}/test/{name}/"))
@@ -219,5 +283,13 @@ pub fn two_components(id: &str) -> Vec<u8> {
 
 /// The recorded state of a `test` component (`created`, `started`, `stopped`), or None.
 pub fn component_state(dmd_data: &Path, app: &str, component: &str) -> Option<String> {
-    std::fs::read_to_string(dmd_data.join("applications").join(app).join("test").join(component).join(".dm-test-state")).ok()
+    std::fs::read_to_string(
+        dmd_data
+            .join("applications")
+            .join(app)
+            .join("test")
+            .join(component)
+            .join(".dm-test-state"),
+    )
+    .ok()
 }
