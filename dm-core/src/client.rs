@@ -15,14 +15,14 @@ pub struct Client {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{method} {url}: HTTP {code}: {status}{information}")]
+    /// dmd answered with an error; `request` is `<METHOD> <url>`, `body` dmd's JSON.
+    #[error("{request}: HTTP {code}: {status}{information}")]
     Refused {
-        method: String,
-        url: String,
+        request: String,
         code: u16,
         status: String,
         information: String,
-        body: Value,
+        body: Box<Value>,
     },
     #[error("cannot reach dmd at {url}: {reason}")]
     Unreachable { url: String, reason: String },
@@ -109,12 +109,11 @@ impl Client {
                 .map(|i| format!(": {i}"))
                 .unwrap_or_default();
             Err(ClientError::Refused {
-                method: method.to_string(),
-                url,
+                request: format!("{method} {url}"),
                 code,
                 status,
                 information,
-                body,
+                body: Box::new(body),
             })
         }
     }

@@ -244,7 +244,7 @@ impl Config {
             ("callbacks.package", &self.callbacks.package),
             ("callbacks.application", &self.callbacks.application),
         ] {
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!(
                     "{name} must be an http:// or https:// URL or empty, not {url:?}"
                 ));

@@ -833,7 +833,10 @@ fn environment_metrics_openapi_and_unknown_paths() {
 }
 
 /// A one-thread HTTP server that records `(path, body)` of each request and answers 200.
-fn callback_receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+/// `(path, body)` of every request received.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+fn callback_receiver() -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -39,11 +39,9 @@ fn main() -> ExitCode {
         config.storage.data_dir = Some(dir);
     }
     let problems = config.validate();
-    if cli.check_config {
-        if problems.is_empty() {
-            println!("configuration is valid");
-            return ExitCode::SUCCESS;
-        }
+    if cli.check_config && problems.is_empty() {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
     }
     if !problems.is_empty() {
         for problem in &problems {
