@@ -1,0 +1,24 @@
+//! `dm-supervisor --dir DIR [--yarn-rm URL]`: supervises dm's jobs; state, logs and the socket
+//! (`DIR/supervisor.sock`) live in DIR.
+
+use clap::Parser;
+use dm_supervisor::{server, supervisor::Supervisor, yarn::ResourceManager};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "dm-supervisor", version, about = "Keeps dm's jobs running, across dmd restarts")]
+struct Cli {
+    /// Folder for state.json, per-attempt logs and supervisor.sock.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The YARN ResourceManager's web address, for jobs on YARN (e.g. http://127.0.0.1:8088).
+    #[arg(long)]
+    yarn_rm: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let supervisor = Supervisor::open(&cli.dir, cli.yarn_rm.as_deref().map(ResourceManager::new))?;
+    eprintln!("dm-supervisor: serving {}", cli.dir.join("supervisor.sock").display());
+    server::serve(supervisor, &cli.dir.join("supervisor.sock"))
+}

@@ -1,0 +1,105 @@
+//! What dmd and the supervisor say to each other: one JSON request per line on a Unix socket,
+//! one JSON response line back.
+
+use dm_plugin_api::Job;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A job to keep running: the plan's job plus where and as whom it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Stable id, `<application>/<component>`.
+    pub id: String,
+    pub job: Job,
+    /// The working directory (the component's rendered files).
+    pub workdir: PathBuf,
+    /// The user the job runs as when the supervisor runs as root.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Where savepoints go (Flink), if the job takes them.
+    #[serde(default)]
+    pub savepoint_dir: Option<String>,
+    /// Extra environment (e.g. HADOOP_CONF_DIR), on top of the plan's.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Start supervising (or, for a known id, resume) a job. Idempotent: a job already running
+    /// is left alone, never started twice.
+    Start { spec: JobSpec },
+    /// Stop a job and keep it stopped; answers once it has stopped.
+    Stop { id: String },
+    /// Forget a stopped job and its logs.
+    Remove { id: String },
+    Status { id: String },
+    List,
+    /// The tail of an attempt's log (the latest attempt when `attempt` is absent).
+    Logs { id: String, attempt: Option<u32>, max_bytes: Option<u64> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Ok,
+    Job { job: JobReport },
+    Jobs { jobs: Vec<JobReport> },
+    Log { attempt: u32, text: String },
+    Error { message: String },
+}
+
+/// What the supervisor knows of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub id: String,
+    pub state: JobState,
+    /// Why the job is in this state, when it is not the obvious one (e.g. gave up respawning).
+    pub reason: Option<String>,
+    pub attempts: Vec<Attempt>,
+    pub last_savepoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// An attempt is being started or submitted.
+    Starting,
+    Running,
+    /// Between attempts, waiting out the respawn delay.
+    BackingOff,
+    /// Stopped on request.
+    Stopped,
+    /// Ended and, by its respawn policy, not restarted.
+    Ended,
+    /// Gave up (start limit hit, or it cannot be started).
+    Failed,
+}
+
+/// One run of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub number: u32,
+    pub started_ms: u64,
+    pub ended_ms: Option<u64>,
+    /// Local process id, while it is known.
+    pub pid: Option<u32>,
+    pub yarn_application_id: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// For a failure: the root exception or error found in the log, or what went wrong.
+    pub reason: Option<String>,
+    pub log: PathBuf,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// Ended by a stop request.
+    Stopped,
+    /// Ended while the supervisor was not watching (adopted process, exit status lost).
+    Unknown,
+}

@@ -1,0 +1,109 @@
+//! The YARN ResourceManager's REST API, as far as supervision needs it: find applications by
+//! tag, read one, kill one; and Flink's REST API behind the RM proxy, to find a job id.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// One YARN application, as the RM reports it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct YarnApp {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub final_status: String,
+    #[serde(default)]
+    pub tracking_url: Option<String>,
+    #[serde(default)]
+    pub application_tags: Option<String>,
+    #[serde(default)]
+    pub started_time: i64,
+    #[serde(default)]
+    pub diagnostics: Option<String>,
+}
+
+impl YarnApp {
+    /// FINISHED, FAILED and KILLED are final.
+    pub fn is_final(&self) -> bool {
+        matches!(self.state.as_str(), "FINISHED" | "FAILED" | "KILLED")
+    }
+
+    /// Not yet given its ApplicationMaster container.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state.as_str(), "NEW" | "NEW_SAVING" | "SUBMITTED" | "ACCEPTED")
+    }
+
+    pub fn has_tags(&self, tags: &[String]) -> bool {
+        let own: Vec<&str> = self.application_tags.as_deref().unwrap_or("").split(',').collect();
+        tags.iter().all(|t| own.contains(&t.as_str()))
+    }
+}
+
+#[derive(Deserialize)]
+struct AppsEnvelope {
+    apps: Option<AppsList>,
+}
+
+#[derive(Deserialize)]
+struct AppsList {
+    #[serde(default)]
+    app: Vec<YarnApp>,
+}
+
+#[derive(Deserialize)]
+struct AppEnvelope {
+    app: YarnApp,
+}
+
+/// A ResourceManager REST client with timeouts on every call.
+#[derive(Clone)]
+pub struct ResourceManager {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl ResourceManager {
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(15)).build();
+        ResourceManager { base: base.trim_end_matches('/').to_string(), agent }
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let url = format!("{}{path}", self.base);
+        let response = self.agent.get(&url).set("Accept", "application/json").call().map_err(|e| format!("GET {url}: {e}"))?;
+        response.into_json().map_err(|e| format!("GET {url}: unreadable answer: {e}"))
+    }
+
+    /// Applications carrying `tag` (YARN matches tags case-insensitively).
+    pub fn apps_tagged(&self, tag: &str) -> Result<Vec<YarnApp>, String> {
+        let envelope: AppsEnvelope = self.get(&format!("/ws/v1/cluster/apps?applicationTags={tag}"))?;
+        Ok(envelope.apps.map(|a| a.app).unwrap_or_default())
+    }
+
+    pub fn app(&self, id: &str) -> Result<YarnApp, String> {
+        let envelope: AppEnvelope = self.get(&format!("/ws/v1/cluster/apps/{id}"))?;
+        Ok(envelope.app)
+    }
+
+    pub fn kill(&self, id: &str) -> Result<(), String> {
+        let url = format!("{}/ws/v1/cluster/apps/{id}/state", self.base);
+        self.agent
+            .put(&url)
+            .send_json(serde_json::json!({"state": "KILLED"}))
+            .map(|_| ())
+            .map_err(|e| format!("PUT {url}: {e}"))
+    }
+
+    /// The id of the running Flink job of a Flink application, through its tracking URL.
+    pub fn running_flink_job(&self, app: &YarnApp) -> Option<String> {
+        let tracking = app.tracking_url.as_deref()?.trim_end_matches('/');
+        let url = format!("{tracking}/jobs/overview");
+        let overview: serde_json::Value = self.agent.get(&url).call().ok()?.into_json().ok()?;
+        overview["jobs"]
+            .as_array()?
+            .iter()
+            .find(|j| j["state"] == "RUNNING")
+            .and_then(|j| j["jid"].as_str())
+            .map(str::to_string)
+    }
+}
