@@ -433,48 +433,63 @@ impl Engine {
     pub fn app_owner(&self, name: &str) -> Result<Option<String>, DmError> {
         Ok(self
             .registry
-            .read(|c| registry::get_app(c, name))?
-            .map(|r| r.user))
+            .read(|c| registry::app_state(c, name))?
+            .map(|(_, _, owner)| owner))
     }
 
-    fn existing_app(&self, name: &str) -> Result<AppRow, DmError> {
-        match self.registry.read(|c| registry::get_app(c, name))? {
-            Some(row) if row.state != AppState::NotCreated => Ok(row),
+    /// PNDA's application info, and the owner; an unknown application is
+    /// `{"status": "NOTCREATED", "information": null}`.
+    pub fn app_info(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
+        Ok(match self.registry.read(|c| registry::get_app(c, name))? {
+            None => (None, json!({"status": "NOTCREATED", "information": null})),
+            Some(row) => {
+                let body = json!({"name": row.name, "package_name": row.package, "status": row.state.as_str(),
+                                  "information": row.information, "overrides": row.overrides, "defaults": row.defaults});
+                (Some(row.user), body)
+            }
+        })
+    }
+
+    /// `{status, information}`, and the owner.
+    pub fn app_status(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
+        Ok(
+            match self.registry.read(|c| registry::app_state(c, name))? {
+                None => (None, json!({"status": "NOTCREATED", "information": null})),
+                Some((state, information, owner)) => (
+                    Some(owner),
+                    json!({"status": state, "information": information}),
+                ),
+            },
+        )
+    }
+
+    /// Runtime details come from the runtime plugins; until they report any, the map is empty.
+    pub fn app_detail(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
+        let (state, owner) = self.existing_app(name)?;
+        Ok((
+            Some(owner),
+            json!({"name": name, "status": state, "yarn_applications": {}}),
+        ))
+    }
+
+    /// The summary written by the (future) observer; PNDA's placeholders meanwhile.
+    pub fn app_summary(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
+        let (owner, status) = match self.existing_app(name) {
+            Ok((_, owner)) => (Some(owner), "Not Available"),
+            Err(_) => (self.app_owner(name)?, "Not Created"),
+        };
+        Ok((owner, json!({name: {"status": status}})))
+    }
+
+    /// The state and owner of an application that exists (any state but NOTCREATED).
+    fn existing_app(&self, name: &str) -> Result<(String, String), DmError> {
+        match self.registry.read(|c| registry::app_state(c, name))? {
+            Some((state, _, owner)) if state != AppState::NotCreated.as_str() => Ok((state, owner)),
             _ => Err(DmError::not_found(
                 "NOTCREATED",
                 format!("Application {name} does not exist"),
             )),
         }
-    }
-
-    /// PNDA's application info; an unknown application is `{"status": "NOTCREATED", "information": null}`.
-    pub fn app_info(&self, name: &str) -> Result<Value, DmError> {
-        Ok(match self.registry.read(|c| registry::get_app(c, name))? {
-            None => json!({"status": "NOTCREATED", "information": null}),
-            Some(row) => {
-                json!({"name": row.name, "package_name": row.package, "status": row.state.as_str(),
-                                "information": row.information, "overrides": row.overrides, "defaults": row.defaults})
-            }
-        })
-    }
-
-    pub fn app_status(&self, name: &str) -> Result<Value, DmError> {
-        Ok(match self.registry.read(|c| registry::get_app(c, name))? {
-            None => json!({"status": "NOTCREATED", "information": null}),
-            Some(row) => json!({"status": row.state.as_str(), "information": row.information}),
-        })
-    }
-
-    /// Runtime details come from the runtime plugins; until they report any, the map is empty.
-    pub fn app_detail(&self, name: &str) -> Result<Value, DmError> {
-        let row = self.existing_app(name)?;
-        Ok(json!({"name": row.name, "status": row.state.as_str(), "yarn_applications": {}}))
-    }
-
-    /// The summary written by the (future) observer; PNDA's placeholders meanwhile.
-    pub fn app_summary(&self, name: &str) -> Result<Value, DmError> {
-        let exists = self.existing_app(name).is_ok();
-        Ok(json!({name: {"status": if exists { "Not Available" } else { "Not Created" }}}))
     }
 
     // ----- applications: operations -----

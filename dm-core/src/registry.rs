@@ -282,6 +282,18 @@ pub fn get_app(conn: &Connection, name: &str) -> Result<Option<AppRow>, DmError>
     .transpose()
 }
 
+/// `(state, information, owner)` of an application: the cheap read behind status polling.
+pub fn app_state(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<(String, Option<String>, String)>, DmError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT state, information, user FROM applications WHERE name = ?1")?;
+    Ok(stmt
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
 pub fn put_app(conn: &Connection, row: &AppRow) -> Result<(), DmError> {
     conn.execute(
         "INSERT INTO applications (name, package, state, user, overrides, defaults, create_data, information, updated_at)
