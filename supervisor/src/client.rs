@@ -15,7 +15,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(socket: &Path) -> Client {
-        Client { socket: socket.to_path_buf() }
+        Client {
+            socket: socket.to_path_buf(),
+        }
     }
 
     /// Sends one request and reads its response. Stopping a job may take minutes (savepoints),
@@ -28,7 +30,8 @@ impl Client {
         stream.write_all(line.as_bytes())?;
         let mut answer = String::new();
         BufReader::new(stream).read_line(&mut answer)?;
-        serde_json::from_str(&answer).map_err(|e| std::io::Error::other(format!("bad answer from the supervisor: {e}")))
+        serde_json::from_str(&answer)
+            .map_err(|e| std::io::Error::other(format!("bad answer from the supervisor: {e}")))
     }
 
     pub fn answers(&self) -> bool {
@@ -37,12 +40,20 @@ impl Client {
 
     /// Starts `binary --dir dir [extra…]` in its own session (so it outlives the caller) unless
     /// a supervisor already answers, and waits until it does.
-    pub fn ensure_running(&self, binary: &Path, dir: &Path, extra: &[String]) -> std::io::Result<()> {
+    pub fn ensure_running(
+        &self,
+        binary: &Path,
+        dir: &Path,
+        extra: &[String],
+    ) -> std::io::Result<()> {
         if self.answers() {
             return Ok(());
         }
         std::fs::create_dir_all(dir)?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("supervisor.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("supervisor.log"))?;
         Command::new(binary)
             .arg("--dir")
             .arg(dir)
@@ -59,6 +70,9 @@ impl Client {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(std::io::Error::other(format!("dm-supervisor did not answer on {} within 10 s", self.socket.display())))
+        Err(std::io::Error::other(format!(
+            "dm-supervisor did not answer on {} within 10 s",
+            self.socket.display()
+        )))
     }
 }

@@ -6,7 +6,11 @@ use dm_supervisor::{server, supervisor::Supervisor, yarn::ResourceManager};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "dm-supervisor", version, about = "Keeps dm's jobs running, across dmd restarts")]
+#[command(
+    name = "dm-supervisor",
+    version,
+    about = "Keeps dm's jobs running, across dmd restarts"
+)]
 struct Cli {
     /// Folder for state.json, per-attempt logs and supervisor.sock.
     #[arg(long)]
@@ -19,6 +23,9 @@ struct Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let supervisor = Supervisor::open(&cli.dir, cli.yarn_rm.as_deref().map(ResourceManager::new))?;
-    eprintln!("dm-supervisor: serving {}", cli.dir.join("supervisor.sock").display());
+    eprintln!(
+        "dm-supervisor: serving {}",
+        cli.dir.join("supervisor.sock").display()
+    );
     server::serve(supervisor, &cli.dir.join("supervisor.sock"))
 }

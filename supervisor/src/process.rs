@@ -11,8 +11,16 @@ use std::time::{Duration, Instant};
 
 /// Starts `argv` in `workdir` as the leader of a new process group, with stdout and stderr
 /// appended to `log`. The log is a file, not a pipe, so the job outlives the supervisor.
-pub fn spawn(argv: &[String], workdir: &Path, env: &[(String, String)], user: Option<&str>, log: &Path) -> std::io::Result<Child> {
-    let (program, args) = argv.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
+pub fn spawn(
+    argv: &[String],
+    workdir: &Path,
+    env: &[(String, String)],
+    user: Option<&str>,
+    log: &Path,
+) -> std::io::Result<Child> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -83,7 +91,11 @@ pub fn stop_group(pgid: u32, grace: Duration, mut ended: impl FnMut() -> bool) -
 /// exception chain), else the last line naming an exception or error.
 pub fn root_cause(log_tail: &str) -> Option<String> {
     let lines: Vec<&str> = log_tail.lines().map(str::trim).collect();
-    if let Some(caused) = lines.iter().rev().find_map(|l| l.strip_prefix("Caused by: ")) {
+    if let Some(caused) = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("Caused by: "))
+    {
         return Some(caused.to_string());
     }
     lines
@@ -99,7 +111,9 @@ pub fn root_cause(log_tail: &str) -> Option<String> {
 /// The last `max` bytes of a file, lossily decoded.
 pub fn tail(path: &Path, max: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else { return String::new() };
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(max)));
     let mut bytes = Vec::new();
@@ -110,10 +124,16 @@ pub fn tail(path: &Path, max: u64) -> String {
 /// Caps a log that a running process appends to: copies it aside (`.1`) and truncates it.
 /// The writer opened it in append mode, so it goes on at the new end.
 pub fn rotate_if_larger(path: &Path, cap: u64) {
-    if std::fs::metadata(path).map(|m| m.len() > cap).unwrap_or(false) {
+    if std::fs::metadata(path)
+        .map(|m| m.len() > cap)
+        .unwrap_or(false)
+    {
         let aside = path.with_extension("log.1");
         if std::fs::copy(path, &aside).is_ok() {
-            let _ = OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0));
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(0));
         }
     }
 }
@@ -127,8 +147,14 @@ mod tests {
         let log = "INFO starting\norg.apache.flink.client.program.ProgramInvocationException: The main method caused an error\n\
                    \tat org.apache.flink.Foo.bar(Foo.java:1)\nCaused by: java.lang.RuntimeException: wrapper\n\
                    Caused by: java.io.FileNotFoundException: /data/in.csv (No such file or directory)\n\tat x\n";
-        assert_eq!(root_cause(log).unwrap(), "java.io.FileNotFoundException: /data/in.csv (No such file or directory)");
-        assert_eq!(root_cause("Traceback\nValueError: bad rate\n").unwrap(), "ValueError: bad rate");
+        assert_eq!(
+            root_cause(log).unwrap(),
+            "java.io.FileNotFoundException: /data/in.csv (No such file or directory)"
+        );
+        assert_eq!(
+            root_cause("Traceback\nValueError: bad rate\n").unwrap(),
+            "ValueError: bad rate"
+        );
         assert_eq!(root_cause("all fine\n"), None);
     }
 
@@ -137,7 +163,10 @@ mod tests {
         let me = std::process::id();
         let ticks = start_ticks(me).expect("this process exists");
         assert!(is_alive(me, ticks));
-        assert!(!is_alive(me, ticks + 1), "another start time is another process");
+        assert!(
+            !is_alive(me, ticks + 1),
+            "another start time is another process"
+        );
         assert_eq!(start_ticks(u32::MAX - 1), None);
     }
 }

@@ -29,15 +29,27 @@ pub struct JobSpec {
 pub enum Request {
     /// Start supervising (or, for a known id, resume) a job. Idempotent: a job already running
     /// is left alone, never started twice.
-    Start { spec: JobSpec },
+    Start {
+        spec: JobSpec,
+    },
     /// Stop a job and keep it stopped; answers once it has stopped.
-    Stop { id: String },
+    Stop {
+        id: String,
+    },
     /// Forget a stopped job and its logs.
-    Remove { id: String },
-    Status { id: String },
+    Remove {
+        id: String,
+    },
+    Status {
+        id: String,
+    },
     List,
     /// The tail of an attempt's log (the latest attempt when `attempt` is absent).
-    Logs { id: String, attempt: Option<u32>, max_bytes: Option<u64> },
+    Logs {
+        id: String,
+        attempt: Option<u32>,
+        max_bytes: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

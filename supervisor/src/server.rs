@@ -27,14 +27,19 @@ pub fn serve(supervisor: Arc<Supervisor>, socket: &Path) -> anyhow::Result<()> {
 }
 
 fn handle(supervisor: &Arc<Supervisor>, stream: UnixStream) {
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     for line in BufReader::new(stream).lines() {
         let Ok(line) = line else { return };
         let response = match serde_json::from_str::<Request>(&line) {
             Ok(request) => answer(supervisor, request),
-            Err(e) => Response::Error { message: format!("bad request: {e}") },
+            Err(e) => Response::Error {
+                message: format!("bad request: {e}"),
+            },
         };
-        let mut text = serde_json::to_string(&response).unwrap_or_else(|e| format!("{{\"result\":\"error\",\"message\":\"{e}\"}}"));
+        let mut text = serde_json::to_string(&response)
+            .unwrap_or_else(|e| format!("{{\"result\":\"error\",\"message\":\"{e}\"}}"));
         text.push('\n');
         if writer.write_all(text.as_bytes()).is_err() {
             return;
@@ -43,9 +48,13 @@ fn handle(supervisor: &Arc<Supervisor>, stream: UnixStream) {
 }
 
 fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
-    let missing = |id: &str| Response::Error { message: format!("no job {id}") };
+    let missing = |id: &str| Response::Error {
+        message: format!("no job {id}"),
+    };
     match request {
-        Request::Start { spec } => Response::Job { job: supervisor.start(spec) },
+        Request::Start { spec } => Response::Job {
+            job: supervisor.start(spec),
+        },
         Request::Stop { id } => match supervisor.stop(&id) {
             Ok(job) => Response::Job { job },
             Err(message) => Response::Error { message },
@@ -54,9 +63,18 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
             Ok(()) => Response::Ok,
             Err(message) => Response::Error { message },
         },
-        Request::Status { id } => supervisor.status(&id).map(|job| Response::Job { job }).unwrap_or_else(|| missing(&id)),
-        Request::List => Response::Jobs { jobs: supervisor.list() },
-        Request::Logs { id, attempt, max_bytes } => match supervisor.log(&id, attempt, max_bytes.unwrap_or(64 * 1024)) {
+        Request::Status { id } => supervisor
+            .status(&id)
+            .map(|job| Response::Job { job })
+            .unwrap_or_else(|| missing(&id)),
+        Request::List => Response::Jobs {
+            jobs: supervisor.list(),
+        },
+        Request::Logs {
+            id,
+            attempt,
+            max_bytes,
+        } => match supervisor.log(&id, attempt, max_bytes.unwrap_or(64 * 1024)) {
             Ok((attempt, text)) => Response::Log { attempt, text },
             Err(message) => Response::Error { message },
         },

@@ -91,7 +91,10 @@ pub struct Supervisor {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// What a job thread does next.
@@ -109,13 +112,17 @@ impl Supervisor {
         std::fs::create_dir_all(dir.join("logs"))?;
         let state_file = dir.join("state.json");
         let saved: Saved = match std::fs::read(&state_file) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", state_file.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", state_file.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Saved::default(),
             Err(e) => return Err(e.into()),
         };
         let supervisor = Arc::new(Supervisor {
             dir: dir.to_path_buf(),
-            inner: Mutex::new(Inner { jobs: saved.jobs, children: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                jobs: saved.jobs,
+                children: HashMap::new(),
+            }),
             changed: Condvar::new(),
             rm,
         });
@@ -138,7 +145,9 @@ impl Supervisor {
 
     /// Writes the state atomically (temp file + rename).
     fn save(&self, inner: &Inner) {
-        let saved = Saved { jobs: inner.jobs.clone() };
+        let saved = Saved {
+            jobs: inner.jobs.clone(),
+        };
         let path = self.dir.join("state.json");
         let temp = self.dir.join("state.json.tmp");
         let result = serde_json::to_vec_pretty(&saved)
@@ -225,7 +234,12 @@ impl Supervisor {
         Ok(())
     }
 
-    pub fn log(&self, id: &str, attempt: Option<u32>, max_bytes: u64) -> Result<(u32, String), String> {
+    pub fn log(
+        &self,
+        id: &str,
+        attempt: Option<u32>,
+        max_bytes: u64,
+    ) -> Result<(u32, String), String> {
         let inner = self.lock();
         let job = inner.jobs.get(id).ok_or_else(|| format!("no job {id}"))?;
         let chosen = match attempt {
@@ -244,7 +258,10 @@ impl Supervisor {
     pub fn stop(self: &Arc<Self>, id: &str) -> Result<JobReport, String> {
         let (spec, attempt, pid_ticks) = {
             let mut inner = self.lock();
-            let job = inner.jobs.get_mut(id).ok_or_else(|| format!("no job {id}"))?;
+            let job = inner
+                .jobs
+                .get_mut(id)
+                .ok_or_else(|| format!("no job {id}"))?;
             job.desired = Desired::Stopped;
             job.generation += 1;
             let found = (job.spec.clone(), job.current().cloned(), job.pid_ticks);
@@ -258,7 +275,10 @@ impl Supervisor {
             Some(attempt) => self.stop_local(id, &spec, attempt, pid_ticks).map(|_| None),
         };
         let mut inner = self.lock();
-        let job = inner.jobs.get_mut(id).ok_or_else(|| format!("job {id} vanished while stopping"))?;
+        let job = inner
+            .jobs
+            .get_mut(id)
+            .ok_or_else(|| format!("job {id} vanished while stopping"))?;
         match outcome {
             Ok(savepoint) => {
                 if let Some(current) = job.current_mut() {
@@ -285,8 +305,16 @@ impl Supervisor {
         }
     }
 
-    fn stop_local(&self, id: &str, spec: &JobSpec, attempt: &Attempt, pid_ticks: Option<u64>) -> Result<(), String> {
-        let Some(pid) = attempt.pid else { return Ok(()) };
+    fn stop_local(
+        &self,
+        id: &str,
+        spec: &JobSpec,
+        attempt: &Attempt,
+        pid_ticks: Option<u64>,
+    ) -> Result<(), String> {
+        let Some(pid) = attempt.pid else {
+            return Ok(());
+        };
         let grace = spec
             .job
             .stop
@@ -296,7 +324,9 @@ impl Supervisor {
                 _ => None,
             })
             .unwrap_or(Duration::from_secs(30));
-        let stopped = process::stop_group(pid, grace, || self.local_ended(id, pid, pid_ticks).is_some());
+        let stopped = process::stop_group(pid, grace, || {
+            self.local_ended(id, pid, pid_ticks).is_some()
+        });
         if stopped {
             Ok(())
         } else {
@@ -305,13 +335,22 @@ impl Supervisor {
     }
 
     /// Whether the local attempt has ended, with its outcome. Reaps our own children.
-    fn local_ended(&self, id: &str, pid: u32, pid_ticks: Option<u64>) -> Option<(Outcome, Option<i32>)> {
+    fn local_ended(
+        &self,
+        id: &str,
+        pid: u32,
+        pid_ticks: Option<u64>,
+    ) -> Option<(Outcome, Option<i32>)> {
         let mut inner = self.lock();
         if let Some(child) = inner.children.get_mut(id) {
             return match child.try_wait() {
                 Ok(Some(status)) => {
                     inner.children.remove(id);
-                    let outcome = if status.success() { Outcome::Succeeded } else { Outcome::Failed };
+                    let outcome = if status.success() {
+                        Outcome::Succeeded
+                    } else {
+                        Outcome::Failed
+                    };
                     Some((outcome, status.code()))
                 }
                 Ok(None) => None,
@@ -338,12 +377,19 @@ impl Supervisor {
         let mut errors = Vec::new();
         for step in &spec.job.stop {
             match step {
-                StopStep::YarnKill => match rm.kill(&app_id).and_then(|_| wait_final(rm, &app_id, Duration::from_secs(60))) {
+                StopStep::YarnKill => match rm
+                    .kill(&app_id)
+                    .and_then(|_| wait_final(rm, &app_id, Duration::from_secs(60)))
+                {
                     Ok(_) => return Ok(None),
                     Err(e) => errors.push(e),
                 },
                 StopStep::Signal { .. } => {}
-                StopStep::Run { command, timeout_sec, savepoint } => {
+                StopStep::Run {
+                    command,
+                    timeout_sec,
+                    savepoint,
+                } => {
                     let job_id = rm.running_flink_job(&app);
                     let value_of = |slot: Slot| match slot {
                         Slot::YarnApplicationId => Some(app_id.clone()),
@@ -359,15 +405,30 @@ impl Supervisor {
                         }
                     };
                     let log = attempt.log.clone();
-                    match run_to_end(&argv, &spec.workdir, &spec.env, spec.user.as_deref(), &log, Duration::from_secs(*timeout_sec)) {
+                    match run_to_end(
+                        &argv,
+                        &spec.workdir,
+                        &spec.env,
+                        spec.user.as_deref(),
+                        &log,
+                        Duration::from_secs(*timeout_sec),
+                    ) {
                         Ok(true) => {
-                            let written = savepoint.then(|| savepoint_path(&process::tail(&log, 64 * 1024))).flatten();
+                            let written = savepoint
+                                .then(|| savepoint_path(&process::tail(&log, 64 * 1024)))
+                                .flatten();
                             if wait_final(rm, &app_id, Duration::from_secs(60)).is_ok() {
                                 return Ok(written);
                             }
-                            errors.push(format!("{} returned but the application did not end", argv[1]));
+                            errors.push(format!(
+                                "{} returned but the application did not end",
+                                argv[1]
+                            ));
                         }
-                        Ok(false) => errors.push(format!("{} failed (see the attempt log)", argv.get(1).map(String::as_str).unwrap_or("stop"))),
+                        Ok(false) => errors.push(format!(
+                            "{} failed (see the attempt log)",
+                            argv.get(1).map(String::as_str).unwrap_or("stop")
+                        )),
                         Err(e) => errors.push(e),
                     }
                 }
@@ -405,7 +466,9 @@ impl Supervisor {
 
     fn next_step(&self, id: &str, generation: u64) -> Step {
         let mut inner = self.lock();
-        let Some(job) = inner.jobs.get_mut(id) else { return Step::Quit };
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return Step::Quit;
+        };
         if job.generation != generation || job.desired != Desired::Running {
             return Step::Quit;
         }
@@ -421,13 +484,20 @@ impl Supervisor {
             return Step::Wait(Duration::from_millis(job.next_start_ms - now));
         }
         let window_start = now.saturating_sub(START_LIMIT_WINDOW_MS);
-        let recent = job.attempts.iter().filter(|a| a.started_ms >= window_start).count();
+        let recent = job
+            .attempts
+            .iter()
+            .filter(|a| a.started_ms >= window_start)
+            .count();
         if recent >= START_LIMIT {
             job.state = JobState::Failed;
             job.reason = Some(format!(
                 "start limit hit: {recent} attempts in {} minutes; last failure: {}",
                 START_LIMIT_WINDOW_MS / 60_000,
-                job.attempts.last().and_then(|a| a.reason.clone()).unwrap_or_else(|| "none recorded".into())
+                job.attempts
+                    .last()
+                    .and_then(|a| a.reason.clone())
+                    .unwrap_or_else(|| "none recorded".into())
             ));
             self.save(&inner);
             return Step::Quit;
@@ -453,17 +523,25 @@ impl Supervisor {
     fn start_attempt(&self, id: &str, generation: u64, number: u32) {
         let (spec, attempt, last_savepoint) = {
             let inner = self.lock();
-            let Some(job) = inner.jobs.get(id) else { return };
-            let Some(attempt) = job.current().cloned() else { return };
+            let Some(job) = inner.jobs.get(id) else {
+                return;
+            };
+            let Some(attempt) = job.current().cloned() else {
+                return;
+            };
             (job.spec.clone(), attempt, job.last_savepoint.clone())
         };
         let result = if spec.job.yarn.is_some() {
-            self.start_on_yarn(&spec, &attempt, last_savepoint).map(|app| (None, Some(app)))
+            self.start_on_yarn(&spec, &attempt, last_savepoint)
+                .map(|app| (None, Some(app)))
         } else {
-            self.start_local(id, &spec, &attempt, last_savepoint).map(|pid| (Some(pid), None))
+            self.start_local(id, &spec, &attempt, last_savepoint)
+                .map(|pid| (Some(pid), None))
         };
         let mut inner = self.lock();
-        let Some(job) = inner.jobs.get_mut(id) else { return };
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return;
+        };
         if job.generation != generation {
             return;
         }
@@ -488,15 +566,34 @@ impl Supervisor {
         self.save(&inner);
     }
 
-    fn start_local(&self, id: &str, spec: &JobSpec, attempt: &Attempt, last_savepoint: Option<String>) -> Result<u32, String> {
+    fn start_local(
+        &self,
+        id: &str,
+        spec: &JobSpec,
+        attempt: &Attempt,
+        last_savepoint: Option<String>,
+    ) -> Result<u32, String> {
         let value_of = |slot: Slot| match slot {
             Slot::RestoreFrom => last_savepoint.clone(),
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of)?;
-        let env: Vec<(String, String)> = spec.job.submit.env.clone().into_iter().chain(spec.env.iter().cloned()).collect();
-        let child = process::spawn(&argv, &spec.workdir, &env, spec.user.as_deref(), &attempt.log)
-            .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
+        let env: Vec<(String, String)> = spec
+            .job
+            .submit
+            .env
+            .clone()
+            .into_iter()
+            .chain(spec.env.iter().cloned())
+            .collect();
+        let child = process::spawn(
+            &argv,
+            &spec.workdir,
+            &env,
+            spec.user.as_deref(),
+            &attempt.log,
+        )
+        .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
         let pid = child.id();
         self.lock().children.insert(id.to_string(), child);
         Ok(pid)
@@ -504,11 +601,23 @@ impl Supervisor {
 
     /// Adopts a live application of this job if YARN has one, else submits a new one. Two
     /// copies of one component never run.
-    fn start_on_yarn(&self, spec: &JobSpec, attempt: &Attempt, last_savepoint: Option<String>) -> Result<String, String> {
-        let rm = self.rm.as_ref().ok_or("no ResourceManager configured for a YARN job")?;
+    fn start_on_yarn(
+        &self,
+        spec: &JobSpec,
+        attempt: &Attempt,
+        last_savepoint: Option<String>,
+    ) -> Result<String, String> {
+        let rm = self
+            .rm
+            .as_ref()
+            .ok_or("no ResourceManager configured for a YARN job")?;
         let yarn = spec.job.yarn.as_ref().expect("checked by the caller");
         let mut live: Vec<YarnApp> = match yarn.tags.last() {
-            Some(tag) => rm.apps_tagged(tag)?.into_iter().filter(|a| !a.is_final() && a.has_tags(&yarn.tags)).collect(),
+            Some(tag) => rm
+                .apps_tagged(tag)?
+                .into_iter()
+                .filter(|a| !a.is_final() && a.has_tags(&yarn.tags))
+                .collect(),
             None => Vec::new(),
         };
         live.sort_by_key(|a| a.started_time);
@@ -518,15 +627,35 @@ impl Supervisor {
             }
             return Ok(newest.id);
         }
-        let tags = yarn.tags.iter().cloned().chain([attempt_tag(attempt)]).collect::<Vec<_>>().join(",");
+        let tags = yarn
+            .tags
+            .iter()
+            .cloned()
+            .chain([attempt_tag(attempt)])
+            .collect::<Vec<_>>()
+            .join(",");
         let value_of = |slot: Slot| match slot {
             Slot::YarnTags => Some(tags.clone()),
             Slot::RestoreFrom => last_savepoint.clone(),
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of)?;
-        let env: Vec<(String, String)> = spec.job.submit.env.clone().into_iter().chain(spec.env.iter().cloned()).collect();
-        let submitted = run_to_end(&argv, &spec.workdir, &env, spec.user.as_deref(), &attempt.log, SUBMIT_TIMEOUT)?;
+        let env: Vec<(String, String)> = spec
+            .job
+            .submit
+            .env
+            .clone()
+            .into_iter()
+            .chain(spec.env.iter().cloned())
+            .collect();
+        let submitted = run_to_end(
+            &argv,
+            &spec.workdir,
+            &env,
+            spec.user.as_deref(),
+            &attempt.log,
+            SUBMIT_TIMEOUT,
+        )?;
         let tag = attempt_tag(attempt);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -538,7 +667,10 @@ impl Supervisor {
                 return Err(match (submitted, cause) {
                     (_, Some(cause)) => format!("submission failed: {cause}"),
                     (false, None) => "the submit command failed (see the attempt log)".to_string(),
-                    (true, None) => "the submit command ended but YARN has no application for this attempt".to_string(),
+                    (true, None) => {
+                        "the submit command ended but YARN has no application for this attempt"
+                            .to_string()
+                    }
                 });
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -549,24 +681,58 @@ impl Supervisor {
     fn watch(&self, id: &str, generation: u64) -> Duration {
         let (attempt, pid_ticks, yarn) = {
             let inner = self.lock();
-            let Some(job) = inner.jobs.get(id) else { return Duration::ZERO };
-            let Some(attempt) = job.current().cloned() else { return Duration::ZERO };
+            let Some(job) = inner.jobs.get(id) else {
+                return Duration::ZERO;
+            };
+            let Some(attempt) = job.current().cloned() else {
+                return Duration::ZERO;
+            };
             (attempt, job.pid_ticks, job.spec.job.yarn.is_some())
         };
         let ended = if yarn {
             match (self.rm.as_ref(), attempt.yarn_application_id.as_deref()) {
                 (Some(rm), Some(app_id)) => match rm.app(app_id) {
                     Ok(app) if app.is_final() => {
-                        let outcome = if app.final_status == "SUCCEEDED" { Outcome::Succeeded } else { Outcome::Failed };
+                        let outcome = if app.final_status == "SUCCEEDED" {
+                            Outcome::Succeeded
+                        } else {
+                            Outcome::Failed
+                        };
                         let reason = (outcome == Outcome::Failed).then(|| {
-                            let first = app.diagnostics.as_deref().and_then(|d| d.lines().next()).unwrap_or("").trim().to_string();
-                            format!("YARN application {} ended {} ({}){}", app.id, app.state, app.final_status, if first.is_empty() { String::new() } else { format!(": {first}") })
+                            let first = app
+                                .diagnostics
+                                .as_deref()
+                                .and_then(|d| d.lines().next())
+                                .unwrap_or("")
+                                .trim()
+                                .to_string();
+                            format!(
+                                "YARN application {} ended {} ({}){}",
+                                app.id,
+                                app.state,
+                                app.final_status,
+                                if first.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(": {first}")
+                                }
+                            )
                         });
                         Some((outcome, reason))
                     }
-                    Ok(app) if app.is_pending() && elapsed_since(attempt.started_ms) > SUBMISSION_DEADLINE => {
+                    Ok(app)
+                        if app.is_pending()
+                            && elapsed_since(attempt.started_ms) > SUBMISSION_DEADLINE =>
+                    {
                         let _ = rm.kill(app_id);
-                        Some((Outcome::Failed, Some(format!("YARN application {app_id} was still {} after {} s: killed", app.state, SUBMISSION_DEADLINE.as_secs()))))
+                        Some((
+                            Outcome::Failed,
+                            Some(format!(
+                                "YARN application {app_id} was still {} after {} s: killed",
+                                app.state,
+                                SUBMISSION_DEADLINE.as_secs()
+                            )),
+                        ))
                     }
                     // Running, or the RM cannot be reached: an outage is not a failure.
                     _ => None,
@@ -575,23 +741,43 @@ impl Supervisor {
             }
         } else {
             process::rotate_if_larger(&attempt.log, LOG_CAP_BYTES);
-            attempt.pid.and_then(|pid| self.local_ended(id, pid, pid_ticks)).map(|(outcome, code)| {
-                let reason = match outcome {
-                    Outcome::Failed => Some(
-                        process::root_cause(&process::tail(&attempt.log, 256 * 1024))
-                            .unwrap_or_else(|| format!("exited with status {}", code.map_or("(killed by a signal)".to_string(), |c| c.to_string()))),
-                    ),
-                    Outcome::Unknown => Some("ended while the supervisor was not running; exit status unknown".to_string()),
-                    _ => None,
-                };
-                (outcome, reason)
-            })
+            attempt
+                .pid
+                .and_then(|pid| self.local_ended(id, pid, pid_ticks))
+                .map(|(outcome, code)| {
+                    let reason = match outcome {
+                        Outcome::Failed => Some(
+                            process::root_cause(&process::tail(&attempt.log, 256 * 1024))
+                                .unwrap_or_else(|| {
+                                    format!(
+                                        "exited with status {}",
+                                        code.map_or("(killed by a signal)".to_string(), |c| c
+                                            .to_string())
+                                    )
+                                }),
+                        ),
+                        Outcome::Unknown => Some(
+                            "ended while the supervisor was not running; exit status unknown"
+                                .to_string(),
+                        ),
+                        _ => None,
+                    };
+                    (outcome, reason)
+                })
         };
         let Some((outcome, reason)) = ended else {
-            return if yarn { Duration::from_secs(2) } else { Duration::from_millis(200) };
+            return if yarn {
+                Duration::from_secs(2)
+            } else {
+                Duration::from_millis(200)
+            };
         };
         let mut inner = self.lock();
-        if let Some(job) = inner.jobs.get_mut(id).filter(|j| j.generation == generation) {
+        if let Some(job) = inner
+            .jobs
+            .get_mut(id)
+            .filter(|j| j.generation == generation)
+        {
             if let Some(current) = job.current_mut() {
                 current.ended_ms = Some(now_ms());
                 current.outcome = Some(outcome);
@@ -615,7 +801,11 @@ fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
         RespawnPolicy::OnSuccess => outcome == Outcome::Succeeded,
         RespawnPolicy::No => false,
     };
-    let ran_ms = job.attempts.last().map(|a| a.ended_ms.unwrap_or(a.started_ms) - a.started_ms).unwrap_or(0);
+    let ran_ms = job
+        .attempts
+        .last()
+        .map(|a| a.ended_ms.unwrap_or(a.started_ms) - a.started_ms)
+        .unwrap_or(0);
     if outcome == Outcome::Succeeded || ran_ms >= HEALTHY_RUN_MS {
         job.consecutive_failures = 0;
     } else {
@@ -623,12 +813,18 @@ fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
     }
     if again {
         let base = (respawn.delay_sec * 1000).max(200);
-        let backoff = base.saturating_mul(1u64 << job.consecutive_failures.saturating_sub(1).min(16)).min(MAX_BACKOFF_MS);
+        let backoff = base
+            .saturating_mul(1u64 << job.consecutive_failures.saturating_sub(1).min(16))
+            .min(MAX_BACKOFF_MS);
         job.next_start_ms = now_ms() + backoff;
         job.state = JobState::BackingOff;
         job.reason = job.attempts.last().and_then(|a| a.reason.clone());
     } else {
-        job.state = if outcome == Outcome::Succeeded { JobState::Ended } else { JobState::Failed };
+        job.state = if outcome == Outcome::Succeeded {
+            JobState::Ended
+        } else {
+            JobState::Failed
+        };
         job.reason = job.attempts.last().and_then(|a| a.reason.clone());
     }
 }
@@ -653,15 +849,29 @@ fn prune_logs(attempts: &mut [Attempt]) {
 
 /// Runs a command to its end (within `timeout`, killing its group after), output appended to
 /// `log`. `Ok(true)` on exit status 0.
-fn run_to_end(argv: &[String], workdir: &Path, env: &[(String, String)], user: Option<&str>, log: &Path, timeout: Duration) -> Result<bool, String> {
-    let mut child = process::spawn(argv, workdir, env, user, log).map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+fn run_to_end(
+    argv: &[String],
+    workdir: &Path,
+    env: &[(String, String)],
+    user: Option<&str>,
+    log: &Path,
+    timeout: Duration,
+) -> Result<bool, String> {
+    let mut child = process::spawn(argv, workdir, env, user, log)
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status.success()),
             Ok(None) if Instant::now() > deadline => {
-                process::stop_group(child.id(), Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
-                return Err(format!("{} did not finish within {} s", argv[0], timeout.as_secs()));
+                process::stop_group(child.id(), Duration::from_secs(5), || {
+                    matches!(child.try_wait(), Ok(Some(_)))
+                });
+                return Err(format!(
+                    "{} did not finish within {} s",
+                    argv[0],
+                    timeout.as_secs()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => return Err(format!("waiting for {}: {e}", argv[0])),
@@ -676,7 +886,10 @@ fn wait_final(rm: &ResourceManager, app_id: &str, within: Duration) -> Result<()
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{app_id} did not end within {} s", within.as_secs()));
+            return Err(format!(
+                "{app_id} did not end within {} s",
+                within.as_secs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -684,7 +897,11 @@ fn wait_final(rm: &ResourceManager, app_id: &str, within: Duration) -> Result<()
 
 /// The savepoint path that `flink stop` printed ("Savepoint completed. Path: …").
 fn savepoint_path(output: &str) -> Option<String> {
-    output.lines().rev().find_map(|l| l.split("Savepoint completed. Path: ").nth(1)).map(|p| p.trim().to_string())
+    output
+        .lines()
+        .rev()
+        .find_map(|l| l.split("Savepoint completed. Path: ").nth(1))
+        .map(|p| p.trim().to_string())
 }
 
 #[cfg(test)]
@@ -694,7 +911,10 @@ mod tests {
     #[test]
     fn finds_the_savepoint_flink_printed() {
         let out = "Suspending job abc.\nSavepoint completed. Path: hdfs://nn:9000/sp/savepoint-abc-1234\nOK\n";
-        assert_eq!(savepoint_path(out).as_deref(), Some("hdfs://nn:9000/sp/savepoint-abc-1234"));
+        assert_eq!(
+            savepoint_path(out).as_deref(),
+            Some("hdfs://nn:9000/sp/savepoint-abc-1234")
+        );
         assert_eq!(savepoint_path("nothing here"), None);
     }
 }

@@ -30,11 +30,19 @@ impl YarnApp {
 
     /// Not yet given its ApplicationMaster container.
     pub fn is_pending(&self) -> bool {
-        matches!(self.state.as_str(), "NEW" | "NEW_SAVING" | "SUBMITTED" | "ACCEPTED")
+        matches!(
+            self.state.as_str(),
+            "NEW" | "NEW_SAVING" | "SUBMITTED" | "ACCEPTED"
+        )
     }
 
     pub fn has_tags(&self, tags: &[String]) -> bool {
-        let own: Vec<&str> = self.application_tags.as_deref().unwrap_or("").split(',').collect();
+        let own: Vec<&str> = self
+            .application_tags
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .collect();
         tags.iter().all(|t| own.contains(&t.as_str()))
     }
 }
@@ -64,19 +72,33 @@ pub struct ResourceManager {
 
 impl ResourceManager {
     pub fn new(base: &str) -> Self {
-        let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(15)).build();
-        ResourceManager { base: base.trim_end_matches('/').to_string(), agent }
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build();
+        ResourceManager {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
         let url = format!("{}{path}", self.base);
-        let response = self.agent.get(&url).set("Accept", "application/json").call().map_err(|e| format!("GET {url}: {e}"))?;
-        response.into_json().map_err(|e| format!("GET {url}: unreadable answer: {e}"))
+        let response = self
+            .agent
+            .get(&url)
+            .set("Accept", "application/json")
+            .call()
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        response
+            .into_json()
+            .map_err(|e| format!("GET {url}: unreadable answer: {e}"))
     }
 
     /// Applications carrying `tag` (YARN matches tags case-insensitively).
     pub fn apps_tagged(&self, tag: &str) -> Result<Vec<YarnApp>, String> {
-        let envelope: AppsEnvelope = self.get(&format!("/ws/v1/cluster/apps?applicationTags={tag}"))?;
+        let envelope: AppsEnvelope =
+            self.get(&format!("/ws/v1/cluster/apps?applicationTags={tag}"))?;
         Ok(envelope.apps.map(|a| a.app).unwrap_or_default())
     }
 
