@@ -30,7 +30,7 @@ pub enum Request {
     /// Start supervising (or, for a known id, resume) a job. Idempotent: a job already running
     /// is left alone, never started twice.
     Start {
-        spec: JobSpec,
+        spec: Box<JobSpec>,
     },
     /// Stop a job and keep it stopped; answers once it has stopped.
     Stop {

@@ -53,7 +53,7 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
     };
     match request {
         Request::Start { spec } => Response::Job {
-            job: supervisor.start(spec),
+            job: supervisor.start(*spec),
         },
         Request::Stop { id } => match supervisor.stop(&id) {
             Ok(job) => Response::Job { job },
