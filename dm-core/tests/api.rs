@@ -1050,6 +1050,8 @@ fn failed_undeploy_keeps_the_package() {
 
 #[test]
 fn config_checks() {
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path().to_str().unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))
             .args(args)
@@ -1063,7 +1065,7 @@ fn config_checks() {
     let out = run(&[
         "--check-config",
         "--data-dir",
-        "/tmp/x",
+        data,
         "--listen",
         "0.0.0.0:5000",
     ]);
@@ -1072,7 +1074,7 @@ fn config_checks() {
     let out = run(&[
         "--check-config",
         "--data-dir",
-        "/tmp/x",
+        data,
         "--listen",
         "127.0.0.1:5000",
     ]);
@@ -1103,7 +1105,7 @@ fn config_checks() {
     // The shipped logging configuration is valid.
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/log4rs.yaml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))
-        .args(["--check-config", "--data-dir", "/tmp/x"])
+        .args(["--check-config", "--data-dir", data])
         .env("DMD__LOGGING__CONFIG", shipped)
         .output()
         .unwrap();

@@ -128,41 +128,91 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::PathConfig::default()
                     .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
             )
-            .service(resource("/repository/packages").route(web::get().to(repository::list)))
+            .service(resource(route::REPOSITORY).route(web::get().to(repository::list)))
             .service(
-                resource("/repository/packages/{file}")
+                resource(route::REPOSITORY_FILE)
                     .route(web::put().to(repository::upload))
                     .route(web::get().to(repository::download))
                     .route(web::delete().to(repository::delete)),
             )
-            .service(resource("/packages").route(web::get().to(packages::list)))
+            .service(resource(route::PACKAGES).route(web::get().to(packages::list)))
             .service(
-                resource("/packages/{id}/applications")
-                    .route(web::get().to(packages::applications)),
+                resource(route::PACKAGE_APPLICATIONS).route(web::get().to(packages::applications)),
             )
-            .service(resource("/packages/{id}/status").route(web::get().to(packages::status)))
+            .service(resource(route::PACKAGE_STATUS).route(web::get().to(packages::status)))
             .service(
-                resource("/packages/{id}")
+                resource(route::PACKAGE)
                     .route(web::get().to(packages::info))
                     .route(web::put().to(packages::deploy))
                     .route(web::delete().to(packages::undeploy)),
             )
-            .service(resource("/applications").route(web::get().to(applications::list)))
+            .service(resource(route::APPLICATIONS).route(web::get().to(applications::list)))
             .service(
-                resource("/applications/{name}/{what}")
+                resource(route::APPLICATION_QUERY)
                     .route(web::get().to(applications::query))
                     .route(web::post().to(applications::action)),
             )
             .service(
-                resource("/applications/{name}")
+                resource(route::APPLICATION)
                     .route(web::get().to(applications::info))
                     .route(web::put().to(applications::create))
                     .route(web::delete().to(applications::destroy)),
             )
-            .service(resource("/environment/endpoints").route(web::get().to(system::endpoints)))
-            .service(resource("/metrics").route(web::get().to(system::metrics)))
-            .service(resource("/openapi.json").route(web::get().to(system::openapi)))
+            .service(resource(route::ENDPOINTS).route(web::get().to(system::endpoints)))
+            .service(resource(route::METRICS).route(web::get().to(system::metrics)))
+            .service(resource(route::OPENAPI).route(web::get().to(system::openapi)))
             .default_service(web::to(not_found));
+    }
+}
+
+/// The route patterns, registered by [`configure`] and used as metric labels.
+mod route {
+    pub const REPOSITORY: &str = "/repository/packages";
+    pub const REPOSITORY_FILE: &str = "/repository/packages/{file}";
+    pub const PACKAGES: &str = "/packages";
+    pub const PACKAGE_APPLICATIONS: &str = "/packages/{id}/applications";
+    pub const PACKAGE_STATUS: &str = "/packages/{id}/status";
+    pub const PACKAGE: &str = "/packages/{id}";
+    pub const APPLICATIONS: &str = "/applications";
+    pub const APPLICATION_QUERY: &str = "/applications/{name}/{what}";
+    pub const APPLICATION: &str = "/applications/{name}";
+    pub const ENDPOINTS: &str = "/environment/endpoints";
+    pub const METRICS: &str = "/metrics";
+    pub const OPENAPI: &str = "/openapi.json";
+    pub const ALL: [&str; 12] = [
+        REPOSITORY,
+        REPOSITORY_FILE,
+        PACKAGES,
+        PACKAGE_APPLICATIONS,
+        PACKAGE_STATUS,
+        PACKAGE,
+        APPLICATIONS,
+        APPLICATION_QUERY,
+        APPLICATION,
+        ENDPOINTS,
+        METRICS,
+        OPENAPI,
+    ];
+
+    /// The pattern `path` falls under. Segment by segment, as actix matches these patterns,
+    /// but without the regex engine that `HttpRequest::match_pattern` runs again per request.
+    pub fn label(path: &str) -> &'static str {
+        ALL.iter()
+            .copied()
+            .find(|pattern| matches(pattern, path))
+            .unwrap_or("unmatched")
+    }
+
+    fn matches(pattern: &str, path: &str) -> bool {
+        let (mut want, mut got) = (pattern.split('/'), path.split('/'));
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
     }
 }
 
@@ -178,8 +228,8 @@ where
         Error = actix_web::Error,
     >,
 {
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let route = route::label(req.path());
+    let method = req.method().clone();
     let metrics = req
         .app_data::<web::Data<Api>>()
         .map(|api| Arc::clone(&api.engine.metrics));
@@ -187,10 +237,48 @@ where
     async move {
         let response = fut.await?;
         if let Some(metrics) = metrics {
-            metrics.request(&route, &method, response.status().as_u16());
+            metrics.request(route, method.as_str(), response.status().as_u16());
         }
         Ok(response)
     }
 }
 
 pub use system::ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::route;
+    use actix_web::dev::ResourceDef;
+
+    #[test]
+    fn labels_agree_with_actix_routing() {
+        let paths = [
+            "/repository/packages",
+            "/repository/packages/a-1.0.0.tar.gz",
+            "/packages",
+            "/packages/a-1.0.0",
+            "/packages/a-1.0.0/status",
+            "/packages/a-1.0.0/applications",
+            "/applications",
+            "/applications/x",
+            "/applications/x/status",
+            "/applications/x/start",
+            "/environment/endpoints",
+            "/metrics",
+            "/openapi.json",
+            "/",
+            "/packages/",
+            "/applications/x/y/z",
+            "/nothing",
+        ];
+        for path in paths {
+            // The first pattern actix would match, in registration order.
+            let actix = route::ALL
+                .iter()
+                .copied()
+                .find(|p| ResourceDef::new(*p).is_match(path))
+                .unwrap_or("unmatched");
+            assert_eq!(route::label(path), actix, "{path}");
+        }
+    }
+}
