@@ -640,6 +640,55 @@ fn bearer_tokens() {
 }
 
 #[test]
+fn trusted_header_mode() {
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        env: vec![
+            ("DMD__AUTH__MODE".into(), "trusted-header".into()),
+            (
+                "DMD__AUTH__GROUPS_HEADER".into(),
+                "X-Forwarded-Groups".into(),
+            ),
+        ],
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+    // Knox passes user.name; the proxy's header wins over it.
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    let as_carol = [("X-Forwarded-User", "carol")];
+    let body = br#"{"package": "app-1.0.0"}"#;
+    assert_eq!(
+        dmd.call(
+            "PUT",
+            "/applications/a?user.name=alice",
+            Some(body),
+            &as_carol
+        )
+        .code,
+        202
+    );
+    dmd.wait_status("/applications/a/status", "CREATED");
+    assert_eq!(
+        dmd.get("/applications/a").body["overrides"]["user"],
+        "carol"
+    );
+    assert_error(
+        &dmd.post("/applications/a/start?user.name=alice"),
+        403,
+        "FORBIDDEN",
+    );
+    let admin = [
+        ("X-Forwarded-User", "dave"),
+        ("X-Forwarded-Groups", "ops,admin"),
+    ];
+    assert_eq!(
+        dmd.call("POST", "/applications/a/start", None, &admin).code,
+        202
+    );
+    dmd.wait_status("/applications/a/status", "STARTED");
+}
+
+#[test]
 fn one_operation_per_subject() {
     let root = tempfile::tempdir().unwrap();
     let dmd = Arc::new(Dmd::start(root.path()));
