@@ -10,6 +10,7 @@ VENV="$TE/venv"
 FLINK_VERSION=2.3.0
 SPARK_VERSION=4.3.0
 PY4J_VERSION=0.10.9.9
+OOZIE_VERSION=5.2.1       # keep equal to tests/env/oozie/pom.xml
 HADOOP_VERSION=3.5.0      # keep equal to pyspark's bundled hadoop-client jars and tests/env/minicluster/pom.xml
 
 # Fixed loopback ports (override with the environment if one is taken).
@@ -22,7 +23,7 @@ SPARK_HS_PORT=${DM_TESTENV_SPARK_HS_PORT:-18080}
 OOZIE_PORT=${DM_TESTENV_OOZIE_PORT:-11000}
 
 HADOOP_CONF_DIR="$TE/hadoop-conf"
-PYSITE="$VENV/lib/python3.11/site-packages"
+PYSITE="$VENV/lib/$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages"
 FLINK_HOME="$PYSITE/pyflink"
 SPARK_HOME="$PYSITE/pyspark"
 FLINK_CONF_DIR="$TE/flink/conf"

@@ -357,3 +357,69 @@ fn spark_streaming_on_yarn_kill_via_rm() {
     assert_eq!(entry["name"], name.as_str());
     guard.app_id = None;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. Oozie: a one-action workflow (examples/jobs/oozie) through the REST API
+
+#[test]
+fn oozie_one_action_workflow_succeeds() {
+    let env = env();
+    let oozie = env.raw["oozie_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has oozie_url null: the env was brought up without Oozie (DM_TESTENV_OOZIE=0?)"))
+        .to_string();
+    let nn = env.s("namenode_url");
+    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id -un").stdout).unwrap().trim().to_string();
+    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-app"));
+    let out_dir = format!("/tmp/{}", unique("dm-oozie-out"));
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = hdfs_native::ClientBuilder::new()
+        .with_url(&nn)
+        .with_config([("dfs.client.failover.max.attempts", "1")])
+        .build()
+        .expect("hdfs-native client");
+    let wf = std::fs::read(repo_root().join("examples/jobs/oozie/workflow.xml")).expect("read workflow.xml");
+    rt.block_on(async {
+        let mut w = client
+            .create(&format!("{app_dir}/workflow.xml"), hdfs_native::WriteOptions::default())
+            .await
+            .expect("create workflow.xml on HDFS");
+        w.write_bytes(bytes::Bytes::from(wf)).await.expect("write workflow.xml");
+        w.close().await.expect("close workflow.xml");
+    });
+
+    let conf = format!(
+        "<configuration>\
+         <property><name>user.name</name><value>{user}</value></property>\
+         <property><name>oozie.wf.application.path</name><value>{nn}{app_dir}</value></property>\
+         <property><name>nameNode</name><value>{nn}</value></property>\
+         <property><name>outputDir</name><value>{out_dir}</value></property>\
+         </configuration>"
+    );
+    let mut resp = agent()
+        .post(&format!("{oozie}/v1/jobs?action=start"))
+        .header("Content-Type", "application/xml;charset=UTF-8")
+        .send(conf.as_str())
+        .expect("POST /v1/jobs");
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(status, 201, "Oozie refused the workflow: {body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().expect("job id").to_string();
+
+    let info = wait_for(&format!("Oozie workflow {id} to end"), 120, || {
+        let (_, v) = get_json(&format!("{oozie}/v1/job/{id}?show=info")).ok()?;
+        let st = v["status"].as_str()?.to_string();
+        (!["PREP", "RUNNING", "SUSPENDED"].contains(&st.as_str())).then_some(v)
+    });
+    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
+    let action = info["actions"].as_array().unwrap().iter().find(|a| a["name"] == "make-output-dir").cloned();
+    assert_eq!(action.as_ref().map(|a| a["status"].clone()), Some(Value::from("OK")), "actions: {}", info["actions"]);
+
+    rt.block_on(async {
+        let st = client.get_file_info(&out_dir).await.expect("the workflow's output dir is missing");
+        assert!(st.isdir);
+        client.delete(&out_dir, true).await.expect("delete output dir");
+        client.delete(&app_dir, true).await.expect("delete app dir");
+    });
+}

@@ -184,19 +184,34 @@ public final class MiniCluster {
         Files.move(tmp, new File(state, "ready").toPath(), StandardCopyOption.ATOMIC_MOVE);
         System.out.println("READY " + props.replace('\n', ' '));
 
+        // On SIGTERM: stop YARN (which stops its containers) and HDFS, but give it 8 s at most;
+        // the NodeManager alone would wait ~20 s for finished apps. State is formatted anew by the
+        // next up, and tests/env/down kills any container left behind.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("stopping YARN and HDFS");
+            Thread stopper = new Thread(() -> {
+                try {
+                    yarn.stop();
+                } catch (Throwable t) {
+                    t.printStackTrace();
+                }
+                try {
+                    dfs.shutdown();
+                } catch (Throwable t) {
+                    t.printStackTrace();
+                }
+            });
+            stopper.setDaemon(true);
+            stopper.start();
             try {
-                yarn.stop();
-            } catch (Throwable t) {
-                t.printStackTrace();
-            }
-            try {
-                dfs.shutdown();
-            } catch (Throwable t) {
-                t.printStackTrace();
+                stopper.join(8_000);
+            } catch (InterruptedException ignored) {
+                // fall through to halt
             }
             new File(state, "ready").delete();
+            System.out.println(stopper.isAlive() ? "stop took over 8 s: halting" : "stopped");
+            System.out.flush();
+            Runtime.getRuntime().halt(0);
         }));
         Thread.currentThread().join();
     }
