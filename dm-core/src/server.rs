@@ -115,7 +115,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .workers(config.server.workers)
         .bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
-        log::info!("dmd listening on {listen}, data in {}", config.data_dir().display());
+        // The bound address, which differs from `listen` for port 0.
+        let bound: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
+        log::info!("dmd listening on {}, data in {}", bound.join(", "), config.data_dir().display());
         server.run().await.context("HTTP server")?;
         let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
         log::info!("HTTP stopped; waiting up to {grace:?} for running operations");

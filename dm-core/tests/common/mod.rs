@@ -4,7 +4,6 @@
 
 use dm_testkit::TarGz;
 use serde_json::{json, Value};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,13 +35,9 @@ pub struct Dmd {
     log: PathBuf,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// What dmd logs once it is bound; with `--listen 127.0.0.1:0` it names the port it got, so
+/// parallel tests never race for ports.
+const LISTENING: &str = "dmd listening on 127.0.0.1:";
 
 impl Dmd {
     pub fn start(root: &Path) -> Dmd {
@@ -59,11 +54,8 @@ impl Dmd {
             "dmd-{}.log",
             STARTS.fetch_add(1, Ordering::Relaxed)
         ));
-        let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmd"));
-        cmd.arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
+        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data);
         cmd.env_remove("DM_TEST_PAUSE_AT")
             .env("DMD__LOGGING__LEVEL", "info");
@@ -87,7 +79,7 @@ impl Dmd {
         let child = cmd.spawn().expect("start dmd");
         let mut dmd = Dmd {
             child,
-            port,
+            port: 0,
             data,
             log,
         };
@@ -99,7 +91,13 @@ impl Dmd {
                     dmd.log_text()
                 );
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let text = dmd.log_text();
+            if let Some(at) = text.find(LISTENING) {
+                let digits: String = text[at + LISTENING.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                dmd.port = digits.parse().expect("a port number");
                 return dmd;
             }
             assert!(
