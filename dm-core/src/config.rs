@@ -88,11 +88,22 @@ pub struct Auth {
     pub groups: BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Lifecycle {
     /// Enables the built-in no-op `test` component type. For dm's own tests only.
     pub test_components: bool,
+    /// Operations run at once (PNDA's `deployer_thread_limit`); more wait their turn.
+    pub workers: usize,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            test_components: false,
+            workers: 32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,6 +237,9 @@ impl Config {
         }
         if self.server.workers == 0 {
             problems.push("server.workers must be at least 1".to_string());
+        }
+        if self.lifecycle.workers == 0 {
+            problems.push("lifecycle.workers must be at least 1".to_string());
         }
         // Without authentication anyone who can connect may act as anyone: loopback only.
         if self.auth.mode == AuthMode::None && !self.server.listen.ip().is_loopback() {

@@ -136,8 +136,10 @@ pub struct Engine {
     app_environment: Map<String, Value>,
     callbacks: Callbacks,
     hooks: PauseHook,
-    /// Operations running on worker threads, for a clean shutdown.
+    /// Operations queued or running on the workers, for a clean shutdown.
     running: (std::sync::Mutex<usize>, std::sync::Condvar),
+    /// The workers' queue: operations run on a fixed number of threads.
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 pub struct EngineParts {
@@ -150,6 +152,31 @@ pub struct EngineParts {
     pub app_environment: Map<String, Value>,
     pub callbacks: Callbacks,
     pub hooks: PauseHook,
+    /// Operations run at once (PNDA's `deployer_thread_limit`); more wait their turn.
+    pub workers: usize,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn start_workers(count: usize) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    for n in 0..count.max(1) {
+        let rx = Arc::clone(&rx);
+        let spawned = std::thread::Builder::new()
+            .name(format!("dm-worker-{n}"))
+            .spawn(move || loop {
+                let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start operation worker {n}: {e}");
+        }
+    }
+    tx
 }
 
 /// One component of an application, as recorded in its create data.
@@ -173,6 +200,7 @@ impl Engine {
             callbacks: parts.callbacks,
             hooks: parts.hooks,
             running: Default::default(),
+            jobs: start_workers(parts.workers),
         }
     }
 
@@ -968,33 +996,32 @@ impl Engine {
 
     // ----- running and recovering -----
 
+    /// Queues the work of a claimed operation for the workers.
     fn spawn(
         self: &Arc<Self>,
         op: Operation,
         work: impl FnOnce(&Engine, &Operation) + Send + 'static,
     ) {
         let engine = Arc::clone(self);
-        let thread_name = format!("dm-{}-{}", op.kind.as_str(), op.subject);
+        let what = format!("{} {}", op.kind.as_str(), op.subject);
         *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        let spawned = std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                let started = Instant::now();
-                work(&engine, &op);
-                log::info!(
-                    "{} {} by {:?} took {:.3} s",
-                    op.kind.as_str(),
-                    op.subject,
-                    op.user,
-                    started.elapsed().as_secs_f64()
-                );
-                *engine.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                engine.running.1.notify_all();
-            });
-        if let Err(e) = spawned {
+        let job: Job = Box::new(move || {
+            let started = Instant::now();
+            work(&engine, &op);
+            log::info!(
+                "{} {} by {:?} took {:.3} s",
+                op.kind.as_str(),
+                op.subject,
+                op.user,
+                started.elapsed().as_secs_f64()
+            );
+            *engine.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            engine.running.1.notify_all();
+        });
+        if self.jobs.send(job).is_err() {
             *self.running.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             // The claim is committed: recovery at the next start resolves it.
-            log::error!("cannot start a worker thread: {e}");
+            log::error!("no operation worker is left to run {what}");
         }
     }
 

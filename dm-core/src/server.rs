@@ -62,6 +62,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         app_environment,
         callbacks: Callbacks::start(&config.callbacks),
         hooks: PauseHook::from_env(data),
+        workers: config.lifecycle.workers,
     }));
     let report = engine
         .recover()

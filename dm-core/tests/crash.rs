@@ -416,3 +416,31 @@ fn sigterm_lets_running_operations_end() {
     );
     assert_journal(&dmd.data, "create", "succeeded");
 }
+
+#[test]
+fn queued_operations_wait_for_a_worker_and_are_recovered_too() {
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        pause_at: Some("start.intent".into()),
+        env: vec![("DMD__LIFECYCLE__WORKERS".into(), "1".into())],
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+    dmd.deployed(PKG, &two_components(PKG));
+    dmd.created("a", PKG, json!({}));
+    dmd.created("b", PKG, json!({}));
+    assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
+    dmd.wait_paused("start.intent");
+    // The only worker is held by a: b's start is accepted and waits its turn.
+    assert_eq!(dmd.post("/applications/b/start?user.name=alice").code, 202);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(dmd.get("/applications/b/status").body["status"], "STARTING");
+    assert_eq!(component_state(&dmd.data, "b", "c1").as_deref(), Some("created"));
+    dmd.kill();
+    let dmd = Dmd::start(root.path());
+    for app in ["a", "b"] {
+        let reply = dmd.get(&format!("/applications/{app}/status")).body;
+        assert_eq!(reply["status"], "CREATED", "{app}");
+        assert!(info(&reply).starts_with(&format!("Error starting {app} Interrupted")), "{reply}");
+    }
+}
