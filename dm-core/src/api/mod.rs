@@ -1,7 +1,8 @@
 //! The REST API (actix-web), PNDA-compatible: same paths, verbs, status codes and JSON shapes,
 //! with every body `application/json` and every error `{"status": …, "information": …}`.
 //! Handlers only authenticate, authorize and translate; the work is the engine's, called on
-//! actix's blocking pool because the registry is synchronous.
+//! actix's blocking pool because the registry is synchronous (application reads excepted: see
+//! `applications::read_app`).
 
 mod applications;
 mod packages;
