@@ -78,6 +78,8 @@ pub struct Authenticator {
     tokens: HashMap<String, (String, BTreeSet<String>)>,
     /// user → groups, from `[auth.groups]`
     groups_of: BTreeMap<String, BTreeSet<String>>,
+    /// Also take groups from the host's account database, as PNDA did.
+    os_groups: bool,
 }
 
 impl Authenticator {
@@ -107,6 +109,7 @@ impl Authenticator {
             groups_header: config.groups_header.clone(),
             tokens,
             groups_of,
+            os_groups: config.os_groups,
         })
     }
 
@@ -167,11 +170,40 @@ impl Authenticator {
                 }
             };
         check_user_name(&user)?;
+        if self.os_groups && !user.is_empty() {
+            let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+            let found =
+                os_groups(&user, &read("/etc/passwd"), &read("/etc/group")).ok_or_else(|| {
+                    DmError::Forbidden(format!("Failed to find details for user \"{user}\""))
+                })?;
+            groups.extend(found);
+        }
         if let Some(configured) = self.groups_of.get(&user) {
             groups.extend(configured.iter().cloned());
         }
         Ok(Identity { user, groups })
     }
+}
+
+/// PNDA's lookup: the groups whose member list names `user`, plus the user's primary group;
+/// `None` when `passwd` does not know the user.
+fn os_groups(user: &str, passwd: &str, group: &str) -> Option<BTreeSet<String>> {
+    let primary_gid = passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 3 && fields[0] == user).then(|| fields[3].to_string())
+    })?;
+    let groups = group
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            if fields.len() < 4 {
+                return None;
+            }
+            let member = fields[3].split(',').any(|m| m.trim() == user);
+            (member || fields[2] == primary_gid).then(|| fields[0].to_string())
+        })
+        .collect();
+    Some(groups)
 }
 
 fn parse_tokens(text: &str) -> Result<HashMap<String, (String, BTreeSet<String>)>, String> {
@@ -483,6 +515,25 @@ mod tests {
             403
         );
         assert!(bearer.identify(|_| None, None).unwrap().is_anonymous());
+    }
+
+    #[test]
+    fn os_group_lookup() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        let group = "root:x:0:\nadmin:x:27:alice,bob\nalice:x:1000:\nops:x:30:bob\n";
+        assert_eq!(
+            os_groups("alice", passwd, group).unwrap(),
+            ["admin".to_string(), "alice".to_string()].into()
+        );
+        assert_eq!(
+            os_groups("root", passwd, group).unwrap(),
+            ["root".to_string()].into()
+        );
+        assert_eq!(
+            os_groups("bob", passwd, group),
+            None,
+            "not in passwd: unknown, as in PNDA"
+        );
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct Auth {
     pub tokens_file: Option<PathBuf>,
     /// Group memberships known to dmd: group name → users (e.g. `admin = ["alice"]`).
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Also take groups from the host (`/etc/passwd`, `/etc/group`) as PNDA did; users the
+    /// host does not know are then refused (403).
+    pub os_groups: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +188,7 @@ impl Default for Auth {
             groups_header: String::new(),
             tokens_file: None,
             groups: BTreeMap::new(),
+            os_groups: false,
         }
     }
 }

@@ -533,6 +533,28 @@ fn authorization_follows_pnda_rules() {
 }
 
 #[test]
+fn host_groups_as_in_pnda() {
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        env: vec![("DMD__AUTH__OS_GROUPS".into(), "true".into())],
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+    assert_eq!(dmd.get("/packages?user.name=root").code, 200);
+    let reply = dmd.get("/packages?user.name=no-such-user-here");
+    assert_error(&reply, 403, "FORBIDDEN");
+    assert_eq!(
+        reply.body["information"],
+        "Failed to find details for user \"no-such-user-here\""
+    );
+    assert_eq!(
+        dmd.get("/packages").code,
+        200,
+        "anonymous callers are not looked up"
+    );
+}
+
+#[test]
 fn bearer_tokens() {
     let root = tempfile::tempdir().unwrap();
     let tokens = root.path().join("tokens");

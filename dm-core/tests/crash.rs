@@ -435,12 +435,18 @@ fn queued_operations_wait_for_a_worker_and_are_recovered_too() {
     assert_eq!(dmd.post("/applications/b/start?user.name=alice").code, 202);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(dmd.get("/applications/b/status").body["status"], "STARTING");
-    assert_eq!(component_state(&dmd.data, "b", "c1").as_deref(), Some("created"));
+    assert_eq!(
+        component_state(&dmd.data, "b", "c1").as_deref(),
+        Some("created")
+    );
     dmd.kill();
     let dmd = Dmd::start(root.path());
     for app in ["a", "b"] {
         let reply = dmd.get(&format!("/applications/{app}/status")).body;
         assert_eq!(reply["status"], "CREATED", "{app}");
-        assert!(info(&reply).starts_with(&format!("Error starting {app} Interrupted")), "{reply}");
+        assert!(
+            info(&reply).starts_with(&format!("Error starting {app} Interrupted")),
+            "{reply}"
+        );
     }
 }
