@@ -262,9 +262,10 @@ impl Config {
             ("callbacks.package", &self.callbacks.package),
             ("callbacks.application", &self.callbacks.application),
         ] {
-            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            // Plain HTTP only: PNDA's data logger speaks it, and dmd carries no TLS client.
+            if !(url.is_empty() || url.starts_with("http://")) {
                 problems.push(format!(
-                    "{name} must be an http:// or https:// URL or empty, not {url:?}"
+                    "{name} must be an http:// URL or empty, not {url:?}"
                 ));
             }
         }
@@ -391,6 +392,19 @@ mod tests {
             problems.iter().any(|p| p.contains("loopback")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn callback_urls_are_plain_http() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("DMD__STORAGE__DATA_DIR", "/d"),
+                ("DMD__CALLBACKS__PACKAGE", "https://logger:3001/packages"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.validate(), vec!["callbacks.package must be an http:// URL or empty, not \"https://logger:3001/packages\""]);
     }
 
     #[test]
