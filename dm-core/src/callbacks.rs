@@ -1,98 +1,206 @@
-//! PNDA's state-change callbacks (`package_callback`, `application_callback`): after a state is
-//! committed, `POST <url>` with `{"data": [{id, state, timestamp, information?}], "timestamp"}`
-//! (milliseconds). Delivery happens on a thread of its own with a timeout and bounded retries,
-//! so a slow or dead receiver never blocks or fails an operation.
+//! PNDA's state-change callbacks (`package_callback`, `application_callback`): `POST <url>` with
+//! `{"data": [{id, state, timestamp, information?}], "timestamp"}` (milliseconds).
+//!
+//! An event is written to the registry's outbox in the same transaction as the state change it
+//! reports, so it exists exactly when the state was committed, and survives a restart of dmd.
+//! One thread delivers the outbox in order, with a timeout and bounded retries, and removes
+//! each event once delivered or given up on: a slow or dead receiver never blocks or fails an
+//! operation.
 
 use crate::config::CallbackConfig;
+use crate::error::DmError;
+use crate::registry::Registry;
+use rusqlite::{params, Connection};
 use serde_json::{json, Value};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// Events waiting beyond this are dropped (and logged) rather than piling up in memory.
-const QUEUE: usize = 10_000;
-
-struct Event {
-    url: String,
-    body: Value,
-}
+/// Events read from the outbox per round.
+const BATCH: usize = 100;
 
 #[derive(Clone)]
 pub struct Callbacks {
     package_url: String,
     application_url: String,
-    queue: Option<SyncSender<Event>>,
+    /// Set when there is something new to deliver; `None` when callbacks are off.
+    wake: Option<Arc<(Mutex<bool>, Condvar)>>,
 }
 
 impl Callbacks {
-    pub fn start(config: &CallbackConfig) -> Callbacks {
+    /// Starts delivery (when a URL is configured), beginning with what a previous run left.
+    pub fn start(config: &CallbackConfig, registry: Arc<Registry>) -> Callbacks {
         let enabled = !config.package.is_empty() || !config.application.is_empty();
-        let queue = enabled.then(|| {
-            let (tx, rx) = sync_channel::<Event>(QUEUE);
+        let wake = enabled.then(|| {
+            let wake = Arc::new((Mutex::new(true), Condvar::new()));
             let agent = ureq::AgentBuilder::new()
                 .timeout(Duration::from_millis(config.timeout_ms))
                 .build();
-            let retries = config.retries;
+            let (signal, config) = (Arc::clone(&wake), config.clone());
             std::thread::Builder::new()
                 .name("dm-callbacks".into())
-                .spawn(move || {
-                    for event in rx {
-                        deliver(&agent, &event, retries);
-                    }
-                })
+                .spawn(move || deliver_forever(&registry, &agent, &config, &signal))
                 .expect("spawn the callback thread");
-            tx
+            wake
         });
         Callbacks {
             package_url: config.package.clone(),
             application_url: config.application.clone(),
-            queue,
+            wake,
         }
     }
 
-    pub fn disabled() -> Callbacks {
-        Callbacks {
-            package_url: String::new(),
-            application_url: String::new(),
-            queue: None,
+    /// Records a package event; call in the transaction that commits `state`.
+    pub fn package(
+        &self,
+        tx: &Connection,
+        id: &str,
+        state: &str,
+        information: Option<&str>,
+    ) -> Result<(), DmError> {
+        self.enqueue(tx, Target::Package, id, state, information)
+    }
+
+    /// Records an application event; call in the transaction that commits `state`.
+    pub fn application(
+        &self,
+        tx: &Connection,
+        name: &str,
+        state: &str,
+        information: Option<&str>,
+    ) -> Result<(), DmError> {
+        self.enqueue(tx, Target::Application, name, state, information)
+    }
+
+    /// Tells the delivery thread that events were committed.
+    pub fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            *wake.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            wake.1.notify_one();
         }
     }
 
-    pub fn package(&self, id: &str, state: &str, information: Option<&str>) {
-        self.send(&self.package_url, id, state, information);
-    }
-
-    pub fn application(&self, name: &str, state: &str, information: Option<&str>) {
-        self.send(&self.application_url, name, state, information);
-    }
-
-    fn send(&self, url: &str, id: &str, state: &str, information: Option<&str>) {
-        let Some(queue) = &self.queue else { return };
-        if url.is_empty() {
-            return;
+    fn enqueue(
+        &self,
+        tx: &Connection,
+        target: Target,
+        id: &str,
+        state: &str,
+        information: Option<&str>,
+    ) -> Result<(), DmError> {
+        if self.wake.is_none()
+            || target
+                .url(&self.package_url, &self.application_url)
+                .is_empty()
+        {
+            return Ok(());
         }
         let timestamp = chrono::Utc::now().timestamp_millis();
         let mut item = json!({"id": id, "state": state, "timestamp": timestamp});
         if let Some(info) = information.filter(|i| !i.is_empty()) {
             item["information"] = Value::String(info.to_string());
         }
-        let event = Event {
-            url: url.to_string(),
-            body: json!({"data": [item], "timestamp": timestamp}),
-        };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send(event) {
-            log::error!("callback queue is full: dropped the {state} event of {id}");
+        let body = json!({"data": [item], "timestamp": timestamp});
+        tx.execute(
+            "INSERT INTO outbox (target, body) VALUES (?1, ?2)",
+            params![target.as_str(), body.to_string()],
+        )?;
+        Ok(())
+    }
+}
+
+/// Which callback an event goes to; the URL is the one configured when it is delivered.
+#[derive(Clone, Copy)]
+enum Target {
+    Package,
+    Application,
+}
+
+impl Target {
+    fn as_str(self) -> &'static str {
+        match self {
+            Target::Package => "package",
+            Target::Application => "application",
+        }
+    }
+
+    fn url<'a>(self, package: &'a str, application: &'a str) -> &'a str {
+        match self {
+            Target::Package => package,
+            Target::Application => application,
         }
     }
 }
 
-fn deliver(agent: &ureq::Agent, event: &Event, retries: u32) {
+fn deliver_forever(
+    registry: &Registry,
+    agent: &ureq::Agent,
+    config: &CallbackConfig,
+    wake: &(Mutex<bool>, Condvar),
+) {
+    loop {
+        {
+            let pending = wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            // The timeout also retries a round whose registry access failed.
+            let (mut pending, _) = wake
+                .1
+                .wait_timeout_while(pending, Duration::from_secs(5), |p| !*p)
+                .unwrap_or_else(|p| p.into_inner());
+            *pending = false;
+        }
+        loop {
+            let batch = registry.read(|c| {
+                let mut stmt =
+                    c.prepare_cached("SELECT id, target, body FROM outbox ORDER BY id LIMIT ?1")?;
+                let rows = stmt
+                    .query_map([BATCH as i64], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            });
+            let batch = match batch {
+                Ok(batch) if !batch.is_empty() => batch,
+                Ok(_) => break,
+                Err(e) => {
+                    log::error!("cannot read the callback outbox: {e}");
+                    break;
+                }
+            };
+            for (id, target, body) in batch {
+                // Events of a callback no longer configured are dropped.
+                let url = if target == Target::Package.as_str() {
+                    &config.package
+                } else {
+                    &config.application
+                };
+                if !url.is_empty() {
+                    deliver(agent, url, &body, config.retries);
+                }
+                if let Err(e) =
+                    registry.write(|tx| Ok(tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?))
+                {
+                    log::error!("cannot remove delivered callback {id} from the outbox: {e}");
+                }
+            }
+        }
+    }
+}
+
+fn deliver(agent: &ureq::Agent, url: &str, body: &str, retries: u32) {
     for attempt in 0..=retries {
-        match agent.post(&event.url).send_json(&event.body) {
+        let sent = agent
+            .post(url)
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        match sent {
             Ok(_) => return,
             Err(e) => {
                 log::warn!(
-                    "callback to {} failed (attempt {} of {}): {e}",
-                    event.url,
+                    "callback to {url} failed (attempt {} of {}): {e}",
                     attempt + 1,
                     retries + 1
                 );
@@ -103,9 +211,7 @@ fn deliver(agent: &ureq::Agent, event: &Event, retries: u32) {
         }
     }
     log::error!(
-        "callback to {} dropped after {} attempts: {}",
-        event.url,
-        retries + 1,
-        event.body
+        "callback to {url} dropped after {} attempts: {body}",
+        retries + 1
     );
 }

@@ -309,9 +309,10 @@ impl Engine {
                     information: None,
                 },
             )?;
+            self.callbacks.package(tx, id.as_str(), "DEPLOYING", None)?;
             journal::begin(tx, OpKind::Deploy, id.as_str(), user, state.as_str())
         })?;
-        self.callbacks.package(id.as_str(), "DEPLOYING", None);
+        self.callbacks.wake();
         let id = id.clone();
         self.spawn(op, move |engine, op| engine.run_deploy(op, &id));
         Ok(())
@@ -333,15 +334,16 @@ impl Engine {
                         information: Some(information.clone()),
                     },
                 )?;
+                self.callbacks
+                    .package(tx, id.as_str(), "DEPLOYED", Some(&information))?;
                 journal::finish(tx, op, Outcome::Succeeded, None)
             })?;
-            Ok(information)
+            Ok(())
         });
         match outcome {
-            Ok(information) => {
+            Ok(()) => {
                 self.done(op, Outcome::Succeeded);
-                self.callbacks
-                    .package(id.as_str(), "DEPLOYED", Some(&information));
+                self.callbacks.wake();
             }
             Err(failure) => self.roll_back_deploy(op, failure, Outcome::Failed),
         }
@@ -384,12 +386,13 @@ impl Engine {
                         information: Some(information.clone()),
                     },
                 )?;
+                self.callbacks
+                    .package(tx, &op.subject, "NOTDEPLOYED", Some(&information))?;
                 journal::finish(tx, op, outcome, Some(&information))
             })
         });
         self.done(op, outcome);
-        self.callbacks
-            .package(&op.subject, "NOTDEPLOYED", Some(&information));
+        self.callbacks.wake();
     }
 
     pub fn undeploy(self: &Arc<Self>, id: &PackageId, user: &str) -> Result<(), DmError> {
@@ -408,9 +411,10 @@ impl Engine {
                 return Err(DmError::conflict("DEPLOYED", format!("Application {app} is being created from package {id}")));
             }
             tx.execute("UPDATE packages SET state = 'UNDEPLOYING', updated_at = ?2 WHERE id = ?1", [id.as_str(), &registry::now()])?;
+            self.callbacks.package(tx, id.as_str(), "UNDEPLOYING", None)?;
             journal::begin(tx, OpKind::Undeploy, id.as_str(), user, state.as_str())
         })?;
-        self.callbacks.package(id.as_str(), "UNDEPLOYING", None);
+        self.callbacks.wake();
         self.spawn(op, |engine, op| {
             engine.hooks.pause("undeploy.intent");
             engine.finish_undeploy(op, Outcome::Succeeded);
@@ -425,6 +429,8 @@ impl Engine {
             self.hooks.pause("undeploy.removed");
             self.registry.write(|tx| {
                 registry::delete_package(tx, &op.subject)?;
+                self.callbacks
+                    .package(tx, &op.subject, "NOTDEPLOYED", None)?;
                 journal::finish(tx, op, outcome, None)
             })?;
             Ok(())
@@ -432,7 +438,7 @@ impl Engine {
         match result {
             Ok(()) => {
                 self.done(op, outcome);
-                self.callbacks.package(&op.subject, "NOTDEPLOYED", None);
+                self.callbacks.wake();
             }
             Err(failure) => {
                 let information = failure.information(op.kind, &op.subject);
@@ -442,12 +448,12 @@ impl Engine {
                             "UPDATE packages SET state = 'DEPLOYED', information = ?2, updated_at = ?3 WHERE id = ?1",
                             [op.subject.as_str(), &information, &registry::now()],
                         )?;
+                        self.callbacks.package(tx, &op.subject, "DEPLOYED", Some(&information))?;
                         journal::finish(tx, op, Outcome::Failed, Some(&information))
                     })
                 });
                 self.done(op, Outcome::Failed);
-                self.callbacks
-                    .package(&op.subject, "DEPLOYED", Some(&information));
+                self.callbacks.wake();
             }
         }
     }
@@ -605,9 +611,10 @@ impl Engine {
                     information: None,
                 },
             )?;
+            self.callbacks.application(tx, name, "CREATING", None)?;
             journal::begin(tx, OpKind::Create, name, user, "NOTCREATED")
         })?;
-        self.callbacks.application(name, "CREATING", None);
+        self.callbacks.wake();
         self.spawn(op, move |engine, op| {
             engine.run_create(op, &package, &metadata, &overrides)
         });
@@ -625,7 +632,7 @@ impl Engine {
         match self.create_components(op, package, metadata, overrides) {
             Ok(()) => {
                 self.done(op, Outcome::Succeeded);
-                self.callbacks.application(&op.subject, "CREATED", None);
+                self.callbacks.wake();
             }
             Err(failure) => self.roll_back_create(op, failure, Outcome::Failed),
         }
@@ -711,6 +718,7 @@ impl Engine {
                 "UPDATE applications SET state = 'CREATED', information = NULL, updated_at = ?2 WHERE name = ?1",
                 [name, &registry::now()],
             )?;
+            self.callbacks.application(tx, name, "CREATED", None)?;
             journal::finish(tx, op, Outcome::Succeeded, None)
         })?;
         Ok(())
@@ -761,12 +769,12 @@ impl Engine {
                     "UPDATE applications SET state = 'NOTCREATED', create_data = NULL, information = ?2, updated_at = ?3 WHERE name = ?1",
                     [name, &information, &registry::now()],
                 )?;
+                self.callbacks.application(tx, name, "NOTCREATED", Some(&information))?;
                 journal::finish(tx, op, outcome, Some(&information))
             })
         });
         self.done(op, outcome);
-        self.callbacks
-            .application(name, "NOTCREATED", Some(&information));
+        self.callbacks.wake();
     }
 
     pub fn start(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
@@ -857,6 +865,7 @@ impl Engine {
                     .map_err(|e| Failure::io("cannot remove the application's files", e))?;
                 self.registry.write(|tx| {
                     registry::delete_app(tx, name)?;
+                    self.callbacks.application(tx, name, "NOTCREATED", None)?;
                     journal::finish(tx, op, outcome, None)
                 })?;
                 Ok(())
@@ -864,7 +873,7 @@ impl Engine {
         match result {
             Ok(()) => {
                 self.done(op, outcome);
-                self.callbacks.application(name, "NOTCREATED", None);
+                self.callbacks.wake();
             }
             Err(failure) => {
                 // Back to where it was (PNDA always said STARTED, even for a CREATED application).
@@ -896,9 +905,10 @@ impl Engine {
                 "UPDATE applications SET state = ?2, information = NULL, updated_at = ?3 WHERE name = ?1",
                 [name, transient.as_str(), &registry::now()],
             )?;
+            self.callbacks.application(tx, name, transient.as_str(), None)?;
             journal::begin(tx, kind, name, user, state.as_str())
         })?;
-        self.callbacks.application(name, transient.as_str(), None);
+        self.callbacks.wake();
         Ok(op)
     }
 
@@ -916,12 +926,12 @@ impl Engine {
                     "UPDATE applications SET state = ?2, information = ?3, updated_at = ?4 WHERE name = ?1",
                     rusqlite::params![op.subject, state.as_str(), information, registry::now()],
                 )?;
+                self.callbacks.application(tx, &op.subject, state.as_str(), information.as_deref())?;
                 journal::finish(tx, op, outcome, information.as_deref())
             })
         });
         self.done(op, outcome);
-        self.callbacks
-            .application(&op.subject, state.as_str(), information.as_deref());
+        self.callbacks.wake();
     }
 
     /// Applies `act` to every component in create-data order, stopping at the first failure.

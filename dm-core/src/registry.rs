@@ -1,6 +1,7 @@
 //! The registry: everything dmd knows, in one SQLite database (WAL). Packages, applications
-//! (with their overrides, defaults and create data) and the operation journal
-//! ([`crate::journal`]) live together so a state change and its journal entry commit atomically.
+//! (with their overrides, defaults and create data), the operation journal ([`crate::journal`])
+//! and the callbacks' outbox ([`crate::callbacks`]) live together so a state change, its journal
+//! entry and its callback event commit atomically.
 //!
 //! Transient states (`DEPLOYING`, `CREATING`, …) are stored too: they are only ever written
 //! together with an open journal operation, which start-up recovery resolves.
@@ -125,6 +126,11 @@ CREATE TABLE IF NOT EXISTS operations (
     finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS operations_open ON operations(outcome) WHERE outcome IS NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    body   TEXT NOT NULL
+);
 ";
 
 pub fn now() -> String {

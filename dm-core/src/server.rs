@@ -53,14 +53,14 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     }
 
     let engine = Arc::new(Engine::new(EngineParts {
-        registry,
+        registry: Arc::clone(&registry),
         store,
         metrics: Arc::new(Metrics::new()),
         reader: Reader::new(Limits::default(), rules),
         runtimes,
         dirs,
         app_environment,
-        callbacks: Callbacks::start(&config.callbacks),
+        callbacks: Callbacks::start(&config.callbacks, Arc::clone(&registry)),
         hooks: PauseHook::from_env(data),
         workers: config.lifecycle.workers,
     }));

@@ -1090,6 +1090,29 @@ fn callbacks_never_block_operations() {
 }
 
 #[test]
+fn pending_callbacks_survive_a_crash() {
+    // First the receiver hangs, so events wait in the outbox when dmd is killed.
+    let hanging = TcpListener::bind("127.0.0.1:0").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let env = |url: String| Options {
+        env: vec![
+            ("DMD__CALLBACKS__PACKAGE".into(), format!("{url}/packages")),
+            ("DMD__CALLBACKS__TIMEOUT_MS".into(), "60000".into()),
+            ("DMD__CALLBACKS__RETRIES".into(), "0".into()),
+        ],
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &env(format!("http://{}", hanging.local_addr().unwrap())));
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    dmd.kill();
+    // Then a live receiver at another address (the URL is the configured one at delivery).
+    let (url, seen) = callback_receiver();
+    let _dmd = Dmd::start_with(root.path(), &env(url));
+    let events = events(&seen, "/packages", "app-1.0.0", 2);
+    assert_eq!(states(&events), ["DEPLOYING", "DEPLOYED"], "in order, nothing lost");
+}
+
+#[test]
 fn failed_undeploy_keeps_the_package() {
     let root = tempfile::tempdir().unwrap();
     let dmd = Dmd::start(root.path());
