@@ -30,6 +30,12 @@ impl Callbacks {
     /// Starts delivery (when a URL is configured), beginning with what a previous run left.
     pub fn start(config: &CallbackConfig, registry: Arc<Registry>) -> Callbacks {
         let enabled = !config.package.is_empty() || !config.application.is_empty();
+        if !enabled {
+            // Events left by a run that had callbacks have nowhere to go now.
+            if let Err(e) = registry.write(|tx| Ok(tx.execute("DELETE FROM outbox", [])?)) {
+                log::warn!("cannot empty the callback outbox: {e}");
+            }
+        }
         let wake = enabled.then(|| {
             let wake = Arc::new((Mutex::new(true), Condvar::new()));
             let agent = ureq::AgentBuilder::new()
