@@ -4,7 +4,7 @@
 
 use crate::process;
 use crate::protocol::{Attempt, JobReport, JobSpec, JobState, Outcome};
-use crate::yarn::{ResourceManager, YarnApp};
+use crate::yarn::{FlinkJob, ResourceManager, YarnApp};
 use dm_plugin_api::{expand, RespawnPolicy, Slot, StopStep};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -390,7 +390,12 @@ impl Supervisor {
                     timeout_sec,
                     savepoint,
                 } => {
-                    let job_id = rm.running_flink_job(&app);
+                    let job_id = if *savepoint {
+                        wait_all_tasks_running(rm, &app)
+                    } else {
+                        rm.running_flink_job(&app)
+                    }
+                    .map(|j| j.id);
                     let value_of = |slot: Slot| match slot {
                         Slot::YarnApplicationId => Some(app_id.clone()),
                         Slot::FlinkJobId => job_id.clone(),
@@ -539,12 +544,29 @@ impl Supervisor {
                 .map(|pid| (Some(pid), None))
         };
         let mut inner = self.lock();
-        let Some(job) = inner.jobs.get_mut(id) else {
-            return;
-        };
-        if job.generation != generation {
+        let stale = inner
+            .jobs
+            .get(id)
+            .is_none_or(|job| job.generation != generation);
+        if stale {
+            // Stopped (or removed) while this attempt was starting: undo what it started.
+            drop(inner);
+            match result {
+                Ok((_, Some(app))) => {
+                    if let Some(rm) = &self.rm {
+                        let _ = rm.kill(&app);
+                    }
+                }
+                Ok((Some(pid), None)) => {
+                    process::stop_group(pid, Duration::from_secs(5), || {
+                        self.local_ended(id, pid, None).is_some()
+                    });
+                }
+                _ => {}
+            }
             return;
         }
+        let job = inner.jobs.get_mut(id).expect("checked above");
         match result {
             Ok((pid, app)) => {
                 job.pid_ticks = pid.and_then(process::start_ticks);
@@ -691,8 +713,9 @@ impl Supervisor {
         };
         let ended = if yarn {
             match (self.rm.as_ref(), attempt.yarn_application_id.as_deref()) {
-                (Some(rm), Some(app_id)) => match rm.app(app_id) {
-                    Ok(app) if app.is_final() => {
+                (Some(rm), Some(app_id)) => match rm.find(app_id) {
+                    Ok(None) => Some((Outcome::Unknown, Some(format!("YARN no longer knows application {app_id} (was the ResourceManager restarted?)")))),
+                    Ok(Some(app)) if app.is_final() => {
                         let outcome = if app.final_status == "SUCCEEDED" {
                             Outcome::Succeeded
                         } else {
@@ -720,7 +743,7 @@ impl Supervisor {
                         });
                         Some((outcome, reason))
                     }
-                    Ok(app)
+                    Ok(Some(app))
                         if app.is_pending()
                             && elapsed_since(attempt.started_ms) > SUBMISSION_DEADLINE =>
                     {
@@ -876,6 +899,18 @@ fn run_to_end(
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => return Err(format!("waiting for {}: {e}", argv[0])),
         }
+    }
+}
+
+/// A savepoint needs every task running; a job just (re)started may still be deploying them.
+fn wait_all_tasks_running(rm: &ResourceManager, app: &YarnApp) -> Option<FlinkJob> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let job = rm.running_flink_job(app);
+        if job.as_ref().is_none_or(|j| j.all_tasks_running) || Instant::now() > deadline {
+            return job;
+        }
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

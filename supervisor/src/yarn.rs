@@ -103,8 +103,27 @@ impl ResourceManager {
     }
 
     pub fn app(&self, id: &str) -> Result<YarnApp, String> {
-        let envelope: AppEnvelope = self.get(&format!("/ws/v1/cluster/apps/{id}"))?;
-        Ok(envelope.app)
+        self.find(id)?
+            .ok_or_else(|| format!("the ResourceManager does not know {id}"))
+    }
+
+    /// Like [`ResourceManager::app`], with `None` when the RM answers that it does not know
+    /// the application (e.g. it restarted without a state store).
+    pub fn find(&self, id: &str) -> Result<Option<YarnApp>, String> {
+        let url = format!("{}/ws/v1/cluster/apps/{id}", self.base);
+        match self
+            .agent
+            .get(&url)
+            .set("Accept", "application/json")
+            .call()
+        {
+            Ok(response) => response
+                .into_json::<AppEnvelope>()
+                .map(|e| Some(e.app))
+                .map_err(|e| format!("GET {url}: unreadable answer: {e}")),
+            Err(ureq::Error::Status(404, _)) => Ok(None),
+            Err(e) => Err(format!("GET {url}: {e}")),
+        }
     }
 
     pub fn kill(&self, id: &str) -> Result<(), String> {
@@ -116,16 +135,28 @@ impl ResourceManager {
             .map_err(|e| format!("PUT {url}: {e}"))
     }
 
-    /// The id of the running Flink job of a Flink application, through its tracking URL.
-    pub fn running_flink_job(&self, app: &YarnApp) -> Option<String> {
+    /// The running Flink job of a Flink application, through its tracking URL.
+    pub fn running_flink_job(&self, app: &YarnApp) -> Option<FlinkJob> {
         let tracking = app.tracking_url.as_deref()?.trim_end_matches('/');
         let url = format!("{tracking}/jobs/overview");
         let overview: serde_json::Value = self.agent.get(&url).call().ok()?.into_json().ok()?;
-        overview["jobs"]
+        let job = overview["jobs"]
             .as_array()?
             .iter()
-            .find(|j| j["state"] == "RUNNING")
-            .and_then(|j| j["jid"].as_str())
-            .map(str::to_string)
+            .find(|j| j["state"] == "RUNNING")?;
+        let tasks = &job["tasks"];
+        Some(FlinkJob {
+            id: job["jid"].as_str()?.to_string(),
+            all_tasks_running: tasks["running"].as_u64().is_some()
+                && tasks["running"] == tasks["total"],
+        })
     }
+}
+
+/// A Flink job as its JobManager reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlinkJob {
+    pub id: String,
+    /// A savepoint can only be taken once every task runs.
+    pub all_tasks_running: bool,
 }

@@ -111,7 +111,9 @@ fn spec(id: &str, workdir: &Path, script: &str, policy: RespawnPolicy) -> JobSpe
 }
 
 fn start(sup: &Running, spec: JobSpec) -> JobReport {
-    match sup.call(Request::Start { spec: Box::new(spec) }) {
+    match sup.call(Request::Start {
+        spec: Box::new(spec),
+    }) {
         Response::Job { job } => job,
         other => panic!("unexpected {other:?}"),
     }

@@ -17,12 +17,20 @@ use std::time::{Duration, Instant};
 
 fn env_json() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("the test env is not up ({}: {e}); run tests/env/up first", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
 fn s(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("env.json has no {key}")).to_string()
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
 }
 
 struct Supervisor {
@@ -37,7 +45,10 @@ impl Supervisor {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let supervisor = Supervisor { dir: dir.to_path_buf(), process };
+        let supervisor = Supervisor {
+            dir: dir.to_path_buf(),
+            process,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !supervisor.client().answers() {
             assert!(Instant::now() < deadline, "supervisor did not come up");
@@ -51,7 +62,9 @@ impl Supervisor {
     }
 
     fn call(&self, request: Request) -> Response {
-        self.client().call(&request, Duration::from_secs(300)).unwrap()
+        self.client()
+            .call(&request, Duration::from_secs(300))
+            .unwrap()
     }
 
     fn status(&self, id: &str) -> JobReport {
@@ -61,14 +74,23 @@ impl Supervisor {
         }
     }
 
-    fn wait_for(&self, id: &str, what: &str, seconds: u64, check: impl Fn(&JobReport) -> bool) -> JobReport {
+    fn wait_for(
+        &self,
+        id: &str,
+        what: &str,
+        seconds: u64,
+        check: impl Fn(&JobReport) -> bool,
+    ) -> JobReport {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             let report = self.status(id);
             if check(&report) {
                 return report;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {report:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {report:#?}"
+            );
             std::thread::sleep(Duration::from_secs(1));
         }
     }
@@ -87,11 +109,18 @@ impl Drop for Supervisor {
 }
 
 fn live_apps(rm: &ResourceManager, tag: &str) -> Vec<String> {
-    rm.apps_tagged(tag).unwrap().into_iter().filter(|a| !a.is_final()).map(|a| a.id).collect()
+    rm.apps_tagged(tag)
+        .unwrap()
+        .into_iter()
+        .filter(|a| !a.is_final())
+        .map(|a| a.id)
+        .collect()
 }
 
 fn running_app(report: &JobReport) -> Option<String> {
-    (report.state == JobState::Running).then(|| report.attempts.last()?.yarn_application_id.clone()).flatten()
+    (report.state == JobState::Running)
+        .then(|| report.attempts.last()?.yarn_application_id.clone())
+        .flatten()
 }
 
 #[test]
@@ -153,22 +182,44 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
     let sup = Supervisor::start(&state_dir, &rm_url);
 
     // Submitted to YARN with dm's tags, and running.
-    sup.call(Request::Start { spec: Box::new(spec) });
-    let first = sup.wait_for(&id, "the first attempt RUNNING on YARN", 300, |r| running_app(r).is_some());
+    sup.call(Request::Start {
+        spec: Box::new(spec),
+    });
+    let first = sup.wait_for(&id, "the first attempt RUNNING on YARN", 300, |r| {
+        running_app(r).is_some()
+    });
     let first_app = running_app(&first).unwrap();
     let yarn_app = rm.app(&first_app).unwrap();
     assert_eq!(yarn_app.name, format!("{app}-stream-job"));
-    assert!(yarn_app.has_tags(&["dm".into(), format!("dm-app-{app}"), component_tag.clone()]), "{yarn_app:?}");
-    assert_eq!(live_apps(&rm, &component_tag), [first_app.clone()]);
+    assert!(
+        yarn_app.has_tags(&["dm".into(), format!("dm-app-{app}"), component_tag.clone()]),
+        "{yarn_app:?}"
+    );
+    assert_eq!(live_apps(&rm, &component_tag), std::slice::from_ref(&first_app));
 
     // Killed from outside: the supervisor sees it end and submits it again (policy always).
+    let attempts_before = first.attempts.len();
     rm.kill(&first_app).unwrap();
-    let second = sup.wait_for(&id, "a second attempt RUNNING", 300, |r| r.attempts.len() >= 2 && running_app(r).is_some());
+    let second = sup.wait_for(&id, "a new attempt RUNNING", 300, |r| {
+        r.attempts.len() > attempts_before && running_app(r).is_some_and(|app| app != first_app)
+    });
     let second_app = running_app(&second).unwrap();
-    assert_ne!(second_app, first_app);
-    assert_eq!(second.attempts[0].outcome, Some(Outcome::Failed));
-    assert!(second.attempts[0].reason.as_deref().unwrap().contains("KILLED"), "{:?}", second.attempts[0].reason);
-    assert_eq!(live_apps(&rm, &component_tag), [second_app.clone()], "exactly one copy runs");
+    let killed = &second.attempts[attempts_before - 1];
+    assert_eq!(
+        killed.yarn_application_id.as_deref(),
+        Some(first_app.as_str())
+    );
+    assert_eq!(killed.outcome, Some(Outcome::Failed));
+    assert!(
+        killed.reason.as_deref().unwrap().contains("KILLED"),
+        "{:?}",
+        killed.reason
+    );
+    assert_eq!(
+        live_apps(&rm, &component_tag),
+        std::slice::from_ref(&second_app),
+        "exactly one copy runs"
+    );
 
     // kill -9 of the supervisor: the job keeps running and is adopted, not resubmitted.
     sup.crash();
@@ -176,24 +227,40 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
     let sup = Supervisor::start(&state_dir, &rm_url);
     std::thread::sleep(Duration::from_secs(5));
     let adopted = sup.status(&id);
-    assert_eq!(adopted.attempts.len(), second.attempts.len(), "no new attempt after the restart");
+    assert_eq!(
+        adopted.attempts.len(),
+        second.attempts.len(),
+        "no new attempt after the restart"
+    );
     assert_eq!(running_app(&adopted).as_deref(), Some(second_app.as_str()));
-    assert_eq!(live_apps(&rm, &component_tag), [second_app.clone()]);
+    assert_eq!(live_apps(&rm, &component_tag), std::slice::from_ref(&second_app));
 
-    // Wait until Flink runs the job (it must be RUNNING to take a savepoint), then stop.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while rm.running_flink_job(&rm.app(&second_app).unwrap()).is_none() {
-        assert!(Instant::now() < deadline, "the Flink job never reached RUNNING");
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    // Stop right away: the supervisor waits for the restarted job's tasks to run before it
+    // takes the savepoint, rather than falling back to cancel.
     let stopped = match sup.call(Request::Stop { id: id.clone() }) {
         Response::Job { job } => job,
         other => panic!("stop failed: {other:?}"),
     };
     assert_eq!(stopped.state, JobState::Stopped);
-    let savepoint = stopped.last_savepoint.expect("the savepoint is recorded");
-    assert!(savepoint.contains(&app), "savepoint {savepoint} is under the job's savepoint dir");
+    let Some(savepoint) = stopped.last_savepoint.clone() else {
+        let log = match sup.call(Request::Logs {
+            id: id.clone(),
+            attempt: None,
+            max_bytes: Some(20_000),
+        }) {
+            Response::Log { text, .. } => text,
+            other => format!("{other:?}"),
+        };
+        panic!("no savepoint recorded: {stopped:#?}\nattempt log:\n{log}");
+    };
+    assert!(
+        savepoint.contains(&app),
+        "savepoint {savepoint} is under the job's savepoint dir"
+    );
     assert!(rm.app(&second_app).unwrap().is_final());
-    assert!(live_apps(&rm, &component_tag).is_empty(), "nothing left on YARN");
+    assert!(
+        live_apps(&rm, &component_tag).is_empty(),
+        "nothing left on YARN"
+    );
     assert!(matches!(sup.call(Request::Remove { id }), Response::Ok));
 }
