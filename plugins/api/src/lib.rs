@@ -19,6 +19,7 @@ pub mod abi;
 pub mod host;
 pub mod model;
 pub mod props;
+pub mod template;
 
 pub use abi::{ComponentPlugin, ABI_VERSION};
 pub use model::*;
