@@ -465,10 +465,7 @@ impl Engine {
     }
 
     pub fn app_owner(&self, name: &str) -> Result<Option<String>, DmError> {
-        Ok(self
-            .registry
-            .read(|c| registry::app_state(c, name))?
-            .map(|(_, _, owner)| owner))
+        Ok(self.registry.app_brief(name).map(|b| b.owner.clone()))
     }
 
     /// PNDA's application info, and the owner; an unknown application is
@@ -486,15 +483,13 @@ impl Engine {
 
     /// `{status, information}`, and the owner.
     pub fn app_status(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
-        Ok(
-            match self.registry.read(|c| registry::app_state(c, name))? {
-                None => (None, json!({"status": "NOTCREATED", "information": null})),
-                Some((state, information, owner)) => (
-                    Some(owner),
-                    json!({"status": state, "information": information}),
-                ),
-            },
-        )
+        Ok(match self.registry.app_brief(name) {
+            None => (None, json!({"status": "NOTCREATED", "information": null})),
+            Some(brief) => (
+                Some(brief.owner.clone()),
+                json!({"status": brief.state.as_str(), "information": brief.information}),
+            ),
+        })
     }
 
     /// Runtime details come from the runtime plugins; until they report any, the map is empty.
@@ -516,9 +511,11 @@ impl Engine {
     }
 
     /// The state and owner of an application that exists (any state but NOTCREATED).
-    fn existing_app(&self, name: &str) -> Result<(String, String), DmError> {
-        match self.registry.read(|c| registry::app_state(c, name))? {
-            Some((state, _, owner)) if state != AppState::NotCreated.as_str() => Ok((state, owner)),
+    fn existing_app(&self, name: &str) -> Result<(&'static str, String), DmError> {
+        match self.registry.app_brief(name) {
+            Some(brief) if brief.state != AppState::NotCreated => {
+                Ok((brief.state.as_str(), brief.owner.clone()))
+            }
             _ => Err(DmError::not_found(
                 "NOTCREATED",
                 format!("Application {name} does not exist"),

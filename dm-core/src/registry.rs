@@ -9,8 +9,9 @@
 use crate::error::DmError;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackageState {
@@ -89,6 +90,27 @@ pub struct Registry {
     // not queue behind one another either.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    // Status polling is the hot path (PNDA's console and clients poll after every 202): what it
+    // needs of each application is kept in memory, refreshed after every commit that touched
+    // the applications table (found by SQLite's update hook, whatever the statement; the hook
+    // misses only a DELETE without WHERE, which dmd never runs on that table).
+    briefs: RwLock<Briefs>,
+    touched: Arc<Mutex<Vec<i64>>>,
+}
+
+/// What status polling and authorization need of an application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppBrief {
+    pub state: AppState,
+    pub information: Option<String>,
+    pub owner: String,
+}
+
+#[derive(Default)]
+struct Briefs {
+    by_name: HashMap<String, Arc<AppBrief>>,
+    /// rowid → name, to forget deleted rows.
+    names: HashMap<i64, String>,
 }
 
 const READERS: usize = 4;
@@ -147,6 +169,26 @@ impl Registry {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        let touched = Arc::new(Mutex::new(Vec::new()));
+        let hook = Arc::clone(&touched);
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, rowid: i64| {
+                if table == "applications" {
+                    hook.lock().unwrap_or_else(|p| p.into_inner()).push(rowid);
+                }
+            },
+        ));
+        let mut briefs = Briefs::default();
+        {
+            let mut stmt =
+                conn.prepare("SELECT rowid, name, state, information, user FROM applications")?;
+            let rows = stmt.query_map([], brief_row)?;
+            for row in rows {
+                let (rowid, name, brief) = row?;
+                briefs.names.insert(rowid, name.clone());
+                briefs.by_name.insert(name, Arc::new(brief));
+            }
+        }
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open(path)?;
@@ -159,7 +201,19 @@ impl Registry {
             writer: Mutex::new(conn),
             readers,
             next_reader: Default::default(),
+            briefs: RwLock::new(briefs),
+            touched,
         })
+    }
+
+    /// An application's state, information and owner, from memory.
+    pub fn app_brief(&self, name: &str) -> Option<Arc<AppBrief>> {
+        self.briefs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
     }
 
     /// Runs `f` on a read-only connection; it sees every committed transaction.
@@ -183,10 +237,44 @@ impl Registry {
         f: impl FnOnce(&Transaction) -> Result<T, DmError>,
     ) -> Result<T, DmError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // Left over from a transaction that was rolled back.
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        self.refresh_briefs(&conn);
         Ok(value)
+    }
+
+    /// Brings the briefs of the rows the last commit touched up to date; called with the
+    /// writer held, so before any caller can act on the commit.
+    fn refresh_briefs(&self, conn: &Connection) {
+        let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+        if touched.is_empty() {
+            return;
+        }
+        let mut briefs = self.briefs.write().unwrap_or_else(|p| p.into_inner());
+        for rowid in touched {
+            let row = conn
+                .prepare_cached("SELECT rowid, name, state, information, user FROM applications WHERE rowid = ?1")
+                .and_then(|mut stmt| stmt.query_row([rowid], brief_row).optional());
+            match row {
+                Ok(Some((rowid, name, brief))) => {
+                    briefs.names.insert(rowid, name.clone());
+                    briefs.by_name.insert(name, Arc::new(brief));
+                }
+                Ok(None) => {
+                    if let Some(name) = briefs.names.remove(&rowid) {
+                        briefs.by_name.remove(&name);
+                    }
+                }
+                // Cannot happen short of a broken database; the registry stays the truth.
+                Err(e) => log::error!("cannot refresh application row {rowid} in memory: {e}"),
+            }
+        }
     }
 }
 
@@ -288,16 +376,24 @@ pub fn get_app(conn: &Connection, name: &str) -> Result<Option<AppRow>, DmError>
     .transpose()
 }
 
-/// `(state, information, owner)` of an application: the cheap read behind status polling.
-pub fn app_state(
-    conn: &Connection,
-    name: &str,
-) -> Result<Option<(String, Option<String>, String)>, DmError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT state, information, user FROM applications WHERE name = ?1")?;
-    Ok(stmt
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?)
+fn brief_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, String, AppBrief)> {
+    let state: String = r.get(2)?;
+    let state = AppState::parse(&state).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            2,
+            rusqlite::types::Type::Text,
+            format!("unknown application state {state}").into(),
+        )
+    })?;
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        AppBrief {
+            state,
+            information: r.get(3)?,
+            owner: r.get(4)?,
+        },
+    ))
 }
 
 pub fn put_app(conn: &Connection, row: &AppRow) -> Result<(), DmError> {
@@ -481,6 +577,71 @@ mod tests {
             registry.read(|c| delete_package(c, "p-1.0.0")).is_err(),
             "readers cannot write"
         );
+    }
+
+    #[test]
+    fn briefs_follow_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let registry = Registry::open(&path).unwrap();
+        let app = |name: &str, state| AppRow {
+            name: name.into(),
+            package: "p-1.0.0".into(),
+            state,
+            user: "u".into(),
+            overrides: json!({}),
+            defaults: json!({}),
+            create_data: None,
+            information: None,
+        };
+        registry
+            .write(|tx| put_app(tx, &app("a", AppState::Creating)))
+            .unwrap();
+        registry
+            .write(|tx| put_app(tx, &app("b", AppState::Created)))
+            .unwrap();
+        assert_eq!(registry.app_brief("a").unwrap().state, AppState::Creating);
+        // Any statement, not only the helpers, is seen.
+        registry
+            .write(|tx| {
+                Ok(tx.execute(
+                    "UPDATE applications SET state = 'STARTED', information = 'i' WHERE name = 'a'",
+                    [],
+                )?)
+            })
+            .unwrap();
+        assert_eq!(
+            *registry.app_brief("a").unwrap(),
+            AppBrief {
+                state: AppState::Started,
+                information: Some("i".into()),
+                owner: "u".into()
+            }
+        );
+        registry.write(|tx| delete_app(tx, "a")).unwrap();
+        assert!(registry.app_brief("a").is_none());
+        // A rolled-back transaction leaves them as they were.
+        let failed: Result<(), DmError> = registry.write(|tx| {
+            tx.execute(
+                "UPDATE applications SET state = 'STOPPING' WHERE name = 'b'",
+                [],
+            )?;
+            Err(DmError::Internal("no".into()))
+        });
+        assert!(failed.is_err());
+        registry
+            .write(|tx| {
+                Ok(tx
+                    .execute("UPDATE packages SET state = 'DEPLOYED'", [])
+                    .map(|_| ())?)
+            })
+            .unwrap();
+        assert_eq!(registry.app_brief("b").unwrap().state, AppState::Created);
+        // And they are loaded again on opening.
+        drop(registry);
+        let registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.app_brief("b").unwrap().state, AppState::Created);
+        assert!(registry.app_brief("a").is_none());
     }
 
     #[test]

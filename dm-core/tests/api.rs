@@ -1102,14 +1102,21 @@ fn pending_callbacks_survive_a_crash() {
         ],
         ..Options::default()
     };
-    let dmd = Dmd::start_with(root.path(), &env(format!("http://{}", hanging.local_addr().unwrap())));
+    let dmd = Dmd::start_with(
+        root.path(),
+        &env(format!("http://{}", hanging.local_addr().unwrap())),
+    );
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
     dmd.kill();
     // Then a live receiver at another address (the URL is the configured one at delivery).
     let (url, seen) = callback_receiver();
     let _dmd = Dmd::start_with(root.path(), &env(url));
     let events = events(&seen, "/packages", "app-1.0.0", 2);
-    assert_eq!(states(&events), ["DEPLOYING", "DEPLOYED"], "in order, nothing lost");
+    assert_eq!(
+        states(&events),
+        ["DEPLOYING", "DEPLOYED"],
+        "in order, nothing lost"
+    );
 }
 
 #[test]

@@ -129,12 +129,19 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::PathConfig::default()
                     .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
             )
-            .service(resource(route::REPOSITORY).route(web::get().to(repository::list)))
+            // Paths with parameters are matched by regex, one resource after another: the
+            // polled application paths come first.
+            .service(resource(route::APPLICATIONS).route(web::get().to(applications::list)))
             .service(
-                resource(route::REPOSITORY_FILE)
-                    .route(web::put().to(repository::upload))
-                    .route(web::get().to(repository::download))
-                    .route(web::delete().to(repository::delete)),
+                resource(route::APPLICATION_QUERY)
+                    .route(web::get().to(applications::query))
+                    .route(web::post().to(applications::action)),
+            )
+            .service(
+                resource(route::APPLICATION)
+                    .route(web::get().to(applications::info))
+                    .route(web::put().to(applications::create))
+                    .route(web::delete().to(applications::destroy)),
             )
             .service(resource(route::PACKAGES).route(web::get().to(packages::list)))
             .service(
@@ -147,17 +154,12 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::put().to(packages::deploy))
                     .route(web::delete().to(packages::undeploy)),
             )
-            .service(resource(route::APPLICATIONS).route(web::get().to(applications::list)))
+            .service(resource(route::REPOSITORY).route(web::get().to(repository::list)))
             .service(
-                resource(route::APPLICATION_QUERY)
-                    .route(web::get().to(applications::query))
-                    .route(web::post().to(applications::action)),
-            )
-            .service(
-                resource(route::APPLICATION)
-                    .route(web::get().to(applications::info))
-                    .route(web::put().to(applications::create))
-                    .route(web::delete().to(applications::destroy)),
+                resource(route::REPOSITORY_FILE)
+                    .route(web::put().to(repository::upload))
+                    .route(web::get().to(repository::download))
+                    .route(web::delete().to(repository::delete)),
             )
             .service(resource(route::ENDPOINTS).route(web::get().to(system::endpoints)))
             .service(resource(route::METRICS).route(web::get().to(system::metrics)))
@@ -180,16 +182,17 @@ mod route {
     pub const ENDPOINTS: &str = "/environment/endpoints";
     pub const METRICS: &str = "/metrics";
     pub const OPENAPI: &str = "/openapi.json";
+    /// In registration order.
     pub const ALL: [&str; 12] = [
-        REPOSITORY,
-        REPOSITORY_FILE,
+        APPLICATIONS,
+        APPLICATION_QUERY,
+        APPLICATION,
         PACKAGES,
         PACKAGE_APPLICATIONS,
         PACKAGE_STATUS,
         PACKAGE,
-        APPLICATIONS,
-        APPLICATION_QUERY,
-        APPLICATION,
+        REPOSITORY,
+        REPOSITORY_FILE,
         ENDPOINTS,
         METRICS,
         OPENAPI,
