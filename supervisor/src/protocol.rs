@@ -71,6 +71,17 @@ pub struct JobReport {
     pub reason: Option<String>,
     pub attempts: Vec<Attempt>,
     pub last_savepoint: Option<String>,
+    /// What the running local process uses, measured when the report was made.
+    #[serde(default)]
+    pub resources: Option<Resources>,
+}
+
+/// Resource figures of a local job's process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub memory_bytes: u64,
+    /// Percent of one core since the previous measurement.
+    pub cpu_percent: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

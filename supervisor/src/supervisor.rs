@@ -68,6 +68,7 @@ impl JobRecord {
             reason: self.reason.clone(),
             attempts: self.attempts.clone(),
             last_savepoint: self.last_savepoint.clone(),
+            resources: None,
         }
     }
 }
@@ -88,6 +89,8 @@ pub struct Supervisor {
     inner: Mutex<Inner>,
     changed: Condvar,
     rm: Option<ResourceManager>,
+    /// Kept between reports so CPU use is measured over the interval between them.
+    system: Mutex<sysinfo::System>,
 }
 
 pub fn now_ms() -> u64 {
@@ -125,6 +128,10 @@ impl Supervisor {
             }),
             changed: Condvar::new(),
             rm,
+            system: Mutex::new(
+                sysinfo::System::new()
+                    .map_err(|e| anyhow::anyhow!("cannot read process figures: {e}"))?,
+            ),
         });
         let resume: Vec<(String, u64)> = supervisor
             .lock()
@@ -211,11 +218,36 @@ impl Supervisor {
     }
 
     pub fn status(&self, id: &str) -> Option<JobReport> {
-        self.lock().jobs.get(id).map(JobRecord::report)
+        let report = self.lock().jobs.get(id).map(JobRecord::report)?;
+        Some(self.with_resources(report))
     }
 
     pub fn list(&self) -> Vec<JobReport> {
-        self.lock().jobs.values().map(JobRecord::report).collect()
+        let reports: Vec<JobReport> = self.lock().jobs.values().map(JobRecord::report).collect();
+        reports
+            .into_iter()
+            .map(|r| self.with_resources(r))
+            .collect()
+    }
+
+    /// Adds the memory and CPU of the running local process, through sysinfo.
+    fn with_resources(&self, mut report: JobReport) -> JobReport {
+        let Some(pid) = report
+            .attempts
+            .last()
+            .filter(|a| a.ended_ms.is_none())
+            .and_then(|a| a.pid)
+        else {
+            return report;
+        };
+        let pid = sysinfo::Pid::from_u32(pid);
+        let mut system = self.system.lock().unwrap_or_else(|p| p.into_inner());
+        system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
+        report.resources = system.process(pid).map(|p| crate::protocol::Resources {
+            memory_bytes: p.memory(),
+            cpu_percent: p.cpu_usage(),
+        });
+        report
     }
 
     /// Forgets a job that is not running, with its logs.

@@ -175,6 +175,33 @@ fn runs_a_job_in_its_workdir_with_its_environment_and_logs() {
 }
 
 #[test]
+fn jobs_run_as_the_applications_user_when_the_supervisor_is_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("not root: the supervisor cannot change users, nothing to check");
+        return;
+    }
+    let sup = Running::start(tempfile::tempdir().unwrap());
+    let (dir, workdir) = work("app9");
+    let mut job = spec(
+        "app9/c",
+        &workdir,
+        "echo \"uid=$(id -u)\"\n",
+        RespawnPolicy::No,
+    );
+    job.user = Some("nobody".into());
+    // The job's user must be able to enter its folder.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    start(&sup, job);
+    sup.wait_for("app9/c", "ended", |r| r.state == JobState::Ended);
+    assert!(
+        log_text(&sup, "app9/c").contains("uid=65534"),
+        "{}",
+        log_text(&sup, "app9/c")
+    );
+}
+
+#[test]
 fn starting_a_running_job_again_does_not_start_a_second_copy() {
     let sup = Running::start(tempfile::tempdir().unwrap());
     let (_w, workdir) = work("app2");

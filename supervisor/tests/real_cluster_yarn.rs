@@ -195,7 +195,10 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
         yarn_app.has_tags(&["dm".into(), format!("dm-app-{app}"), component_tag.clone()]),
         "{yarn_app:?}"
     );
-    assert_eq!(live_apps(&rm, &component_tag), std::slice::from_ref(&first_app));
+    assert_eq!(
+        live_apps(&rm, &component_tag),
+        std::slice::from_ref(&first_app)
+    );
 
     // Killed from outside: the supervisor sees it end and submits it again (policy always).
     let attempts_before = first.attempts.len();
@@ -233,7 +236,10 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
         "no new attempt after the restart"
     );
     assert_eq!(running_app(&adopted).as_deref(), Some(second_app.as_str()));
-    assert_eq!(live_apps(&rm, &component_tag), std::slice::from_ref(&second_app));
+    assert_eq!(
+        live_apps(&rm, &component_tag),
+        std::slice::from_ref(&second_app)
+    );
 
     // Stop right away: the supervisor waits for the restarted job's tasks to run before it
     // takes the savepoint, rather than falling back to cancel.
