@@ -1255,3 +1255,75 @@ fn test_components_are_off_by_default() {
         reply.body
     );
 }
+
+#[test]
+fn many_applications_in_parallel_end_consistent() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Arc::new(Dmd::start_with(
+        root.path(),
+        &Options {
+            env: vec![("DMD__LIFECYCLE__WORKERS".into(), "4".into())],
+            ..Options::default()
+        },
+    ));
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    let workers: Vec<_> = (0..8)
+        .map(|n| {
+            let dmd = Arc::clone(&dmd);
+            std::thread::spawn(move || {
+                let app = format!("app{n}");
+                for _ in 0..3 {
+                    dmd.created(&app, "app-1.0.0", json!({}));
+                    assert_eq!(
+                        dmd.post(&format!("/applications/{app}/start?user.name=alice"))
+                            .code,
+                        202
+                    );
+                    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+                    // A second stop is refused whether the first is still running or done.
+                    let stop = dmd
+                        .post(&format!("/applications/{app}/stop?user.name=alice"))
+                        .code;
+                    let again = dmd
+                        .post(&format!("/applications/{app}/stop?user.name=alice"))
+                        .code;
+                    assert_eq!((stop, again), (202, 409));
+                    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+                    assert_eq!(
+                        dmd.delete(&format!("/applications/{app}?user.name=alice"))
+                            .code,
+                        202
+                    );
+                    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(dmd.get("/applications").body, json!([]));
+    let db = rusqlite::Connection::open(dmd.data.join("registry.db")).unwrap();
+    let open: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM operations WHERE outcome IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let failed: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM operations WHERE outcome != 'succeeded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((open, failed), (0, 0));
+    assert_eq!(
+        std::fs::read_dir(dmd.data.join("applications"))
+            .unwrap()
+            .count(),
+        0,
+        "no files left behind"
+    );
+}
