@@ -99,21 +99,25 @@ enum AppCommand {
         #[command(flatten)]
         change: Change,
     },
+    /// Start an application.
     Start {
         name: String,
         #[command(flatten)]
         change: Change,
     },
+    /// Stop an application.
     Stop {
         name: String,
         #[command(flatten)]
         change: Change,
     },
+    /// Destroy an application (it must be CREATED or STARTED).
     Destroy {
         name: String,
         #[command(flatten)]
         change: Change,
     },
+    /// An application's status.
     Status {
         name: String,
         #[arg(long)]
