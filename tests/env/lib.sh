@@ -5,9 +5,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TE="$ROOT/target/testenv"
 LOGS="$TE/logs"
 PIDS="$TE/pids"
-VENV="$TE/venv"
 
-FLINK_VERSION=2.3.0
+# Flink versions side by side, one venv each (the wheels all install as the same `pyflink`
+# package). The first is the default. Each gets its own conf dir, HistoryServer and archive dir.
+read -r -a FLINK_VERSIONS <<<"${DM_TESTENV_FLINK_VERSIONS:-2.3.0 1.20.5}"
+FLINK_VERSION=${FLINK_VERSIONS[0]}
 SPARK_VERSION=4.3.0
 PY4J_VERSION=0.10.9.9
 OOZIE_VERSION=5.2.1       # keep equal to tests/env/oozie/pom.xml
@@ -18,16 +20,25 @@ NN_RPC_PORT=${DM_TESTENV_NN_RPC_PORT:-8020}
 NN_HTTP_PORT=${DM_TESTENV_NN_HTTP_PORT:-9870}
 RM_PORT=${DM_TESTENV_RM_PORT:-8032}
 RM_WEB_PORT=${DM_TESTENV_RM_WEB_PORT:-8088}
-FLINK_HS_PORT=${DM_TESTENV_FLINK_HS_PORT:-8082}
+FLINK_HS_PORT=${DM_TESTENV_FLINK_HS_PORT:-8082}   # the first Flink version's; the next ones count up
 SPARK_HS_PORT=${DM_TESTENV_SPARK_HS_PORT:-18080}
 OOZIE_PORT=${DM_TESTENV_OOZIE_PORT:-11000}
 
 HADOOP_CONF_DIR="$TE/hadoop-conf"
-PYSITE="$VENV/lib/$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages"
-FLINK_HOME="$PYSITE/pyflink"
-SPARK_HOME="$PYSITE/pyspark"
-FLINK_CONF_DIR="$TE/flink/conf"
+PYVER="$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')"
+SPARK_VENV="$TE/venv-spark"
+SPARK_HOME="$SPARK_VENV/lib/$PYVER/site-packages/pyspark"
 SPARK_CONF_DIR="$TE/spark/conf"
+flink_venv() { echo "$TE/venv-flink-$1"; }
+flink_home() { echo "$TE/venv-flink-$1/lib/$PYVER/site-packages/pyflink"; }
+flink_conf_dir() { echo "$TE/flink-$1/conf"; }
+flink_hs_port() { # flink_hs_port VERSION
+  local i
+  for i in "${!FLINK_VERSIONS[@]}"; do
+    [ "${FLINK_VERSIONS[$i]}" = "$1" ] && { echo $((FLINK_HS_PORT + i)); return; }
+  done
+  return 1
+}
 
 if [ -z "${JAVA_HOME:-}" ]; then
   JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"

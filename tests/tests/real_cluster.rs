@@ -187,12 +187,11 @@ impl Drop for KillOnDrop {
 // Processes
 
 fn run(program: &str, args: &[&str], env: &Env) -> Output {
-    let out = Command::new(program)
+    Command::new(program)
         .args(args)
         .envs(env.client_env())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
 fn show(out: &Output) -> String {
@@ -246,26 +245,67 @@ fn hdfs_write_list_read_delete() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Flink streaming job on YARN (application mode), stop with savepoint, HistoryServer
+// 2. Flink streaming job on YARN, stop with savepoint, HistoryServer: Flink 2.x in application
+//    mode (its only YARN mode) and Flink 1.20 in per-job mode (what PNDA used; gone in 2.x).
+
+#[derive(Clone, Copy, Debug)]
+enum FlinkYarnMode {
+    Application,
+    PerJob,
+}
 
 #[test]
-fn flink_streaming_on_yarn_stop_with_savepoint() {
+fn flink2_streaming_on_yarn_application_mode_stop_with_savepoint() {
     let env = env();
+    let v = env.s("flink_default_version");
+    assert!(v.starts_with("2."), "the default Flink version is {v}, expected 2.x");
+    flink_streaming_roundtrip(env, &v, FlinkYarnMode::Application);
+}
+
+#[test]
+fn flink1_streaming_on_yarn_per_job_mode_stop_with_savepoint() {
+    let env = env();
+    let versions: Vec<&String> = env.raw["flink"].as_object().expect("env.json flink").keys().collect();
+    let v = versions
+        .iter()
+        .find(|v| v.starts_with("1."))
+        .unwrap_or_else(|| panic!("env.json has no Flink 1.x (has {versions:?}); see DM_TESTENV_FLINK_VERSIONS"));
+    flink_streaming_roundtrip(env, v, FlinkYarnMode::PerJob);
+}
+
+fn flink_streaming_roundtrip(env: &Env, version: &str, mode: FlinkYarnMode) {
     let rm = env.s("rm_url");
-    let flink = format!("{}/bin/flink", env.flink("home"));
-    let name = unique("dm-flink-stream");
+    let f = &env.raw["flink"][version];
+    let field = |k: &str| f[k].as_str().unwrap_or_else(|| panic!("env.json flink.{version}.{k}")).to_string();
+    let flink = format!("{}/bin/flink", field("home"));
+    let mut client_env = env.client_env();
+    client_env.retain(|(k, _)| *k != "FLINK_CONF_DIR");
+    client_env.push(("FLINK_CONF_DIR", field("conf_dir")));
+    let flink_cli = |args: &[&str]| -> Output {
+        Command::new(&flink)
+            .args(args)
+            .envs(client_env.clone())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {flink}: {e}"))
+    };
+    let name = unique(&format!("dm-flink-{version}-stream"));
     let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
 
-    // Application mode: the CLI uploads the job and Flink to HDFS, starts the JM on YARN, returns.
+    // Application mode: the JM runs main() on YARN; per-job: the client runs main() and deploys a
+    // cluster for that one job (-d: return once submitted). Both upload Flink to HDFS first.
     let yarn_name = format!("-Dyarn.application.name={name}");
-    let jar = env.job("flink_jar");
+    let jar = field("jobs_jar");
     let class = env.job("flink_streaming_class");
-    let out = run(
-        &flink,
-        &["run", "-t", "yarn-application", &yarn_name, "-c", &class, &jar, "--name", &name, "--rate", "20"],
-        env,
-    );
-    assert!(out.status.success(), "flink run -t yarn-application failed:\n{}", show(&out));
+    let job_args = ["-c", &class, &jar, "--name", &name, "--rate", "20"];
+    let (target, mut args): (&str, Vec<&str>) = match (mode, version.starts_with("1.")) {
+        (FlinkYarnMode::Application, true) => ("yarn-application", vec!["run-application", "-t", "yarn-application"]),
+        (FlinkYarnMode::Application, false) => ("yarn-application", vec!["run", "-t", "yarn-application"]),
+        (FlinkYarnMode::PerJob, _) => ("yarn-per-job", vec!["run", "-t", "yarn-per-job", "-d"]),
+    };
+    args.push(&yarn_name);
+    args.extend(job_args);
+    let out = flink_cli(&args);
+    assert!(out.status.success(), "flink {args:?} failed:\n{}", show(&out));
 
     let app_id = wait_for("the Flink app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
     guard.app_id = Some(app_id.clone());
@@ -285,11 +325,13 @@ fn flink_streaming_on_yarn_stop_with_savepoint() {
         let tasks = &job["tasks"];
         (job["state"] == "RUNNING" && tasks["running"] == tasks["total"]).then(|| job["jid"].as_str().unwrap().to_string())
     });
+    let (_, config) = get_json(&format!("{proxy}/config")).expect("Flink /config via proxy");
+    assert_eq!(config["flink-version"], version, "Flink REST /config: {config}");
 
     // Stop with a savepoint, through the CLI against the YARN application.
-    let savepoints = env.s("flink_savepoint_dir");
+    let savepoints = field("savepoint_dir");
     let app_opt = format!("-Dyarn.application.id={app_id}");
-    let out = run(&flink, &["stop", "-t", "yarn-application", &app_opt, "--savepointPath", &savepoints, &jid], env);
+    let out = flink_cli(&["stop", "-t", target, &app_opt, "--savepointPath", &savepoints, &jid]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("Savepoint completed"),
@@ -298,12 +340,12 @@ fn flink_streaming_on_yarn_stop_with_savepoint() {
     );
     assert!(stdout.contains(&savepoints), "savepoint not under {savepoints}: {stdout}");
 
-    // In application mode the cluster shuts down with its only job.
+    // The cluster shuts down with its only job.
     let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 120);
     assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
 
-    // The JM archived the job on HDFS; the HistoryServer picks it up.
-    let hs = env.s("flink_history_url");
+    // The JM archived the job on HDFS; this version's HistoryServer picks it up.
+    let hs = field("history_url");
     let job = wait_for("the job in the Flink HistoryServer's /jobs/overview", 90, || {
         let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
         v["jobs"].as_array()?.iter().find(|j| j["jid"] == jid.as_str()).cloned()

@@ -88,9 +88,15 @@ public final class MiniCluster {
 
         // Folders the history servers and job clients expect; open to all (permissions are off anyway).
         FileSystem fs = dfs.getFileSystem();
-        for (String dir : List.of("/tmp", "/user", "/user/" + System.getProperty("user.name"),
-                "/spark-events", "/flink/completed-jobs", "/flink/savepoints", "/flink/checkpoints",
-                "/tmp/logs")) {
+        List<String> dirs = new java.util.ArrayList<>(List.of("/tmp", "/user",
+                "/user/" + System.getProperty("user.name"), "/spark-events", "/flink", "/tmp/logs"));
+        // More from tests/env/up (e.g. each Flink version's archive dir, which its HistoryServer polls).
+        for (String d : System.getProperty("dm.hdfs.mkdirs", "").split(",")) {
+            if (!d.isBlank()) {
+                dirs.add(d.trim());
+            }
+        }
+        for (String dir : dirs) {
             fs.mkdirs(new org.apache.hadoop.fs.Path(dir), new FsPermission((short) 01777));
         }
 

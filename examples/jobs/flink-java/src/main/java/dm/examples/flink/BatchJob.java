@@ -8,7 +8,6 @@ import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.PrintSink;
-import org.apache.flink.util.ParameterTool;
 
 /**
  * A bounded job for dm's tests: counts the words of a few built-in lines in BATCH mode, prints
@@ -22,7 +21,7 @@ public final class BatchJob {
     };
 
     public static void main(String[] args) throws Exception {
-        ParameterTool params = ParameterTool.fromArgs(args);
+        Args params = new Args(args);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setRuntimeMode(RuntimeExecutionMode.BATCH);
         DataStream<Tuple2<String, Long>> counts = env.fromData(Arrays.asList(LINES))

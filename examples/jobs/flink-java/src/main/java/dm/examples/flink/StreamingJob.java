@@ -7,7 +7,6 @@ import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.PrintSink;
-import org.apache.flink.util.ParameterTool;
 
 /**
  * An unbounded job for dm's tests: generates {@code --rate} events per second forever, counts them
@@ -15,14 +14,15 @@ import org.apache.flink.util.ParameterTool;
  *
  * <p>Arguments: {@code --name NAME} (job name, default "dm-example-stream"), {@code --rate N}
  * (default 10), {@code --keys N} (default 4), {@code --checkpoint-ms N} (default 10000, 0 = off).
+ * Uses only APIs present in both Flink 1.20 and 2.x, so one source builds for either.
  */
 public final class StreamingJob {
     public static void main(String[] args) throws Exception {
-        ParameterTool params = ParameterTool.fromArgs(args);
+        Args params = new Args(args);
         String name = params.get("name", "dm-example-stream");
-        double rate = params.getDouble("rate", 10);
-        int keys = params.getInt("keys", 4);
-        long checkpointMs = params.getLong("checkpoint-ms", 10_000);
+        double rate = Double.parseDouble(params.get("rate", "10"));
+        int keys = Integer.parseInt(params.get("keys", "4"));
+        long checkpointMs = Long.parseLong(params.get("checkpoint-ms", "10000"));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (checkpointMs > 0) {
