@@ -21,6 +21,12 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    // One thread per job: without this, glibc gives threads their own malloc arenas, and memory
+    // grows by an arena per busy thread rather than by what the jobs need.
+    // SAFETY: called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let cli = Cli::parse();
     let supervisor = Supervisor::open(&cli.dir, cli.yarn_rm.as_deref().map(ResourceManager::new))?;
     eprintln!(

@@ -26,6 +26,7 @@ const SUBMISSION_DEADLINE: Duration = Duration::from_secs(300);
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 const LOG_CAP_BYTES: u64 = 16 << 20;
 const KEPT_ATTEMPT_LOGS: usize = 10;
+const JOB_THREAD_STACK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -170,6 +171,8 @@ impl Supervisor {
         let supervisor = Arc::clone(self);
         std::thread::Builder::new()
             .name(format!("job {id}"))
+            // Job threads only wait and make small calls; a small stack keeps many jobs cheap.
+            .stack_size(JOB_THREAD_STACK)
             .spawn(move || supervisor.run_job(&id, generation))
             .expect("thread spawn");
     }
