@@ -89,6 +89,11 @@ fn full_lifecycle_through_dmctl() {
         json(&dmctl(&dmd, &["app", "status", "a1", "--json"]))["status"],
         "STARTED"
     );
+    assert_eq!(ok(&dmctl(&dmd, &["app", "list"])), "a1\n");
+    assert_eq!(
+        json(&dmctl(&dmd, &["package", "list", "--json"])),
+        serde_json::json!(["app-1.0.0"])
+    );
     assert_eq!(
         json(&dmctl(&dmd, &["app", "summary", "a1"]))["a1"]["status"],
         "Not Available"
@@ -108,6 +113,7 @@ fn full_lifecycle_through_dmctl() {
         )),
         "app-1.0.0: NOTDEPLOYED\n"
     );
+    assert_eq!(ok(&dmctl(&dmd, &["package", "list"])), "");
 
     // Errors say which request failed and why, and exit 1.
     let missing = dmctl(&dmd, &["app", "start", "nope"]);
@@ -150,6 +156,15 @@ fn full_lifecycle_through_dmctl() {
     let failed = dmctl(&dmd, &["app", "start", "a3", "--wait"]);
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stdout).starts_with("a3: CREATED (Error starting a3 "));
+
+    assert_eq!(
+        ok(&dmctl(&dmd, &["repo", "delete", "app-1.0.0.tar.gz"])),
+        "deleted app-1.0.0.tar.gz\n"
+    );
+    assert_eq!(ok(&dmctl(&dmd, &["repo", "list"])), "");
+    assert!(!dmctl(&dmd, &["repo", "delete", "app-1.0.0.tar.gz"])
+        .status
+        .success());
 }
 
 #[test]

@@ -83,10 +83,17 @@ enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a package file from the repository (deployed copies are not affected).
+    Delete { file: String },
 }
 
 #[derive(Subcommand)]
 enum AppCommand {
+    /// List the applications.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an application from a deployed package.
     Create {
         name: String,
@@ -159,6 +166,11 @@ enum PackageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the packages deployed on dmd.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a reproducible package from a folder named like the package (name-x.y.z).
     Build {
         dir: PathBuf,
@@ -206,6 +218,9 @@ fn package(reader: &Reader, client: &Client, command: PackageCommand) -> ExitCod
         PackageCommand::Status { id, json } => client
             .send("GET", &format!("/packages/{id}/status"), None)
             .map(|body| print_status(&id, &body, json)),
+        PackageCommand::List { json } => client
+            .send("GET", "/packages", None)
+            .map(|body| print_names(&body, json)),
         local => return local_package(reader, local),
     };
     remote.unwrap_or_else(|e| {
@@ -242,7 +257,8 @@ fn local_package(reader: &Reader, command: PackageCommand) -> ExitCode {
         PackageCommand::Build { dir, out } => build_package(reader, &dir, out),
         PackageCommand::Deploy { .. }
         | PackageCommand::Undeploy { .. }
-        | PackageCommand::Status { .. } => {
+        | PackageCommand::Status { .. }
+        | PackageCommand::List { .. } => {
             unreachable!("handled by package()")
         }
     }
@@ -306,6 +322,11 @@ fn repo(client: &Client, command: RepoCommand) -> Result<ExitCode, ClientError> 
                 }
                 Err(e) => return Err(e),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::Delete { file } => {
+            client.send("DELETE", &format!("/repository/packages/{file}"), None)?;
+            println!("deleted {file}");
             Ok(ExitCode::SUCCESS)
         }
         RepoCommand::List { recency, json } => {
@@ -392,6 +413,9 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
         AppCommand::Status { name, json } => client
             .send("GET", &status_of(&name), None)
             .map(|body| print_status(&name, &body, json)),
+        AppCommand::List { json } => client
+            .send("GET", "/applications", None)
+            .map(|body| print_names(&body, json)),
         AppCommand::Summary { name } => {
             println!(
                 "{}",
@@ -468,6 +492,23 @@ fn print_status(subject: &str, body: &Value, json: bool) -> ExitCode {
         match body["information"].as_str() {
             Some(info) => println!("{subject}: {status} ({info})"),
             None => println!("{subject}: {status}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// A JSON array of names: one per line, or the JSON itself.
+fn print_names(body: &Value, json: bool) -> ExitCode {
+    if json {
+        println!("{}", pretty(body));
+    } else {
+        for name in body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            println!("{name}");
         }
     }
     ExitCode::SUCCESS
