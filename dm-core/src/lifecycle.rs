@@ -212,6 +212,21 @@ impl Engine {
         &self.hooks
     }
 
+    /// The package repository's own events, which PNDA's repository posted to the same package
+    /// callback (the console adds or removes an available version): `CREATED` when a package
+    /// file is stored, `NOTCREATED` when it is deleted.
+    pub fn repository_event(&self, id: &PackageId, state: &str) {
+        match self
+            .registry
+            .write(|tx| self.callbacks.package(tx, id.as_str(), state, None))
+        {
+            Ok(()) => self.callbacks.wake(),
+            Err(e) => {
+                log::error!("cannot record the {state} event of {id} for the package callback: {e}")
+            }
+        }
+    }
+
     // ----- packages: queries -----
 
     pub fn list_packages(&self) -> Result<Vec<String>, DmError> {

@@ -996,10 +996,11 @@ fn callbacks_report_committed_states() {
     };
     let dmd = Dmd::start_with(root.path(), &options);
     dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
-    let deploy = events(&seen, "/packages", "app-1.0.0", 2);
-    assert_eq!(states(&deploy), ["DEPLOYING", "DEPLOYED"]);
-    assert_eq!(deploy[0].1, None, "information only when non-empty");
-    assert!(deploy[1]
+    // The repository's CREATED (a version is available), then the deployment's states.
+    let deploy = events(&seen, "/packages", "app-1.0.0", 3);
+    assert_eq!(states(&deploy), ["CREATED", "DEPLOYING", "DEPLOYED"]);
+    assert_eq!(deploy[1].1, None, "information only when non-empty");
+    assert!(deploy[2]
         .1
         .as_deref()
         .unwrap()
@@ -1051,11 +1052,20 @@ fn callbacks_report_committed_states() {
             .starts_with("Error deploying app-1.0.1 IOError"),
         "{status}"
     );
-    let failed = events(&seen, "/packages", "app-1.0.1", 2);
-    assert_eq!(states(&failed), ["DEPLOYING", "NOTDEPLOYED"]);
+    let failed = events(&seen, "/packages", "app-1.0.1", 3);
+    assert_eq!(states(&failed), ["CREATED", "DEPLOYING", "NOTDEPLOYED"]);
     assert_eq!(
-        failed[1].1.as_ref(),
+        failed[2].1.as_ref(),
         status["information"].as_str().map(str::to_string).as_ref()
+    );
+    // Deleting the file from the repository: NOTCREATED (the version is gone).
+    assert_eq!(
+        dmd.delete("/repository/packages/app-1.0.1.tar.gz").code,
+        200
+    );
+    assert_eq!(
+        states(&events(&seen, "/packages", "app-1.0.1", 4))[3],
+        "NOTCREATED"
     );
 }
 
@@ -1111,10 +1121,10 @@ fn pending_callbacks_survive_a_crash() {
     // Then a live receiver at another address (the URL is the configured one at delivery).
     let (url, seen) = callback_receiver();
     let _dmd = Dmd::start_with(root.path(), &env(url));
-    let events = events(&seen, "/packages", "app-1.0.0", 2);
+    let events = events(&seen, "/packages", "app-1.0.0", 3);
     assert_eq!(
         states(&events),
-        ["DEPLOYING", "DEPLOYED"],
+        ["CREATED", "DEPLOYING", "DEPLOYED"],
         "in order, nothing lost"
     );
 }

@@ -96,6 +96,7 @@ pub async fn upload(
             _ => unavailable(e),
         })?;
         log::info!("stored {} ({} bytes) in the repository", file.file, size);
+        api2.engine.repository_event(&file.id, "CREATED");
         Ok(json!({"name": package.id.name(), "version": package.id.version(), "file": file.file, "bytes": size}))
     })
     .await?;
@@ -135,9 +136,12 @@ pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<Strin
     api.policy
         .check(&identity, action::REPOSITORY_DELETE, None)?;
     let file = PackageFile::parse(&file)?;
-    let store = api.engine.store.clone();
-    blocking(move || match store.delete(&file) {
-        Ok(true) => Ok(()),
+    let api2 = api.clone();
+    blocking(move || match api2.engine.store.delete(&file) {
+        Ok(true) => {
+            api2.engine.repository_event(&file.id, "NOTCREATED");
+            Ok(())
+        }
         Ok(false) => Err(DmError::not_found(
             "NOTFOUND",
             format!("{} is not in the repository", file.file),
