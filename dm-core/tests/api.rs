@@ -742,7 +742,7 @@ fn one_operation_per_subject() {
     assert_eq!(race(vec![deploy.clone(), deploy]), vec![202, 409]);
     dmd.wait_status("/packages/app-1.0.0/status", "DEPLOYED");
 
-    let body = json!({"package": "app-1.0.0", "test": {"c1": {"sleep_ms": 300}}})
+    let body = json!({"package": "app-1.0.0", "test": {"c1": {"sleep_ms": 1500}}})
         .to_string()
         .into_bytes();
     let create = (
@@ -1082,7 +1082,7 @@ fn callbacks_never_block_operations() {
                 "DMD__CALLBACKS__APPLICATION".into(),
                 format!("{url}/applications"),
             ),
-            ("DMD__CALLBACKS__TIMEOUT_MS".into(), "5000".into()),
+            ("DMD__CALLBACKS__TIMEOUT_MS".into(), "20000".into()),
         ],
         ..Options::default()
     };
@@ -1093,7 +1093,7 @@ fn callbacks_never_block_operations() {
     assert_eq!(dmd.post("/applications/a/start?user.name=alice").code, 202);
     dmd.wait_status("/applications/a/status", "STARTED");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(10),
         "operations waited for callbacks: {:?}",
         started.elapsed()
     );
