@@ -465,3 +465,58 @@ fn oozie_one_action_workflow_succeeds() {
         client.delete(&app_dir, true).await.expect("delete app dir");
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. The batch examples run to completion on YARN and reach their history servers
+
+#[test]
+fn flink2_batch_on_yarn_application_mode_finishes() {
+    let env = env();
+    let rm = env.s("rm_url");
+    let flink = format!("{}/bin/flink", env.flink("home"));
+    let name = unique("dm-flink-batch");
+    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let yarn_name = format!("-Dyarn.application.name={name}");
+    let (jar, class) = (env.job("flink_jar"), env.job("flink_batch_class"));
+    let out = run(&flink, &["run", "-t", "yarn-application", &yarn_name, "-c", &class, &jar, "--name", &name], env);
+    assert!(out.status.success(), "flink run failed:\n{}", show(&out));
+
+    let app_id = wait_for("the Flink batch app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    guard.app_id = Some(app_id.clone());
+    let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 240);
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+
+    let hs = env.s("flink_history_url");
+    let job = wait_for("the batch job in the Flink HistoryServer", 90, || {
+        let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
+        v["jobs"].as_array()?.iter().find(|j| j["name"] == name.as_str()).cloned()
+    });
+    assert_eq!(job["state"], "FINISHED", "HistoryServer entry: {job}");
+    assert_eq!(job["jobType"], "BATCH", "HistoryServer entry: {job}");
+    guard.app_id = None;
+}
+
+#[test]
+fn spark_batch_on_yarn_finishes() {
+    let env = env();
+    let rm = env.s("rm_url");
+    let submit = format!("{}/bin/spark-submit", env.s("spark_home"));
+    let name = unique("dm-spark-batch");
+    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let script = env.job("spark_batch_py");
+    let out = run(&submit, &["--master", "yarn", "--deploy-mode", "cluster", "--name", &name, &script, "--name", &name], env);
+    assert!(out.status.success(), "spark-submit failed:\n{}", show(&out));
+
+    let app_id = wait_for("the Spark batch app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    guard.app_id = Some(app_id.clone());
+    let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 240);
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+
+    let hs = env.s("spark_history_url");
+    let entry = wait_for("the batch app completed in the Spark history server", 90, || {
+        let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
+        (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
+    });
+    assert_eq!(entry["name"], name.as_str());
+    guard.app_id = None;
+}
