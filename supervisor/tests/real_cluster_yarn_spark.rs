@@ -1,0 +1,96 @@
+//! Slow suite, against the real loopback cluster (`tests/env/up`): the supervisor running a
+//! Spark Structured Streaming job on YARN as planned by the real sparkStreaming plugin, and
+//! stopping it. (A separate test binary from the Flink one: each plugin crate exports the
+//! plugin entry symbol, so two cannot be linked into one binary.)
+//!
+//! Run with `cargo test -p dm-supervisor --features real-cluster --test real_cluster_yarn_spark`.
+
+mod common;
+
+use common::{env_json, live_apps, running_app, s, Supervisor};
+use dm_plugin_api::{ComponentFiles, ComponentPlugin, Engines, PlanRequest, Target};
+use dm_plugin_spark_streaming::SparkStreamingPlugin;
+use dm_supervisor::protocol::{JobSpec, JobState, Request, Response};
+use dm_supervisor::yarn::ResourceManager;
+use serde_json::json;
+
+#[test]
+fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let work = tempfile::tempdir().unwrap();
+    let workdir = work.path().join("workdir");
+    std::fs::create_dir_all(&workdir).unwrap();
+    std::fs::copy(
+        s(&env["jobs"], "spark_streaming_py"),
+        workdir.join("stream.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        workdir.join("application.properties"),
+        "component.name=totals\n",
+    )
+    .unwrap();
+    std::fs::write(
+        workdir.join("log4j.properties"),
+        "log4j.rootCategory=WARN, console\n",
+    )
+    .unwrap();
+    let app = format!("spk{}", std::process::id());
+
+    let request = PlanRequest {
+        application: app.clone(),
+        user: "dm".into(),
+        component: ComponentFiles {
+            component_type: "sparkStreaming".into(),
+            name: "totals".into(),
+            files: ["application.properties", "log4j.properties", "stream.py"].map(String::from).to_vec(),
+            properties: Default::default(),
+        },
+        properties: json!({"component_main_py": "stream.py", "component_application_args": format!("--name {app}")})
+            .as_object()
+            .unwrap()
+            .clone(),
+        target: Target::Yarn,
+        engines: Engines { spark_home: Some(s(&env, "spark_home")), ..Engines::default() },
+        workdir: workdir.display().to_string(),
+    };
+    let plan = SparkStreamingPlugin.plan(&request).unwrap();
+    let component_tag = plan.job.yarn.as_ref().unwrap().tags.last().unwrap().clone();
+    let spec = JobSpec {
+        id: format!("{app}/totals"),
+        job: plan.job,
+        workdir,
+        user: None,
+        savepoint_dir: None,
+        env: vec![
+            ("JAVA_HOME".into(), s(&env, "java_home")),
+            ("HADOOP_CONF_DIR".into(), s(&env, "hadoop_conf_dir")),
+            ("SPARK_CONF_DIR".into(), s(&env, "spark_conf_dir")),
+            ("SPARK_LOCAL_IP".into(), "127.0.0.1".into()),
+        ],
+    };
+    let id = spec.id.clone();
+    let sup = Supervisor::start(&work.path().join("supervisor"), &rm_url);
+    sup.call(Request::Start {
+        spec: Box::new(spec),
+    });
+    let running = sup.wait_for(&id, "the Spark job RUNNING on YARN", 300, |r| {
+        running_app(r).is_some_and(|app| rm.app(&app).is_ok_and(|a| a.state == "RUNNING"))
+    });
+    let app_id = running_app(&running).unwrap();
+    let yarn_app = rm.app(&app_id).unwrap();
+    assert_eq!(yarn_app.name, format!("{app}-totals-job"));
+    assert!(
+        yarn_app.has_tags(&["dm".into(), format!("dm-app-{app}"), component_tag.clone()]),
+        "{yarn_app:?}"
+    );
+
+    match sup.call(Request::Stop { id: id.clone() }) {
+        Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
+        other => panic!("stop failed: {other:?}"),
+    }
+    assert_eq!(rm.app(&app_id).unwrap().state, "KILLED");
+    assert!(live_apps(&rm, &component_tag).is_empty());
+}
