@@ -165,19 +165,19 @@ pub fn open_operations(conn: &Connection) -> Result<Vec<Operation>, DmError> {
         .collect()
 }
 
-/// The outcome of an operation, `None` while open (for tests and diagnostics).
-pub fn outcome_of(conn: &Connection, id: i64) -> Result<Option<String>, DmError> {
-    Ok(
-        conn.query_row("SELECT outcome FROM operations WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::registry::Registry;
+
+    /// The outcome of an operation, `None` while open.
+    fn outcome_of(conn: &Connection, id: i64) -> Result<Option<String>, DmError> {
+        Ok(
+            conn.query_row("SELECT outcome FROM operations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?,
+        )
+    }
 
     #[test]
     fn open_until_finished_once() {

@@ -35,7 +35,6 @@ pub enum AppState {
 macro_rules! state_names {
     ($ty:ident { $($variant:ident = $name:literal),* $(,)? }) => {
         impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $name),* }
             }
