@@ -57,11 +57,13 @@ fn refuses_links_and_special_files_in_tar() {
         .file(VALID, "")
         .symlink("p-1.0.0/flink/c/escape", "/etc")
         .hard_link("p-1.0.0/flink/c/passwd", "/etc/passwd")
-        .fifo("p-1.0.0/flink/c/pipe");
+        .fifo("p-1.0.0/flink/c/pipe")
+        .char_device("p-1.0.0/flink/c/null");
     let problems = refuse_unpack(&Reader::default(), "p-1.0.0.tar.gz", &tar.bytes());
     only(&problems, code::LINK, "p-1.0.0/flink/c/escape");
     only(&problems, code::LINK, "p-1.0.0/flink/c/passwd");
     only(&problems, code::SPECIAL_FILE, "p-1.0.0/flink/c/pipe");
+    only(&problems, code::SPECIAL_FILE, "p-1.0.0/flink/c/null");
 }
 
 #[test]

@@ -18,6 +18,7 @@ enum TarItem {
     Symlink(Vec<u8>, Vec<u8>),
     HardLink(Vec<u8>, Vec<u8>),
     Fifo(Vec<u8>),
+    CharDevice(Vec<u8>),
     /// A regular-file header declaring `size` bytes, followed by no data: a truncated archive
     /// or the start of a bomb.
     HeaderOnly(Vec<u8>, u64),
@@ -78,6 +79,11 @@ impl TarGz {
         self
     }
 
+    pub fn char_device(mut self, name: impl AsRef<[u8]>) -> Self {
+        self.items.push(TarItem::CharDevice(name.as_ref().to_vec()));
+        self
+    }
+
     pub fn header_only(mut self, name: impl AsRef<[u8]>, size: u64) -> Self {
         self.items
             .push(TarItem::HeaderOnly(name.as_ref().to_vec(), size));
@@ -97,6 +103,7 @@ impl TarGz {
                     TarItem::Symlink(n, t) => (n, tar::EntryType::Symlink, 0, Some(t), 0o777),
                     TarItem::HardLink(n, t) => (n, tar::EntryType::Link, 0, Some(t), 0o644),
                     TarItem::Fifo(n) => (n, tar::EntryType::Fifo, 0, None, 0o644),
+                TarItem::CharDevice(n) => (n, tar::EntryType::Char, 0, None, 0o666),
                     TarItem::HeaderOnly(n, size) => {
                         (n, tar::EntryType::Regular, *size, None, 0o644)
                     }
