@@ -40,10 +40,10 @@ flink_hs_port() { # flink_hs_port VERSION
   return 1
 }
 
-if [ -z "${JAVA_HOME:-}" ]; then
+if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null; then
   JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
 fi
-export JAVA_HOME
+export JAVA_HOME="${JAVA_HOME:-}"
 
 # Hadoop on Java 17: reflective access that the JDK no longer grants by default.
 JAVA17_OPENS=(
