@@ -214,7 +214,15 @@ impl Config {
                     anyhow::anyhow!("cannot read config file {}: {e}", path.display())
                 })?;
                 toml::from_str::<toml::Table>(&text).map_err(|e| {
-                    anyhow::anyhow!("config file {} is not valid TOML: {e}", path.display())
+                    // Only the position: the full error quotes the line, which may hold a secret.
+                    let line = e
+                        .span()
+                        .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+                    anyhow::anyhow!(
+                        "config file {} is not valid TOML at line {line}: {}",
+                        path.display(),
+                        e.message()
+                    )
                 })?
             }
             None => toml::Table::new(),
@@ -375,6 +383,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("lisen") && err.contains("dm.toml"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_do_not_echo_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dm.toml");
+        std::fs::write(
+            &file,
+            "[environment]\nkafka = \"k\"\nhadoop_manager_password = \"hunter2\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file), vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dm.toml") && err.contains("line 3"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
