@@ -83,6 +83,7 @@ pub(crate) fn read_archive(
     file: &Path,
     format: ArchiveFormat,
     limits: &Limits,
+    wants_content: &dyn Fn(&EntryPath) -> bool,
     sink: &mut dyn Sink,
 ) -> Result<ReadOutcome, Problems> {
     let shown = file.display().to_string();
@@ -92,6 +93,7 @@ pub(crate) fn read_archive(
     let meter = Rc::new(Meter::default());
     let mut walker = Walker {
         limits,
+        wants_content,
         sink,
         meter: meter.clone(),
         listing: Listing::default(),
@@ -284,6 +286,8 @@ fn too_many_entries(limits: &Limits) -> Problem {
 /// Applies the per-entry checks and limits common to both formats.
 struct Walker<'a> {
     limits: &'a Limits,
+    /// Which files the component rules read by content.
+    wants_content: &'a dyn Fn(&EntryPath) -> bool,
     sink: &'a mut dyn Sink,
     meter: Rc<Meter>,
     listing: Listing,
@@ -340,8 +344,8 @@ impl Walker<'_> {
             self.problems.push(problem);
             return Ok(());
         }
-        if Listing::is_component_properties(&path) {
-            return self.properties(&path, executable, content);
+        if Listing::is_component_properties(&path) || (self.wants_content)(&path) {
+            return self.keep(&path, executable, content);
         }
         // Once a problem is known the package will be refused: keep reading to find the other
         // problems, but stop writing.
@@ -371,8 +375,9 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// A component's `properties.json` is parsed (within a size bound) as well as kept.
-    fn properties(
+    /// A file checked by content — a component's `properties.json`, parsed here, or a file its
+    /// type's rules read — is held in memory (within a size bound) as well as written.
+    fn keep(
         &mut self,
         path: &EntryPath,
         executable: bool,
@@ -388,7 +393,7 @@ impl Walker<'_> {
                 Problem::new(
                     code::LIMIT_EXCEEDED,
                     format!(
-                        "properties.json is larger than the limit of {} bytes",
+                        "file is checked by content and larger than the limit of {} bytes",
                         self.limits.max_descriptor_bytes
                     ),
                 )
@@ -396,11 +401,15 @@ impl Walker<'_> {
             );
             return Ok(());
         }
-        match parse_properties(path, &bytes) {
-            Ok(properties) => {
-                self.listing.properties.insert(path.clone(), properties);
+        if Listing::is_component_properties(path) {
+            match parse_properties(path, &bytes) {
+                Ok(properties) => {
+                    self.listing.properties.insert(path.clone(), properties);
+                }
+                Err(problem) => self.problems.push(problem),
             }
-            Err(problem) => self.problems.push(problem),
+        } else {
+            self.listing.contents.insert(path.clone(), bytes.clone());
         }
         self.check_size(0, bytes.len() as u64, path.as_str())?;
         self.totals.files += 1;

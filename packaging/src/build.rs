@@ -165,14 +165,26 @@ fn scan_folder(
                     );
                 }
                 total += meta.len();
-                if Listing::is_component_properties(&path) {
+                let is_properties = Listing::is_component_properties(&path);
+                if is_properties || reader.rules.wants_content(&path) {
+                    // Checked by content, as the reader does.
                     match std::fs::read(child.path()) {
-                        Ok(bytes) => match parse_properties(&path, &bytes) {
+                        Ok(bytes) if bytes.len() as u64 > limits.max_descriptor_bytes => problems.push(
+                            Problem::new(
+                                code::LIMIT_EXCEEDED,
+                                format!("file is checked by content and larger than the limit of {} bytes", limits.max_descriptor_bytes),
+                            )
+                            .at(path.as_str()),
+                        ),
+                        Ok(bytes) if is_properties => match parse_properties(&path, &bytes) {
                             Ok(properties) => {
                                 listing.properties.insert(path.clone(), properties);
                             }
                             Err(problem) => problems.push(problem),
                         },
+                        Ok(bytes) => {
+                            listing.contents.insert(path.clone(), bytes);
+                        }
                         Err(e) => problems.push(io_problem(&child.path(), "cannot read", e)),
                     }
                 }

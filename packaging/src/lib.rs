@@ -134,7 +134,13 @@ impl Reader {
         let id = PackageId::parse(stem);
         // A bad name does not stop the other checks: every problem is reported at once.
         let mut problems: Vec<Problem> = id.as_ref().err().cloned().into_iter().collect();
-        let read = match read_archive(file, format, &self.limits, sink) {
+        let read = match read_archive(
+            file,
+            format,
+            &self.limits,
+            &|path| self.rules.wants_content(path),
+            sink,
+        ) {
             Ok(read) => read,
             Err(more) => {
                 problems.extend(more.0);

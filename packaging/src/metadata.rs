@@ -47,6 +47,9 @@ pub struct Component {
     /// Which keys of `component_detail` are files (PNDA did not tell files from folders).
     #[serde(skip)]
     files: BTreeSet<String>,
+    /// The content of the files the component type's rules read (see [`crate::ComponentRules::reads`]).
+    #[serde(skip)]
+    contents: BTreeMap<String, Vec<u8>>,
 }
 
 impl Component {
@@ -56,6 +59,17 @@ impl Component {
 
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(String::as_str)
+    }
+
+    /// The content of a file its type's rules asked to read.
+    pub fn content(&self, relative_path: &str) -> Option<&[u8]> {
+        self.contents.get(relative_path).map(Vec::as_slice)
+    }
+
+    pub fn contents(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.contents
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
     /// The component's `properties.json` (an object; `{}` when the file is absent).
@@ -74,6 +88,8 @@ impl Component {
 pub(crate) struct Listing {
     pub entries: BTreeMap<EntryPath, EntryKind>,
     pub properties: BTreeMap<EntryPath, Map<String, Value>>,
+    /// Files kept in memory because a rule set reads them.
+    pub contents: BTreeMap<EntryPath, Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +245,7 @@ pub(crate) fn check_layout(
                     component_path: format!("{folder}/{ty}/{name}"),
                     component_detail: BTreeMap::new(),
                     files: BTreeSet::new(),
+                    contents: BTreeMap::new(),
                 });
             let relative = segments[3..].join("/");
             let detail = listing
@@ -239,6 +256,9 @@ pub(crate) fn check_layout(
                 relative.clone(),
                 detail.map_or(Value::Object(Map::new()), |m| Value::Object(m.clone())),
             );
+            if let Some(content) = listing.contents.get(path) {
+                component.contents.insert(relative.clone(), content.clone());
+            }
             if *kind == EntryKind::File {
                 component.files.insert(relative);
             }

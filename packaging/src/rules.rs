@@ -5,6 +5,7 @@
 //! rules up by type folder name in a [`RuleSet`]. The four PNDA types ship built in
 //! ([`RuleSet::builtin`]) until the runtime plugins provide their own.
 
+use crate::entry_path::EntryPath;
 use crate::metadata::Component;
 use crate::problem::code;
 use std::collections::BTreeMap;
@@ -36,6 +37,13 @@ pub trait ComponentRules: Send + Sync {
 
     /// Everything wrong with `component`; empty when it is acceptable.
     fn check(&self, component: &Component) -> Vec<Finding>;
+
+    /// Whether [`ComponentRules::check`] needs the content of this file (relative to the
+    /// component folder), e.g. to check that `workflow.xml` is well-formed. Such files are kept
+    /// in memory while the package is read, up to [`crate::Limits::max_descriptor_bytes`].
+    fn reads(&self, _relative_path: &str) -> bool {
+        false
+    }
 }
 
 /// The rule sets known to a reader, by component type.
@@ -87,6 +95,15 @@ impl RuleSet {
 
     pub fn known_types(&self) -> impl Iterator<Item = &str> {
         self.by_type.keys().map(String::as_str)
+    }
+
+    /// Whether the rules of the entry's component type need its content.
+    pub(crate) fn wants_content(&self, path: &EntryPath) -> bool {
+        let segments: Vec<&str> = path.segments().collect();
+        segments.len() >= 4
+            && self
+                .get(segments[1])
+                .is_some_and(|rules| rules.reads(&segments[3..].join("/")))
     }
 }
 

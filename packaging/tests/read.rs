@@ -387,3 +387,54 @@ fn problems_serialise_as_code_path_message() {
         json!([{"code": "missing_file", "path": "p-1.0.0/oozie/o/workflow.xml", "component": "oozie/o", "message": "missing file workflow.xml"}])
     );
 }
+
+/// Reads `workflow.xml` and refuses one that says "broken".
+struct ReadsWorkflow;
+
+impl ComponentRules for ReadsWorkflow {
+    fn component_type(&self) -> &str {
+        "oozie"
+    }
+
+    fn check(&self, component: &Component) -> Vec<Finding> {
+        match component.content("workflow.xml") {
+            Some(text) if text == b"broken" => vec![Finding::new("bad_xml", Some("workflow.xml"), "workflow.xml is broken")],
+            Some(_) => Vec::new(),
+            None => vec![Finding::new(code::MISSING_FILE, Some("workflow.xml"), "missing file workflow.xml")],
+        }
+    }
+
+    fn reads(&self, relative_path: &str) -> bool {
+        relative_path == "workflow.xml"
+    }
+}
+
+#[test]
+fn rules_can_read_the_files_they_ask_for_and_only_those() {
+    let mut rules = RuleSet::empty();
+    rules.register(Arc::new(ReadsWorkflow));
+    let reader = Reader::new(Limits::default(), rules);
+    let dir = tempfile::tempdir().unwrap();
+    let tar = |workflow: &str| {
+        TarGz::new().file("p-1.0.0/oozie/good/workflow.xml", "<workflow-app/>").file("p-1.0.0/oozie/bad/workflow.xml", workflow).file("p-1.0.0/oozie/bad/lib/x.jar", "jar")
+    };
+    let file = write(&dir, "p-1.0.0.tar.gz", tar("broken").bytes());
+    let problems = refused(&reader, &file);
+    assert_eq!(messages(&problems), ["workflow.xml is broken"]);
+    assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0/oozie/bad/workflow.xml"));
+
+    let file = write(&dir, "p-1.0.0.tar.gz", tar("<workflow-app/>").bytes());
+    let package = reader.inspect(&file).unwrap();
+    let bad = &package.metadata.component_types["oozie"]["bad"];
+    assert_eq!(bad.content("workflow.xml"), Some(&b"<workflow-app/>"[..]));
+    assert_eq!(bad.content("lib/x.jar"), None, "files the rules do not read are not kept");
+
+    // A file read by content is bounded like a descriptor.
+    let limits = Limits { max_descriptor_bytes: 20, ..Limits::default() };
+    let mut rules = RuleSet::empty();
+    rules.register(Arc::new(ReadsWorkflow));
+    let file = write(&dir, "p-1.0.0.tar.gz", tar("<workflow-app>much too long</workflow-app>").bytes());
+    let problems = refused(&Reader::new(limits, rules), &file);
+    assert_eq!(problems.0[0].code, code::LIMIT_EXCEEDED);
+    assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0/oozie/bad/workflow.xml"));
+}
