@@ -37,6 +37,7 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
             name: "stream".into(),
             files: vec!["application.properties".into(), "jobs.jar".into()],
             properties: Default::default(),
+            contents: Default::default(),
         },
         properties: json!({
             "component_main_jar": "jobs.jar",

@@ -46,7 +46,7 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
             component_type: "sparkStreaming".into(),
             name: "totals".into(),
             files: ["application.properties", "log4j.properties", "stream.py"].map(String::from).to_vec(),
-            properties: Default::default(),
+            properties: Default::default(), contents: Default::default(),
         },
         properties: json!({"component_main_py": "stream.py", "component_application_args": format!("--name {app}")})
             .as_object()

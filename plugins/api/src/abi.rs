@@ -110,6 +110,8 @@ pub mod method {
     pub const VALIDATE: &str = "validate";
     /// [`crate::PlanRequest`] → [`crate::Plan`].
     pub const PLAN: &str = "plan";
+    /// `{}` → the files `validate` reads, `[String]`.
+    pub const READS: &str = "reads";
 }
 
 /// A finding as it crosses the boundary.
@@ -153,6 +155,10 @@ pub trait ComponentPlugin: Sync + 'static {
     /// The component type folder name handled, e.g. `sparkStreaming`.
     const COMPONENT_TYPE: &'static str;
 
+    /// Files (relative to the component folder) whose text `validate` needs; dmd reads them
+    /// while it reads the package, within its descriptor size limit.
+    const READS: &'static [&'static str] = &[];
+
     /// What a component of this type must contain; empty when acceptable.
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding>;
 
@@ -176,6 +182,7 @@ pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> 
                     )
                 }),
         ),
+        m if m == method::READS.as_bytes() => Some(Ok(serde_json::to_vec(&P::READS))),
         m if m == method::PLAN.as_bytes() => Some(
             serde_json::from_slice::<PlanRequest>(input)
                 .map_err(|e| format!("bad plan request: {e}"))

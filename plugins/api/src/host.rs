@@ -18,6 +18,8 @@ pub struct LoadedPlugin {
     descriptor: &'static PluginDescriptor,
     component_type: String,
     version: String,
+    /// The files its validation reads (asked once, at load).
+    reads: Vec<String>,
     file: PathBuf,
     // Dropped last: the descriptor points into it.
     _library: libloading::Library,
@@ -94,13 +96,18 @@ impl LoadedPlugin {
         };
         let component_type = text(descriptor.component_type, "component type")?;
         let version = text(descriptor.plugin_version, "plugin version")?;
-        Ok(LoadedPlugin {
+        let mut plugin = LoadedPlugin {
             descriptor,
             component_type,
             version,
+            reads: Vec::new(),
             file: file.to_path_buf(),
             _library: library,
-        })
+        };
+        plugin.reads = plugin
+            .call(method::READS, &serde_json::json!({}))
+            .map_err(|e| refuse(format!("cannot ask what it reads: {e}")))?;
+        Ok(plugin)
     }
 
     pub fn info(&self) -> PluginInfo {
@@ -178,12 +185,25 @@ impl ComponentRules for LoadedPlugin {
         &self.component_type
     }
 
+    fn reads(&self, relative_path: &str) -> bool {
+        self.reads.iter().any(|r| r == relative_path)
+    }
+
     fn check(&self, component: &Component) -> Vec<Finding> {
         let files = ComponentFiles {
             component_type: self.component_type.clone(),
             name: component.component_name.clone(),
             files: component.files().map(str::to_string).collect(),
             properties: component.properties().clone(),
+            contents: component
+                .contents()
+                .map(|(path, bytes)| {
+                    (
+                        path.to_string(),
+                        String::from_utf8_lossy(bytes).into_owned(),
+                    )
+                })
+                .collect(),
         };
         self.validate(&files).unwrap_or_else(|e| {
             vec![Finding::new(

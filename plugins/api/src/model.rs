@@ -15,6 +15,9 @@ pub struct ComponentFiles {
     pub files: Vec<String>,
     #[serde(default)]
     pub properties: Map<String, Value>,
+    /// The text of the files the plugin reads ([`crate::ComponentPlugin::READS`]).
+    #[serde(default)]
+    pub contents: BTreeMap<String, String>,
 }
 
 impl ComponentFiles {

@@ -6,7 +6,11 @@
 use serde_json::{Map, Value};
 
 /// Fills `text` with `properties`, rendering values as PNDA did (Python's `str()`).
-pub fn substitute(text: &str, properties: &Map<String, Value>, render: impl Fn(&Value) -> String) -> String {
+pub fn substitute(
+    text: &str,
+    properties: &Map<String, Value>,
+    render: impl Fn(&Value) -> String,
+) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -44,10 +48,16 @@ pub fn substitute(text: &str, properties: &Map<String, Value>, render: impl Fn(&
 
 fn identifier_len(s: &str) -> usize {
     let bytes = s.as_bytes();
-    if bytes.first().is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_')) {
+    if bytes
+        .first()
+        .is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_'))
+    {
         return 0;
     }
-    bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()
+    bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count()
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -70,9 +80,15 @@ mod tests {
 
     #[test]
     fn pnda_template_semantics() {
-        assert_eq!(fill("name=${component_job_name} n=$n"), "name=app-c-job n=5");
+        assert_eq!(
+            fill("name=${component_job_name} n=$n"),
+            "name=app-c-job n=5"
+        );
         assert_eq!(fill("$flag${a_b}z $a_bz"), "Truexz $a_bz");
-        assert_eq!(fill("cost: $$5, ${missing} $missing ${user.name} $ end$"), "cost: $5, ${missing} $missing ${user.name} $ end$");
+        assert_eq!(
+            fill("cost: $$5, ${missing} $missing ${user.name} $ end$"),
+            "cost: $5, ${missing} $missing ${user.name} $ end$"
+        );
         assert_eq!(fill("${n"), "${n");
         assert_eq!(fill("ünïcode ${n} ✓"), "ünïcode 5 ✓");
     }

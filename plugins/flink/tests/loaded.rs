@@ -28,6 +28,7 @@ fn component(files: &[&str]) -> ComponentFiles {
         name: "c".into(),
         files: files.iter().map(|f| f.to_string()).collect(),
         properties: Map::new(),
+        contents: Default::default(),
     }
 }
 

@@ -25,6 +25,7 @@ fn request(target: Target, properties: Value) -> PlanRequest {
                 "job.py".into(),
             ],
             properties: Map::new(),
+            contents: Default::default(),
         },
         properties: props,
         target,
@@ -272,6 +273,7 @@ fn validation_needs_application_properties() {
         name: "c".into(),
         files: files.iter().map(|f| f.to_string()).collect(),
         properties: Map::new(),
+        contents: Default::default(),
     };
     assert!(FlinkPlugin
         .validate(&component(&["application.properties", "job.jar"]))

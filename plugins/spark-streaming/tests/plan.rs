@@ -24,6 +24,7 @@ fn request(target: Target, properties: Value) -> PlanRequest {
             .map(String::from)
             .to_vec(),
             properties: Map::new(),
+            contents: Default::default(),
         },
         properties: properties.as_object().unwrap().clone(),
         target,
@@ -138,6 +139,7 @@ fn validation_matches_pnda() {
         name: "c".into(),
         files: files.iter().map(|f| f.to_string()).collect(),
         properties: Map::new(),
+        contents: Default::default(),
     };
     assert!(SparkStreamingPlugin
         .validate(&component(&["application.properties", "log4j.properties"]))
