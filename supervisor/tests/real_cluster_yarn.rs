@@ -54,12 +54,23 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
             ..Engines::default()
         },
         workdir: workdir.display().to_string(),
+        now_ms: 0,
     };
     let plan = FlinkPlugin.plan(&request).unwrap();
-    let component_tag = plan.job.yarn.as_ref().unwrap().tags.last().unwrap().clone();
+    let component_tag = plan
+        .job
+        .as_ref()
+        .unwrap()
+        .yarn
+        .as_ref()
+        .unwrap()
+        .tags
+        .last()
+        .unwrap()
+        .clone();
     let spec = JobSpec {
         id: format!("{app}/stream"),
-        job: plan.job,
+        job: plan.job.unwrap(),
         workdir: workdir.clone(),
         user: None,
         savepoint_dir: Some(format!("{}/{app}", s(&env, "flink_savepoint_dir"))),

@@ -55,12 +55,23 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         target: Target::Yarn,
         engines: Engines { spark_home: Some(s(&env, "spark_home")), ..Engines::default() },
         workdir: workdir.display().to_string(),
+        now_ms: 0,
     };
     let plan = SparkStreamingPlugin.plan(&request).unwrap();
-    let component_tag = plan.job.yarn.as_ref().unwrap().tags.last().unwrap().clone();
+    let component_tag = plan
+        .job
+        .as_ref()
+        .unwrap()
+        .yarn
+        .as_ref()
+        .unwrap()
+        .tags
+        .last()
+        .unwrap()
+        .clone();
     let spec = JobSpec {
         id: format!("{app}/totals"),
-        job: plan.job,
+        job: plan.job.unwrap(),
         workdir,
         user: None,
         savepoint_dir: None,

@@ -50,6 +50,9 @@ pub struct Engines {
     /// The Python interpreter for Python jobs (`python3` when unset).
     #[serde(default)]
     pub python: Option<String>,
+    /// The Spark major version of the cluster's Oozie sharelib (PNDA's `oozie_spark_version`).
+    #[serde(default)]
+    pub oozie_spark_version: Option<String>,
 }
 
 /// Everything a plugin needs to plan a component of an application.
@@ -66,15 +69,76 @@ pub struct PlanRequest {
     /// The folder on the edge node holding the component's rendered files; the job's working
     /// directory.
     pub workdir: String,
+    /// The time of the request (ms since the epoch), for plans that schedule (Oozie windows).
+    #[serde(default)]
+    pub now_ms: u64,
 }
 
-/// What to do to run a component.
+/// What to do to run a component: a supervised job, or an Oozie workflow or coordinator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Component files to fill with the properties before anything runs (PNDA's templating),
     /// relative to the component folder.
     pub render: Vec<String>,
-    pub job: Job,
+    #[serde(default)]
+    pub job: Option<Job>,
+    #[serde(default)]
+    pub oozie: Option<OozieJob>,
+}
+
+/// An Oozie workflow or coordinator. dmd copies the component to `hdfs_dir`, submits the
+/// configuration (the job waits in PREP, suspended); start resumes it, stop suspends it,
+/// destroy kills it and removes `hdfs_dir`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OozieJob {
+    pub kind: OozieKind,
+    /// HDFS folder of the application (absolute path, without the NameNode).
+    pub hdfs_dir: String,
+    /// File and folder names not copied to HDFS, at any depth (descriptors).
+    pub skip: Vec<String>,
+    /// The job configuration, in order.
+    pub configuration: Vec<(String, String)>,
+    /// The user the job runs as (Oozie's `user.name`).
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OozieKind {
+    Workflow,
+    Coordinator,
+}
+
+impl OozieJob {
+    /// The configuration as Oozie's REST API takes it, every name and value XML-escaped (PNDA
+    /// did not escape, so `&` or `<` in a property broke or injected into the submission).
+    pub fn configuration_xml(&self) -> String {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><configuration>");
+        for (name, value) in &self.configuration {
+            xml.push_str("<property><name>");
+            xml.push_str(&escape_xml(name));
+            xml.push_str("</name><value>");
+            xml.push_str(&escape_xml(value));
+            xml.push_str("</value></property>");
+        }
+        xml.push_str("</configuration>");
+        xml
+    }
+}
+
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A supervised job.

@@ -119,7 +119,7 @@ impl ComponentPlugin for FlinkPlugin {
         };
         Ok(Plan {
             render: vec!["application.properties".into()],
-            job: Job {
+            job: Some(Job {
                 name,
                 kind,
                 submit: Command {
@@ -129,7 +129,8 @@ impl ComponentPlugin for FlinkPlugin {
                 respawn,
                 yarn,
                 stop,
-            },
+            }),
+            oozie: None,
         })
     }
 }

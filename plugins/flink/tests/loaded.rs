@@ -44,6 +44,7 @@ fn request(properties: serde_json::Value) -> PlanRequest {
             ..Engines::default()
         },
         workdir: "/w".into(),
+        now_ms: 0,
     }
 }
 

@@ -38,8 +38,10 @@ fn request(target: Target, properties: Value) -> PlanRequest {
             default_flink_version: Some("2.3".into()),
             spark_home: None,
             python: None,
+            oozie_spark_version: None,
         },
         workdir: "/var/lib/dm/apps/clicks/counter".into(),
+        now_ms: 0,
     }
 }
 
@@ -49,10 +51,15 @@ fn plan(request: &PlanRequest) -> Plan {
 
 /// The argv as the executor would run it for a first attempt with no savepoint.
 fn first_attempt(plan: &Plan) -> Vec<String> {
-    expand(&plan.job.submit.argv, &|slot| match slot {
-        Slot::YarnTags => Some("dm,dm-app-clicks,dm-component-flink-counter,dm-attempt-1".into()),
-        _ => None,
-    })
+    expand(
+        &plan.job.as_ref().unwrap().submit.argv,
+        &|slot| match slot {
+            Slot::YarnTags => {
+                Some("dm,dm-app-clicks,dm-component-flink-counter,dm-attempt-1".into())
+            }
+            _ => None,
+        },
+    )
     .unwrap()
 }
 
@@ -79,11 +86,14 @@ fn jar_on_yarn_with_flink_2_uses_application_mode() {
             "two words",
         ]
     );
-    assert_eq!(plan.job.name, "clicks-counter-job");
-    assert_eq!(plan.job.kind, JobKind::Streaming);
-    assert_eq!(plan.job.respawn.policy, RespawnPolicy::Always);
-    assert_eq!(plan.job.respawn.delay_sec, 2);
-    let yarn = plan.job.yarn.as_ref().unwrap();
+    assert_eq!(plan.job.as_ref().unwrap().name, "clicks-counter-job");
+    assert_eq!(plan.job.as_ref().unwrap().kind, JobKind::Streaming);
+    assert_eq!(
+        plan.job.as_ref().unwrap().respawn.policy,
+        RespawnPolicy::Always
+    );
+    assert_eq!(plan.job.as_ref().unwrap().respawn.delay_sec, 2);
+    let yarn = plan.job.as_ref().unwrap().yarn.as_ref().unwrap();
     assert_eq!(yarn.application_type, "Apache Flink");
     assert_eq!(
         yarn.tags,
@@ -95,11 +105,14 @@ fn jar_on_yarn_with_flink_2_uses_application_mode() {
 #[test]
 fn a_restart_resumes_from_the_savepoint() {
     let plan = plan(&request(Target::Yarn, JAR()));
-    let argv = expand(&plan.job.submit.argv, &|slot| match slot {
-        Slot::YarnTags => Some("dm".into()),
-        Slot::RestoreFrom => Some("hdfs:///dm/savepoints/clicks/counter/savepoint-1".into()),
-        _ => None,
-    })
+    let argv = expand(
+        &plan.job.as_ref().unwrap().submit.argv,
+        &|slot| match slot {
+            Slot::YarnTags => Some("dm".into()),
+            Slot::RestoreFrom => Some("hdfs:///dm/savepoints/clicks/counter/savepoint-1".into()),
+            _ => None,
+        },
+    )
     .unwrap();
     let at = argv
         .iter()
@@ -132,9 +145,12 @@ fn streaming_stops_with_a_savepoint_then_cancels_then_kills() {
         command: cancel,
         savepoint: false,
         ..
-    }, StopStep::YarnKill] = plan.job.stop.as_slice()
+    }, StopStep::YarnKill] = plan.job.as_ref().unwrap().stop.as_slice()
     else {
-        panic!("unexpected stop steps {:?}", plan.job.stop)
+        panic!(
+            "unexpected stop steps {:?}",
+            plan.job.as_ref().unwrap().stop
+        )
     };
     assert_eq!(
         expand(&stop.argv, &values).unwrap(),
@@ -157,9 +173,9 @@ fn batch_jobs_are_not_respawned_and_not_savepointed() {
     let mut props = JAR();
     props["component_flink_job_type"] = json!("batch");
     let plan = plan(&request(Target::Yarn, props));
-    assert_eq!(plan.job.kind, JobKind::Batch);
-    assert_eq!(plan.job.respawn.policy, RespawnPolicy::No);
-    assert!(!plan.job.stop.iter().any(|s| matches!(
+    assert_eq!(plan.job.as_ref().unwrap().kind, JobKind::Batch);
+    assert_eq!(plan.job.as_ref().unwrap().respawn.policy, RespawnPolicy::No);
+    assert!(!plan.job.as_ref().unwrap().stop.iter().any(|s| matches!(
         s,
         StopStep::Run {
             savepoint: true,
@@ -217,8 +233,11 @@ fn local_target_runs_on_the_edge_node_and_stops_by_signal() {
         ["/opt/flink-2.3/bin/flink", "run", "-t", "local"]
     );
     assert!(!argv.iter().any(|a| a.starts_with("-Dyarn")));
-    assert!(plan.job.yarn.is_none());
-    assert_eq!(plan.job.stop, [StopStep::Signal { grace_sec: 30 }]);
+    assert!(plan.job.as_ref().unwrap().yarn.is_none());
+    assert_eq!(
+        plan.job.as_ref().unwrap().stop,
+        [StopStep::Signal { grace_sec: 30 }]
+    );
 }
 
 #[test]

@@ -151,7 +151,7 @@ impl ComponentPlugin for SparkStreamingPlugin {
         };
         Ok(Plan {
             render: vec!["application.properties".into(), "log4j.properties".into()],
-            job: Job {
+            job: Some(Job {
                 name,
                 kind: JobKind::Streaming,
                 submit: Command {
@@ -161,7 +161,8 @@ impl ComponentPlugin for SparkStreamingPlugin {
                 respawn: respawn(request, RespawnPolicy::Always, 2)?,
                 yarn,
                 stop,
-            },
+            }),
+            oozie: None,
         })
     }
 }

@@ -33,11 +33,12 @@ fn request(target: Target, properties: Value) -> PlanRequest {
             ..Engines::default()
         },
         workdir: "/w/totals".into(),
+        now_ms: 0,
     }
 }
 
 fn argv(plan: &Plan) -> Vec<String> {
-    expand(&plan.job.submit.argv, &|slot| {
+    expand(&plan.job.as_ref().unwrap().submit.argv, &|slot| {
         (slot == Slot::YarnTags).then(|| "dm,dm-attempt-3".to_string())
     })
     .unwrap()
@@ -75,9 +76,21 @@ fn python_job_on_yarn_in_cluster_mode() {
             "/w/totals/totals.py",
         ]
     );
-    assert_eq!(plan.job.respawn.policy, RespawnPolicy::Always);
-    assert_eq!(plan.job.yarn.as_ref().unwrap().application_type, "SPARK");
-    assert_eq!(plan.job.stop, [StopStep::YarnKill]);
+    assert_eq!(
+        plan.job.as_ref().unwrap().respawn.policy,
+        RespawnPolicy::Always
+    );
+    assert_eq!(
+        plan.job
+            .as_ref()
+            .unwrap()
+            .yarn
+            .as_ref()
+            .unwrap()
+            .application_type,
+        "SPARK"
+    );
+    assert_eq!(plan.job.as_ref().unwrap().stop, [StopStep::YarnKill]);
     assert_eq!(plan.render, ["application.properties", "log4j.properties"]);
 }
 
@@ -105,8 +118,11 @@ fn jar_job_locally() {
             "10s"
         ]
     );
-    assert!(plan.job.yarn.is_none());
-    assert_eq!(plan.job.stop, [StopStep::Signal { grace_sec: 30 }]);
+    assert!(plan.job.as_ref().unwrap().yarn.is_none());
+    assert_eq!(
+        plan.job.as_ref().unwrap().stop,
+        [StopStep::Signal { grace_sec: 30 }]
+    );
 }
 
 #[test]
