@@ -230,8 +230,7 @@ impl Engine {
     // ----- packages: queries -----
 
     pub fn list_packages(&self) -> Result<Vec<String>, DmError> {
-        self.registry
-            .read(|c| registry::packages_in(c, PackageState::Deployed))
+        self.registry.read(registry::deployed_packages)
     }
 
     pub fn package_owner(&self, id: &PackageId) -> Result<Option<String>, DmError> {

@@ -327,11 +327,14 @@ pub fn delete_package(conn: &Connection, id: &str) -> Result<(), DmError> {
     Ok(())
 }
 
-/// Ids of packages in `state`, in key order.
-pub fn packages_in(conn: &Connection, state: PackageState) -> Result<Vec<String>, DmError> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM packages WHERE state = ?1 ORDER BY id")?;
+/// Ids of deployed packages, in key order; as in PNDA, one being undeployed is still listed
+/// (its files are there until the undeploy ends), one being deployed is not yet.
+pub fn deployed_packages(conn: &Connection) -> Result<Vec<String>, DmError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM packages WHERE state IN ('DEPLOYED', 'UNDEPLOYING') ORDER BY id",
+    )?;
     let ids = stmt
-        .query_map([state.as_str()], |r| r.get(0))?
+        .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(ids)
 }

@@ -450,3 +450,37 @@ fn queued_operations_wait_for_a_worker_and_are_recovered_too() {
         );
     }
 }
+
+#[test]
+fn listing_during_package_operations_is_pndas() {
+    // Being deployed: not listed yet.
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            pause_at: Some("deploy.intent".into()),
+            ..Options::default()
+        },
+    );
+    upload(&dmd);
+    deploy(&dmd);
+    dmd.wait_paused("deploy.intent");
+    assert_eq!(dmd.get("/packages").body, json!([]));
+    drop(dmd);
+    // Being undeployed: still listed.
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            pause_at: Some("undeploy.intent".into()),
+            ..Options::default()
+        },
+    );
+    dmd.deployed(PKG, &two_components(PKG));
+    assert_eq!(
+        dmd.delete(&format!("/packages/{PKG}?user.name=alice")).code,
+        202
+    );
+    dmd.wait_paused("undeploy.intent");
+    assert_eq!(dmd.get("/packages").body, json!([PKG]));
+}
