@@ -635,14 +635,7 @@ impl Supervisor {
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of)?;
-        let env: Vec<(String, String)> = spec
-            .job
-            .submit
-            .env
-            .clone()
-            .into_iter()
-            .chain(spec.env.iter().cloned())
-            .collect();
+        let env = submit_env(spec);
         let child = process::spawn(
             &argv,
             &spec.workdir,
@@ -697,14 +690,7 @@ impl Supervisor {
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of)?;
-        let env: Vec<(String, String)> = spec
-            .job
-            .submit
-            .env
-            .clone()
-            .into_iter()
-            .chain(spec.env.iter().cloned())
-            .collect();
+        let env = submit_env(spec);
         let submitted = run_to_end(
             &argv,
             &spec.workdir,
@@ -885,6 +871,17 @@ fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
         };
         job.reason = job.attempts.last().and_then(|a| a.reason.clone());
     }
+}
+
+/// The plan's environment for the submit command, then the supervisor's own for the job.
+fn submit_env(spec: &JobSpec) -> Vec<(String, String)> {
+    spec.job
+        .submit
+        .env
+        .clone()
+        .into_iter()
+        .chain(spec.env.iter().cloned())
+        .collect()
 }
 
 /// The tag that marks one attempt, unique even if attempt numbers restart.

@@ -3,85 +3,13 @@
 //! supervisor itself.
 
 use dm_plugin_api::{Arg, Command, Job, JobKind, Respawn, RespawnPolicy, StopStep};
-use dm_supervisor::client::Client;
 use dm_supervisor::process::start_ticks;
 use dm_supervisor::protocol::{JobReport, JobSpec, JobState, Outcome, Request, Response};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-struct Running {
-    dir: Option<tempfile::TempDir>,
-    process: Child,
-}
-
-impl Running {
-    fn start(dir: tempfile::TempDir) -> Running {
-        let process = std::process::Command::new(env!("CARGO_BIN_EXE_dm-supervisor"))
-            .arg("--dir")
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let running = Running {
-            dir: Some(dir),
-            process,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !running.client().answers() {
-            assert!(Instant::now() < deadline, "supervisor did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        running
-    }
-
-    fn client(&self) -> Client {
-        Client::new(&self.dir.as_ref().unwrap().path().join("supervisor.sock"))
-    }
-
-    fn call(&self, request: Request) -> Response {
-        self.client()
-            .call(&request, Duration::from_secs(60))
-            .unwrap()
-    }
-
-    fn status(&self, id: &str) -> JobReport {
-        match self.call(Request::Status { id: id.into() }) {
-            Response::Job { job } => job,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    /// Waits until `check` holds for the job's report.
-    fn wait_for(&self, id: &str, what: &str, check: impl Fn(&JobReport) -> bool) -> JobReport {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let report = self.status(id);
-            if check(&report) {
-                return report;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {report:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL, like a crash or an OOM kill.
-    fn crash(mut self) -> tempfile::TempDir {
-        self.process.kill().unwrap();
-        self.process.wait().unwrap();
-        self.dir.take().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
+mod common;
+use common::Supervisor;
 
 /// A job running `script` with `sh` in `workdir`.
 fn spec(id: &str, workdir: &Path, script: &str, policy: RespawnPolicy) -> JobSpec {
@@ -110,7 +38,7 @@ fn spec(id: &str, workdir: &Path, script: &str, policy: RespawnPolicy) -> JobSpe
     }
 }
 
-fn start(sup: &Running, spec: JobSpec) -> JobReport {
+fn start(sup: &Supervisor, spec: JobSpec) -> JobReport {
     match sup.call(Request::Start {
         spec: Box::new(spec),
     }) {
@@ -123,7 +51,7 @@ fn alive(pid: u32) -> bool {
     start_ticks(pid).is_some()
 }
 
-fn log_text(sup: &Running, id: &str) -> String {
+fn log_text(sup: &Supervisor, id: &str) -> String {
     match sup.call(Request::Logs {
         id: id.into(),
         attempt: None,
@@ -150,7 +78,8 @@ fn work(name: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn runs_a_job_in_its_workdir_with_its_environment_and_logs() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app1");
     start(
         &sup,
@@ -161,11 +90,11 @@ fn runs_a_job_in_its_workdir_with_its_environment_and_logs() {
             RespawnPolicy::Always,
         ),
     );
-    let report = sup.wait_for("app1/c", "running", |r| {
+    let report = sup.wait_for("app1/c", "running", 20, |r| {
         r.state == JobState::Running && r.attempts.last().is_some_and(|a| a.pid.is_some())
     });
     assert!(alive(pid_of(&report)));
-    sup.wait_for("app1/c", "log line", |_| {
+    sup.wait_for("app1/c", "log line", 20, |_| {
         log_text(&sup, "app1/c").contains("hello from")
     });
     assert!(log_text(&sup, "app1/c").contains(workdir.to_str().unwrap()));
@@ -180,7 +109,8 @@ fn jobs_run_as_the_applications_user_when_the_supervisor_is_root() {
         eprintln!("not root: the supervisor cannot change users, nothing to check");
         return;
     }
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (dir, workdir) = work("app9");
     let mut job = spec(
         "app9/c",
@@ -193,7 +123,7 @@ fn jobs_run_as_the_applications_user_when_the_supervisor_is_root() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     start(&sup, job);
-    sup.wait_for("app9/c", "ended", |r| r.state == JobState::Ended);
+    sup.wait_for("app9/c", "ended", 20, |r| r.state == JobState::Ended);
     assert!(
         log_text(&sup, "app9/c").contains("uid=65534"),
         "{}",
@@ -203,11 +133,12 @@ fn jobs_run_as_the_applications_user_when_the_supervisor_is_root() {
 
 #[test]
 fn starting_a_running_job_again_does_not_start_a_second_copy() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app2");
     let job = spec("app2/c", &workdir, "exec sleep 60\n", RespawnPolicy::Always);
     start(&sup, job.clone());
-    sup.wait_for("app2/c", "running", |r| r.state == JobState::Running);
+    sup.wait_for("app2/c", "running", 20, |r| r.state == JobState::Running);
     start(&sup, job);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sup.status("app2/c").attempts.len(), 1);
@@ -218,7 +149,8 @@ fn starting_a_running_job_again_does_not_start_a_second_copy() {
 
 #[test]
 fn always_respawns_and_numbers_attempts() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app3");
     start(
         &sup,
@@ -229,7 +161,7 @@ fn always_respawns_and_numbers_attempts() {
             RespawnPolicy::Always,
         ),
     );
-    let report = sup.wait_for("app3/c", "three attempts", |r| r.attempts.len() >= 3);
+    let report = sup.wait_for("app3/c", "three attempts", 20, |r| r.attempts.len() >= 3);
     let numbers: Vec<u32> = report.attempts.iter().map(|a| a.number).take(3).collect();
     assert_eq!(numbers, [1, 2, 3]);
     assert_eq!(report.attempts[0].outcome, Some(Outcome::Succeeded));
@@ -237,7 +169,8 @@ fn always_respawns_and_numbers_attempts() {
 
 #[test]
 fn on_failure_stops_respawning_after_a_success() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app4");
     // Fails the first time, succeeds the second.
     let script = "if [ -f done ]; then exit 0; fi; touch done; echo 'java.lang.IllegalStateException: no input yet'; exit 2\n";
@@ -245,7 +178,7 @@ fn on_failure_stops_respawning_after_a_success() {
         &sup,
         spec("app4/c", &workdir, script, RespawnPolicy::OnFailure),
     );
-    let report = sup.wait_for("app4/c", "ended", |r| r.state == JobState::Ended);
+    let report = sup.wait_for("app4/c", "ended", 20, |r| r.state == JobState::Ended);
     assert_eq!(report.attempts.len(), 2);
     assert_eq!(report.attempts[0].outcome, Some(Outcome::Failed));
     assert_eq!(
@@ -257,13 +190,14 @@ fn on_failure_stops_respawning_after_a_success() {
 
 #[test]
 fn no_respawn_leaves_a_failed_job_failed_with_its_reason() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app5");
     start(
         &sup,
         spec("app5/c", &workdir, "exit 3\n", RespawnPolicy::No),
     );
-    let report = sup.wait_for("app5/c", "failed", |r| r.state == JobState::Failed);
+    let report = sup.wait_for("app5/c", "failed", 20, |r| r.state == JobState::Failed);
     assert_eq!(report.attempts.len(), 1);
     assert_eq!(report.reason.as_deref(), Some("exited with status 3"));
     std::thread::sleep(Duration::from_millis(600));
@@ -272,7 +206,8 @@ fn no_respawn_leaves_a_failed_job_failed_with_its_reason() {
 
 #[test]
 fn stop_ends_the_whole_process_group_and_it_stays_stopped() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app6");
     // A job with a child of its own, and a TERM handler that takes a moment.
     let script = "sleep 60 & echo $! > child.pid; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done\n";
@@ -280,7 +215,7 @@ fn stop_ends_the_whole_process_group_and_it_stays_stopped() {
         &sup,
         spec("app6/c", &workdir, script, RespawnPolicy::Always),
     );
-    let report = sup.wait_for("app6/c", "running", |r| r.state == JobState::Running);
+    let report = sup.wait_for("app6/c", "running", 20, |r| r.state == JobState::Running);
     let pid = pid_of(&report);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !workdir.join("child.pid").exists() {
@@ -336,20 +271,21 @@ fn stop_ends_the_whole_process_group_and_it_stays_stopped() {
 
 #[test]
 fn a_crashed_supervisor_adopts_its_jobs_instead_of_starting_them_again() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app7");
     start(
         &sup,
         spec("app7/c", &workdir, "exec sleep 60\n", RespawnPolicy::Always),
     );
-    let before = sup.wait_for("app7/c", "running", |r| {
+    let before = sup.wait_for("app7/c", "running", 20, |r| {
         r.state == JobState::Running && r.attempts.last().is_some_and(|a| a.pid.is_some())
     });
     let pid = pid_of(&before);
 
-    let dir = sup.crash();
+    sup.crash();
     assert!(alive(pid), "the job outlives the supervisor");
-    let sup = Running::start(dir);
+    let sup = Supervisor::start(state.path(), None);
     std::thread::sleep(Duration::from_millis(600));
     let after = sup.status("app7/c");
     assert_eq!(
@@ -373,7 +309,8 @@ fn a_crashed_supervisor_adopts_its_jobs_instead_of_starting_them_again() {
 
 #[test]
 fn a_job_that_ended_while_the_supervisor_was_down_is_respawned_by_policy() {
-    let sup = Running::start(tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
     let (_w, workdir) = work("app8");
     start(
         &sup,
@@ -384,18 +321,18 @@ fn a_job_that_ended_while_the_supervisor_was_down_is_respawned_by_policy() {
             RespawnPolicy::OnFailure,
         ),
     );
-    let pid = pid_of(&sup.wait_for("app8/c", "running", |r| {
+    let pid = pid_of(&sup.wait_for("app8/c", "running", 20, |r| {
         r.attempts.last().is_some_and(|a| a.pid.is_some())
     }));
-    let dir = sup.crash();
+    sup.crash();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let sup = Running::start(dir);
-    let report = sup.wait_for("app8/c", "second attempt", |r| r.attempts.len() == 2);
+    let sup = Supervisor::start(state.path(), None);
+    let report = sup.wait_for("app8/c", "second attempt", 20, |r| r.attempts.len() == 2);
     assert_eq!(report.attempts[0].outcome, Some(Outcome::Unknown));
     assert!(report.attempts[0]
         .reason

@@ -83,7 +83,7 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
     };
     let id = spec.id.clone();
     let state_dir = work.path().join("supervisor");
-    let sup = Supervisor::start(&state_dir, &rm_url);
+    let sup = Supervisor::start(&state_dir, Some(&rm_url));
 
     // Submitted to YARN with dm's tags, and running.
     sup.call(Request::Start {
@@ -131,7 +131,7 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
     // kill -9 of the supervisor: the job keeps running and is adopted, not resubmitted.
     sup.crash();
     assert!(!rm.app(&second_app).unwrap().is_final());
-    let sup = Supervisor::start(&state_dir, &rm_url);
+    let sup = Supervisor::start(&state_dir, Some(&rm_url));
     std::thread::sleep(Duration::from_secs(5));
     let adopted = sup.status(&id);
     assert_eq!(

@@ -83,7 +83,7 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         ],
     };
     let id = spec.id.clone();
-    let sup = Supervisor::start(&work.path().join("supervisor"), &rm_url);
+    let sup = Supervisor::start(&work.path().join("supervisor"), Some(&rm_url));
     sup.call(Request::Start {
         spec: Box::new(spec),
     });

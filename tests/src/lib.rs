@@ -103,7 +103,7 @@ impl TarGz {
                     TarItem::Symlink(n, t) => (n, tar::EntryType::Symlink, 0, Some(t), 0o777),
                     TarItem::HardLink(n, t) => (n, tar::EntryType::Link, 0, Some(t), 0o644),
                     TarItem::Fifo(n) => (n, tar::EntryType::Fifo, 0, None, 0o644),
-                TarItem::CharDevice(n) => (n, tar::EntryType::Char, 0, None, 0o666),
+                    TarItem::CharDevice(n) => (n, tar::EntryType::Char, 0, None, 0o666),
                     TarItem::HeaderOnly(n, size) => {
                         (n, tar::EntryType::Regular, *size, None, 0o644)
                     }
@@ -293,4 +293,17 @@ pub fn write_sample_folder(parent: &Path, id: &str) -> io::Result<()> {
         std::fs::write(target, content)?;
     }
     Ok(())
+}
+
+/// The shared library cargo built for a `cdylib` crate (e.g. `dm_plugin_flink`), found beside
+/// the running test binary (`target/<profile>/deps`). Panics when it was not built.
+pub fn built_cdylib(lib_name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe()
+        .expect("test binary path")
+        .parent()
+        .expect("deps folder")
+        .to_path_buf();
+    let library = deps.join(format!("lib{lib_name}.so"));
+    assert!(library.exists(), "{} was not built", library.display());
+    library
 }

@@ -10,16 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-/// The cdylib cargo built beside this test binary.
 fn plugin_library() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let library = deps.join("libdm_plugin_flink.so");
-    assert!(library.exists(), "{} was not built", library.display());
-    library
+    dm_testkit::built_cdylib("dm_plugin_flink")
 }
 
 fn component(files: &[&str]) -> ComponentFiles {

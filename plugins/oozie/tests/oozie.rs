@@ -159,15 +159,8 @@ fn refusals_name_what_is_wrong() {
         .contains("not supported yet"));
 }
 
-/// The cdylib cargo built beside this test binary.
 fn plugin_library() -> std::path::PathBuf {
-    let library = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libdm_plugin_oozie.so");
-    assert!(library.exists(), "{} was not built", library.display());
-    library
+    dm_testkit::built_cdylib("dm_plugin_oozie")
 }
 
 #[test]

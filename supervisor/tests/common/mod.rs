@@ -1,5 +1,5 @@
-//! Shared by the slow real-cluster suites: the loopback cluster's endpoints
-//! (`target/testenv/env.json`) and a dm-supervisor process to drive.
+//! Shared by the supervisor's suites: a dm-supervisor process to drive and, for the slow
+//! real-cluster suites, the loopback cluster's endpoints (`target/testenv/env.json`).
 #![allow(dead_code)]
 
 use dm_supervisor::client::Client;
@@ -34,12 +34,15 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn start(dir: &Path, rm: &str) -> Supervisor {
-        let process = std::process::Command::new(env!("CARGO_BIN_EXE_dm-supervisor"))
-            .args(["--dir", dir.to_str().unwrap(), "--yarn-rm", rm])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+    /// Starts `dm-supervisor --dir dir` (with a ResourceManager for YARN jobs) and waits until
+    /// it answers.
+    pub fn start(dir: &Path, rm: Option<&str>) -> Supervisor {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dm-supervisor"));
+        command.args(["--dir", dir.to_str().unwrap()]);
+        if let Some(rm) = rm {
+            command.args(["--yarn-rm", rm]);
+        }
+        let process = command.stderr(std::process::Stdio::null()).spawn().unwrap();
         let supervisor = Supervisor {
             dir: dir.to_path_buf(),
             process,
@@ -86,7 +89,7 @@ impl Supervisor {
                 Instant::now() < deadline,
                 "timed out waiting for {what}: {report:#?}"
             );
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
