@@ -55,7 +55,10 @@ impl Env {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Loads env.json and checks the RM answers; panics with the fix when either fails.
@@ -79,7 +82,10 @@ fn env() -> &'static Env {
 }
 
 fn unique(prefix: &str) -> String {
-    let ns = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}-{}-{}", std::process::id(), ns % 1_000_000_000)
 }
 
@@ -98,10 +104,20 @@ fn agent() -> &'static ureq::Agent {
 }
 
 fn get_json(url: &str) -> Result<(u16, Value), String> {
-    let mut resp = agent().get(url).header("Accept", "application/json").call().map_err(|e| e.to_string())?;
+    let mut resp = agent()
+        .get(url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 /// Polls `probe` every second until it returns Some, or panics after `secs` with `what`.
@@ -109,7 +125,10 @@ fn wait_for<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) -> T
     let start = Instant::now();
     loop {
         if let Some(v) = probe() {
-            eprintln!("[real_cluster] {what}: after {:.1} s", start.elapsed().as_secs_f64());
+            eprintln!(
+                "[real_cluster] {what}: after {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
             return v;
         }
         if start.elapsed() > Duration::from_secs(secs) {
@@ -146,8 +165,9 @@ fn wait_yarn_state(rm: &str, app_id: &str, want: &[&str], secs: u64) -> Value {
             let app = yarn_app(rm, app_id)?;
             let state = app["state"].as_str().unwrap_or("").to_string();
             last = format!("{state} {}", app["diagnostics"].as_str().unwrap_or(""));
+            let ended = ["FAILED", "KILLED", "FINISHED"].contains(&state.as_str());
             assert!(
-                !(["FAILED", "KILLED", "FINISHED"].contains(&state.as_str()) && !want.contains(&state.as_str())),
+                !ended || want.contains(&state.as_str()),
                 "YARN app {app_id} ended as {last} while waiting for {want:?}"
             );
             want.contains(&state.as_str()).then_some(app)
@@ -165,7 +185,10 @@ fn kill_yarn_app(rm: &str, app_id: &str) {
         .send_json(serde_json::json!({"state": "KILLED"}))
         .expect("PUT app state");
     let status = resp.status().as_u16();
-    assert!(status == 200 || status == 202, "kill {app_id}: HTTP {status}");
+    assert!(
+        status == 200 || status == 202,
+        "kill {app_id}: HTTP {status}"
+    );
 }
 
 /// Kills the app when a test panics half-way, so that a failed run leaves YARN clean.
@@ -200,7 +223,12 @@ fn show(out: &Output) -> String {
         let lines: Vec<&str> = s.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     };
-    format!("exit {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}", out.status.code(), tail(&out.stdout), tail(&out.stderr))
+    format!(
+        "exit {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
+        out.status.code(),
+        tail(&out.stdout),
+        tail(&out.stderr)
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +237,10 @@ fn show(out: &Output) -> String {
 #[test]
 fn hdfs_write_list_read_delete() {
     let env = env();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let client = hdfs_native::ClientBuilder::new()
             .with_url(env.s("namenode_url"))
@@ -222,14 +253,21 @@ fn hdfs_write_list_read_delete() {
         let payload = b"hello from dm's real-cluster suite\n".repeat(1000);
 
         client.mkdirs(&dir, 0o755, true).await.expect("mkdirs");
-        let mut w = client.create(&file, hdfs_native::WriteOptions::default()).await.expect("create");
-        w.write_bytes(bytes::Bytes::from(payload.clone())).await.expect("write");
+        let mut w = client
+            .create(&file, hdfs_native::WriteOptions::default())
+            .await
+            .expect("create");
+        w.write_bytes(bytes::Bytes::from(payload.clone()))
+            .await
+            .expect("write");
         w.close().await.expect("close");
 
         let listing = client.list_status(&dir, false).await.expect("list_status");
         let names: Vec<&str> = listing.iter().map(|s| s.path.as_str()).collect();
         assert!(
-            listing.iter().any(|s| s.path.ends_with("hello.txt") && s.length == payload.len() && !s.isdir),
+            listing
+                .iter()
+                .any(|s| s.path.ends_with("hello.txt") && s.length == payload.len() && !s.isdir),
             "hello.txt with {} bytes not listed in {dir}: {names:?}",
             payload.len()
         );
@@ -239,8 +277,14 @@ fn hdfs_write_list_read_delete() {
         let back = reader.read_range(0, payload.len()).await.expect("read");
         assert_eq!(&back[..], &payload[..], "read back different bytes");
 
-        assert!(client.delete(&dir, true).await.expect("delete"), "delete returned false");
-        assert!(client.get_file_info(&file).await.is_err(), "{file} still exists after delete");
+        assert!(
+            client.delete(&dir, true).await.expect("delete"),
+            "delete returned false"
+        );
+        assert!(
+            client.get_file_info(&file).await.is_err(),
+            "{file} still exists after delete"
+        );
     });
 }
 
@@ -258,25 +302,38 @@ enum FlinkYarnMode {
 fn flink2_streaming_on_yarn_application_mode_stop_with_savepoint() {
     let env = env();
     let v = env.s("flink_default_version");
-    assert!(v.starts_with("2."), "the default Flink version is {v}, expected 2.x");
+    assert!(
+        v.starts_with("2."),
+        "the default Flink version is {v}, expected 2.x"
+    );
     flink_streaming_roundtrip(env, &v, FlinkYarnMode::Application);
 }
 
 #[test]
 fn flink1_streaming_on_yarn_per_job_mode_stop_with_savepoint() {
     let env = env();
-    let versions: Vec<&String> = env.raw["flink"].as_object().expect("env.json flink").keys().collect();
+    let versions: Vec<&String> = env.raw["flink"]
+        .as_object()
+        .expect("env.json flink")
+        .keys()
+        .collect();
     let v = versions
         .iter()
         .find(|v| v.starts_with("1."))
-        .unwrap_or_else(|| panic!("env.json has no Flink 1.x (has {versions:?}); see DM_TESTENV_FLINK_VERSIONS"));
+        .unwrap_or_else(|| {
+            panic!("env.json has no Flink 1.x (has {versions:?}); see DM_TESTENV_FLINK_VERSIONS")
+        });
     flink_streaming_roundtrip(env, v, FlinkYarnMode::PerJob);
 }
 
 fn flink_streaming_roundtrip(env: &Env, version: &str, mode: FlinkYarnMode) {
     let rm = env.s("rm_url");
     let f = &env.raw["flink"][version];
-    let field = |k: &str| f[k].as_str().unwrap_or_else(|| panic!("env.json flink.{version}.{k}")).to_string();
+    let field = |k: &str| {
+        f[k].as_str()
+            .unwrap_or_else(|| panic!("env.json flink.{version}.{k}"))
+            .to_string()
+    };
     let flink = format!("{}/bin/flink", field("home"));
     let mut client_env = env.client_env();
     client_env.retain(|(k, _)| *k != "FLINK_CONF_DIR");
@@ -289,7 +346,10 @@ fn flink_streaming_roundtrip(env: &Env, version: &str, mode: FlinkYarnMode) {
             .unwrap_or_else(|e| panic!("cannot run {flink}: {e}"))
     };
     let name = unique(&format!("dm-flink-{version}-stream"));
-    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let mut guard = KillOnDrop {
+        rm: rm.clone(),
+        app_id: None,
+    };
 
     // Application mode: the JM runs main() on YARN; per-job: the client runs main() and deploys a
     // cluster for that one job (-d: return once submitted). Both upload Flink to HDFS first.
@@ -298,58 +358,110 @@ fn flink_streaming_roundtrip(env: &Env, version: &str, mode: FlinkYarnMode) {
     let class = env.job("flink_streaming_class");
     let job_args = ["-c", &class, &jar, "--name", &name, "--rate", "20"];
     let (target, mut args): (&str, Vec<&str>) = match (mode, version.starts_with("1.")) {
-        (FlinkYarnMode::Application, true) => ("yarn-application", vec!["run-application", "-t", "yarn-application"]),
-        (FlinkYarnMode::Application, false) => ("yarn-application", vec!["run", "-t", "yarn-application"]),
+        (FlinkYarnMode::Application, true) => (
+            "yarn-application",
+            vec!["run-application", "-t", "yarn-application"],
+        ),
+        (FlinkYarnMode::Application, false) => {
+            ("yarn-application", vec!["run", "-t", "yarn-application"])
+        }
         (FlinkYarnMode::PerJob, _) => ("yarn-per-job", vec!["run", "-t", "yarn-per-job", "-d"]),
     };
     args.push(&yarn_name);
     args.extend(job_args);
     let out = flink_cli(&args);
-    assert!(out.status.success(), "flink {args:?} failed:\n{}", show(&out));
+    assert!(
+        out.status.success(),
+        "flink {args:?} failed:\n{}",
+        show(&out)
+    );
 
-    let app_id = wait_for("the Flink app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    let app_id = wait_for("the Flink app in the RM", 60, || {
+        yarn_app_id_by_name(&rm, &name)
+    });
     guard.app_id = Some(app_id.clone());
     let app = wait_yarn_state(&rm, &app_id, &["RUNNING"], 120);
     assert_eq!(app["applicationType"], "Apache Flink");
 
     // Flink's REST API through the RM's proxy (the app's tracking URL).
-    let tracking = app["trackingUrl"].as_str().expect("trackingUrl").trim_end_matches('/').to_string();
+    let tracking = app["trackingUrl"]
+        .as_str()
+        .expect("trackingUrl")
+        .trim_end_matches('/')
+        .to_string();
     let proxy = format!("{rm}/proxy/{app_id}");
-    assert!(tracking.ends_with(&format!("/proxy/{app_id}")), "tracking URL {tracking} is not the RM proxy");
-    let jid = wait_for("the job RUNNING with all tasks running (Flink REST via RM proxy)", 180, || {
-        let (status, v) = get_json(&format!("{proxy}/jobs/overview")).ok()?;
-        if status != 200 {
-            return None;
-        }
-        let job = v["jobs"].as_array()?.iter().find(|j| j["name"] == name.as_str())?.clone();
-        let tasks = &job["tasks"];
-        (job["state"] == "RUNNING" && tasks["running"] == tasks["total"]).then(|| job["jid"].as_str().unwrap().to_string())
-    });
+    assert!(
+        tracking.ends_with(&format!("/proxy/{app_id}")),
+        "tracking URL {tracking} is not the RM proxy"
+    );
+    let jid = wait_for(
+        "the job RUNNING with all tasks running (Flink REST via RM proxy)",
+        180,
+        || {
+            let (status, v) = get_json(&format!("{proxy}/jobs/overview")).ok()?;
+            if status != 200 {
+                return None;
+            }
+            let job = v["jobs"]
+                .as_array()?
+                .iter()
+                .find(|j| j["name"] == name.as_str())?
+                .clone();
+            let tasks = &job["tasks"];
+            (job["state"] == "RUNNING" && tasks["running"] == tasks["total"])
+                .then(|| job["jid"].as_str().unwrap().to_string())
+        },
+    );
     let (_, config) = get_json(&format!("{proxy}/config")).expect("Flink /config via proxy");
-    assert_eq!(config["flink-version"], version, "Flink REST /config: {config}");
+    assert_eq!(
+        config["flink-version"], version,
+        "Flink REST /config: {config}"
+    );
 
     // Stop with a savepoint, through the CLI against the YARN application.
     let savepoints = field("savepoint_dir");
     let app_opt = format!("-Dyarn.application.id={app_id}");
-    let out = flink_cli(&["stop", "-t", target, &app_opt, "--savepointPath", &savepoints, &jid]);
+    let out = flink_cli(&[
+        "stop",
+        "-t",
+        target,
+        &app_opt,
+        "--savepointPath",
+        &savepoints,
+        &jid,
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("Savepoint completed"),
         "flink stop failed:\n{}",
         show(&out)
     );
-    assert!(stdout.contains(&savepoints), "savepoint not under {savepoints}: {stdout}");
+    assert!(
+        stdout.contains(&savepoints),
+        "savepoint not under {savepoints}: {stdout}"
+    );
 
     // The cluster shuts down with its only job.
     let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 120);
-    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+    assert_eq!(
+        app["finalStatus"], "SUCCEEDED",
+        "YARN final status of {app_id}: {app}"
+    );
 
     // The JM archived the job on HDFS; this version's HistoryServer picks it up.
     let hs = field("history_url");
-    let job = wait_for("the job in the Flink HistoryServer's /jobs/overview", 90, || {
-        let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
-        v["jobs"].as_array()?.iter().find(|j| j["jid"] == jid.as_str()).cloned()
-    });
+    let job = wait_for(
+        "the job in the Flink HistoryServer's /jobs/overview",
+        90,
+        || {
+            let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
+            v["jobs"]
+                .as_array()?
+                .iter()
+                .find(|j| j["jid"] == jid.as_str())
+                .cloned()
+        },
+    );
     assert_eq!(job["state"], "FINISHED", "HistoryServer entry: {job}");
     assert_eq!(job["name"], name.as_str());
     guard.app_id = None;
@@ -364,18 +476,33 @@ fn spark_streaming_on_yarn_kill_via_rm() {
     let rm = env.s("rm_url");
     let submit = format!("{}/bin/spark-submit", env.s("spark_home"));
     let name = unique("dm-spark-stream");
-    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let mut guard = KillOnDrop {
+        rm: rm.clone(),
+        app_id: None,
+    };
 
     // spark.yarn.submit.waitAppCompletion=false (spark-defaults.conf): returns once submitted.
     let script = env.job("spark_streaming_py");
     let out = run(
         &submit,
-        &["--master", "yarn", "--deploy-mode", "cluster", "--name", &name, &script, "--name", &name],
+        &[
+            "--master",
+            "yarn",
+            "--deploy-mode",
+            "cluster",
+            "--name",
+            &name,
+            &script,
+            "--name",
+            &name,
+        ],
         env,
     );
     assert!(out.status.success(), "spark-submit failed:\n{}", show(&out));
 
-    let app_id = wait_for("the Spark app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    let app_id = wait_for("the Spark app in the RM", 60, || {
+        yarn_app_id_by_name(&rm, &name)
+    });
     guard.app_id = Some(app_id.clone());
     let app = wait_yarn_state(&rm, &app_id, &["RUNNING"], 120);
     assert_eq!(app["applicationType"], "SPARK");
@@ -392,10 +519,14 @@ fn spark_streaming_on_yarn_kill_via_rm() {
     let app = wait_yarn_state(&rm, &app_id, &["KILLED"], 60);
     assert_eq!(app["finalStatus"], "KILLED");
 
-    let entry = wait_for("the killed app completed in the Spark history server", 90, || {
-        let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
-        (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
-    });
+    let entry = wait_for(
+        "the killed app completed in the Spark history server",
+        90,
+        || {
+            let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
+            (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
+        },
+    );
     assert_eq!(entry["name"], name.as_str());
     guard.app_id = None;
 }
@@ -411,23 +542,41 @@ fn oozie_one_action_workflow_succeeds() {
         .unwrap_or_else(|| panic!("env.json has oozie_url null: the env was brought up without Oozie (DM_TESTENV_OOZIE=0?)"))
         .to_string();
     let nn = env.s("namenode_url");
-    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id -un").stdout).unwrap().trim().to_string();
+    let user = String::from_utf8(
+        Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id -un")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
     let app_dir = format!("/user/{user}/{}", unique("dm-oozie-app"));
     let out_dir = format!("/tmp/{}", unique("dm-oozie-out"));
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = hdfs_native::ClientBuilder::new()
         .with_url(&nn)
         .with_config([("dfs.client.failover.max.attempts", "1")])
         .build()
         .expect("hdfs-native client");
-    let wf = std::fs::read(repo_root().join("examples/jobs/oozie/workflow.xml")).expect("read workflow.xml");
+    let wf = std::fs::read(repo_root().join("examples/jobs/oozie/workflow.xml"))
+        .expect("read workflow.xml");
     rt.block_on(async {
         let mut w = client
-            .create(&format!("{app_dir}/workflow.xml"), hdfs_native::WriteOptions::default())
+            .create(
+                &format!("{app_dir}/workflow.xml"),
+                hdfs_native::WriteOptions::default(),
+            )
             .await
             .expect("create workflow.xml on HDFS");
-        w.write_bytes(bytes::Bytes::from(wf)).await.expect("write workflow.xml");
+        w.write_bytes(bytes::Bytes::from(wf))
+            .await
+            .expect("write workflow.xml");
         w.close().await.expect("close workflow.xml");
     });
 
@@ -447,7 +596,10 @@ fn oozie_one_action_workflow_succeeds() {
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     assert_eq!(status, 201, "Oozie refused the workflow: {body}");
-    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().expect("job id").to_string();
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .expect("job id")
+        .to_string();
 
     let info = wait_for(&format!("Oozie workflow {id} to end"), 120, || {
         let (_, v) = get_json(&format!("{oozie}/v1/job/{id}?show=info")).ok()?;
@@ -455,13 +607,29 @@ fn oozie_one_action_workflow_succeeds() {
         (!["PREP", "RUNNING", "SUSPENDED"].contains(&st.as_str())).then_some(v)
     });
     assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
-    let action = info["actions"].as_array().unwrap().iter().find(|a| a["name"] == "make-output-dir").cloned();
-    assert_eq!(action.as_ref().map(|a| a["status"].clone()), Some(Value::from("OK")), "actions: {}", info["actions"]);
+    let action = info["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "make-output-dir")
+        .cloned();
+    assert_eq!(
+        action.as_ref().map(|a| a["status"].clone()),
+        Some(Value::from("OK")),
+        "actions: {}",
+        info["actions"]
+    );
 
     rt.block_on(async {
-        let st = client.get_file_info(&out_dir).await.expect("the workflow's output dir is missing");
+        let st = client
+            .get_file_info(&out_dir)
+            .await
+            .expect("the workflow's output dir is missing");
         assert!(st.isdir);
-        client.delete(&out_dir, true).await.expect("delete output dir");
+        client
+            .delete(&out_dir, true)
+            .await
+            .expect("delete output dir");
         client.delete(&app_dir, true).await.expect("delete app dir");
     });
 }
@@ -475,21 +643,47 @@ fn flink2_batch_on_yarn_application_mode_finishes() {
     let rm = env.s("rm_url");
     let flink = format!("{}/bin/flink", env.flink("home"));
     let name = unique("dm-flink-batch");
-    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let mut guard = KillOnDrop {
+        rm: rm.clone(),
+        app_id: None,
+    };
     let yarn_name = format!("-Dyarn.application.name={name}");
     let (jar, class) = (env.job("flink_jar"), env.job("flink_batch_class"));
-    let out = run(&flink, &["run", "-t", "yarn-application", &yarn_name, "-c", &class, &jar, "--name", &name], env);
+    let out = run(
+        &flink,
+        &[
+            "run",
+            "-t",
+            "yarn-application",
+            &yarn_name,
+            "-c",
+            &class,
+            &jar,
+            "--name",
+            &name,
+        ],
+        env,
+    );
     assert!(out.status.success(), "flink run failed:\n{}", show(&out));
 
-    let app_id = wait_for("the Flink batch app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    let app_id = wait_for("the Flink batch app in the RM", 60, || {
+        yarn_app_id_by_name(&rm, &name)
+    });
     guard.app_id = Some(app_id.clone());
     let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 240);
-    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+    assert_eq!(
+        app["finalStatus"], "SUCCEEDED",
+        "YARN final status of {app_id}: {app}"
+    );
 
     let hs = env.s("flink_history_url");
     let job = wait_for("the batch job in the Flink HistoryServer", 90, || {
         let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
-        v["jobs"].as_array()?.iter().find(|j| j["name"] == name.as_str()).cloned()
+        v["jobs"]
+            .as_array()?
+            .iter()
+            .find(|j| j["name"] == name.as_str())
+            .cloned()
     });
     assert_eq!(job["state"], "FINISHED", "HistoryServer entry: {job}");
     assert_eq!(job["jobType"], "BATCH", "HistoryServer entry: {job}");
@@ -502,21 +696,47 @@ fn spark_batch_on_yarn_finishes() {
     let rm = env.s("rm_url");
     let submit = format!("{}/bin/spark-submit", env.s("spark_home"));
     let name = unique("dm-spark-batch");
-    let mut guard = KillOnDrop { rm: rm.clone(), app_id: None };
+    let mut guard = KillOnDrop {
+        rm: rm.clone(),
+        app_id: None,
+    };
     let script = env.job("spark_batch_py");
-    let out = run(&submit, &["--master", "yarn", "--deploy-mode", "cluster", "--name", &name, &script, "--name", &name], env);
+    let out = run(
+        &submit,
+        &[
+            "--master",
+            "yarn",
+            "--deploy-mode",
+            "cluster",
+            "--name",
+            &name,
+            &script,
+            "--name",
+            &name,
+        ],
+        env,
+    );
     assert!(out.status.success(), "spark-submit failed:\n{}", show(&out));
 
-    let app_id = wait_for("the Spark batch app in the RM", 60, || yarn_app_id_by_name(&rm, &name));
+    let app_id = wait_for("the Spark batch app in the RM", 60, || {
+        yarn_app_id_by_name(&rm, &name)
+    });
     guard.app_id = Some(app_id.clone());
     let app = wait_yarn_state(&rm, &app_id, &["FINISHED"], 240);
-    assert_eq!(app["finalStatus"], "SUCCEEDED", "YARN final status of {app_id}: {app}");
+    assert_eq!(
+        app["finalStatus"], "SUCCEEDED",
+        "YARN final status of {app_id}: {app}"
+    );
 
     let hs = env.s("spark_history_url");
-    let entry = wait_for("the batch app completed in the Spark history server", 90, || {
-        let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
-        (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
-    });
+    let entry = wait_for(
+        "the batch app completed in the Spark history server",
+        90,
+        || {
+            let (status, v) = get_json(&format!("{hs}/api/v1/applications/{app_id}")).ok()?;
+            (status == 200 && v["attempts"][0]["completed"] == true).then_some(v)
+        },
+    );
     assert_eq!(entry["name"], name.as_str());
     guard.app_id = None;
 }
