@@ -28,6 +28,55 @@ pub struct Config {
     pub authorization: Policy,
     pub lifecycle: Lifecycle,
     pub logging: Logging,
+    pub plugins: Plugins,
+    pub jobs: Jobs,
+    pub supervisor: SupervisorConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Plugins {
+    /// Folder of runtime plugins (`*.so`), loaded at start-up. A component type with a plugin
+    /// is validated and run by it; without one, PNDA's built-in validation rules apply and its
+    /// applications cannot be created.
+    pub dir: Option<PathBuf>,
+}
+
+/// Where and how jobs run (what plugins plan for).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jobs {
+    /// `yarn` (the cluster) or `local` (on this node, for laptops and demos).
+    pub target: dm_plugin_api::Target,
+    /// The engine installations: `flink_homes = { "2.3.0" = "/opt/flink" }`,
+    /// `default_flink_version`, `spark_home`, `python`, `oozie_spark_version`.
+    pub engines: dm_plugin_api::Engines,
+    /// Savepoints go to `<savepoint_dir>/<application>/<component>`.
+    pub savepoint_dir: Option<String>,
+    /// Environment of every submit command and local job (e.g. `HADOOP_CONF_DIR`).
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// Its state, logs and socket; `<data_dir>/supervisor` when unset.
+    pub dir: Option<PathBuf>,
+    /// The binary dmd starts when no supervisor answers; `dm-supervisor` beside `dmd` when unset.
+    pub binary: Option<PathBuf>,
+    /// The ResourceManager's web address, for jobs on YARN (e.g. `http://rm:8088`).
+    pub yarn_rm: Option<String>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            target: dm_plugin_api::Target::Local,
+            engines: Default::default(),
+            savepoint_dir: None,
+            env: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +179,9 @@ impl Default for Config {
             authorization: Policy::default(),
             lifecycle: Lifecycle::default(),
             logging: Logging::default(),
+            plugins: Plugins::default(),
+            jobs: Jobs::default(),
+            supervisor: SupervisorConfig::default(),
         }
     }
 }
@@ -278,6 +330,17 @@ impl Config {
             }
         }
         problems.extend(self.authorization.problems());
+        if let Some(dir) = &self.plugins.dir {
+            if !dir.is_dir() {
+                problems.push(format!("plugins.dir {} is not a folder", dir.display()));
+            }
+        }
+        if self.jobs.target == dm_plugin_api::Target::Yarn && self.supervisor.yarn_rm.is_none() {
+            problems.push(
+                "jobs.target \"yarn\" needs supervisor.yarn_rm (the ResourceManager's web address)"
+                    .to_string(),
+            );
+        }
         if let Some(path) = &self.logging.config {
             if let Err(e) = log4rs::config::load_config_file(path, Default::default()) {
                 problems.push(format!("logging.config {}: {e}", path.display()));
@@ -291,6 +354,13 @@ impl Config {
             .data_dir
             .as_deref()
             .expect("validated: data_dir is set")
+    }
+
+    pub fn supervisor_dir(&self) -> PathBuf {
+        self.supervisor
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("supervisor"))
     }
 
     pub fn repository_dir(&self) -> PathBuf {

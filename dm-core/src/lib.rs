@@ -5,7 +5,8 @@
 //!
 //! One job per module: [`config`] (TOML + environment + flags), [`registry`] (SQLite) and
 //! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
-//! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`properties`]
+//! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
+//! (components run by runtime plugins and the supervisor), [`properties`]
 //! (property layering), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
 //! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
 
@@ -20,6 +21,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod plugin_runtime;
 pub mod properties;
 pub mod registry;
 pub mod repository;

@@ -8,11 +8,13 @@ use crate::config::Config;
 use crate::hooks::PauseHook;
 use crate::lifecycle::{Dirs, Engine, EngineParts};
 use crate::metrics::Metrics;
+use crate::plugin_runtime::{JobSettings, PluginRuntime, SupervisorLink};
 use crate::registry::Registry;
 use crate::repository::LocalStore;
 use crate::runtime::{enable_test_components, Runtimes};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
+use dm_plugin_api::host::{self, PluginInfo};
 use packaging::{Limits, Reader, RuleSet};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
 
     let mut rules = RuleSet::builtin();
     let mut runtimes = Runtimes::default();
+    let plugins = load_plugins(config, &mut rules, &mut runtimes)?;
     if config.lifecycle.test_components {
         log::warn!("the no-op `test` component type is enabled (lifecycle.test_components): not for production");
         enable_test_components(&mut rules, &mut runtimes);
@@ -79,8 +82,48 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         policy: config.authorization.clone(),
         endpoints: Value::Object(endpoints),
         max_upload_bytes: config.repository.max_upload_bytes,
+        plugins,
         data_lock: lock,
     }))
+}
+
+/// Loads the runtime plugins of `[plugins] dir`: each validates its component type (in place
+/// of the built-in rules) and runs its components through the supervisor. A file that is not a
+/// plugin, or one built for another ABI, is logged and skipped; the others still load.
+fn load_plugins(
+    config: &Config,
+    rules: &mut RuleSet,
+    runtimes: &mut Runtimes,
+) -> anyhow::Result<Vec<PluginInfo>> {
+    let Some(dir) = &config.plugins.dir else {
+        return Ok(Vec::new());
+    };
+    let (plugins, refused) = host::load_dir(dir)
+        .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
+    for error in refused {
+        log::error!("{error}");
+    }
+    let supervisor = Arc::new(SupervisorLink::from_config(config));
+    let jobs = JobSettings::from_config(config);
+    let mut infos = Vec::new();
+    for plugin in plugins {
+        let plugin = Arc::new(plugin);
+        let info = plugin.info();
+        log::info!(
+            "plugin {} {} loaded from {}",
+            info.component_type,
+            info.version,
+            info.file
+        );
+        rules.register(plugin.clone());
+        runtimes.register(Arc::new(PluginRuntime::new(
+            plugin,
+            jobs.clone(),
+            Arc::clone(&supervisor),
+        )));
+        infos.push(info);
+    }
+    Ok(infos)
 }
 
 /// Two dmds on one data folder would each take the other's operations for interrupted ones:

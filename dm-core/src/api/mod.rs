@@ -28,6 +28,8 @@ pub struct Api {
     /// `/environment/endpoints`, secrets already redacted.
     pub endpoints: Value,
     pub max_upload_bytes: u64,
+    /// The runtime plugins loaded at start-up, for `GET /plugins`.
+    pub plugins: Vec<dm_plugin_api::host::PluginInfo>,
     /// Held for the life of the process (see `server::build`).
     pub data_lock: std::fs::File,
 }
@@ -164,6 +166,7 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource(route::ENDPOINTS).route(web::get().to(system::endpoints)))
             .service(resource(route::METRICS).route(web::get().to(system::metrics)))
             .service(resource(route::OPENAPI).route(web::get().to(system::openapi)))
+            .service(resource(route::PLUGINS).route(web::get().to(system::plugins)))
             .default_service(web::to(not_found));
     }
 }
@@ -182,8 +185,9 @@ mod route {
     pub const ENDPOINTS: &str = "/environment/endpoints";
     pub const METRICS: &str = "/metrics";
     pub const OPENAPI: &str = "/openapi.json";
+    pub const PLUGINS: &str = "/plugins";
     /// In registration order.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         APPLICATIONS,
         APPLICATION_QUERY,
         APPLICATION,
@@ -196,6 +200,7 @@ mod route {
         ENDPOINTS,
         METRICS,
         OPENAPI,
+        PLUGINS,
     ];
 
     /// The pattern `path` falls under. Segment by segment, as actix matches these patterns,

@@ -31,7 +31,8 @@ use utoipa::OpenApi;
         applications::destroy,
         endpoints,
         metrics,
-        openapi
+        openapi,
+        plugins
     )
 )]
 pub struct ApiDoc;
@@ -57,4 +58,10 @@ pub async fn metrics(api: web::Data<Api>) -> Reply {
 #[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this document")))]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[utoipa::path(get, path = "/plugins", tag = "system",
+    responses((status = 200, description = "the runtime plugins loaded: [{type, version, file}]")))]
+pub async fn plugins(api: web::Data<Api>) -> HttpResponse {
+    HttpResponse::Ok().json(&api.plugins)
 }

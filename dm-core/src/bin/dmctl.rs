@@ -174,7 +174,7 @@ enum PackageCommand {
     /// Build a reproducible package from a folder named like the package (name-x.y.z).
     Build {
         dir: PathBuf,
-        /// Output file (default: ./<folder name>.tar.gz).
+        /// Output file (default: `./FOLDER.tar.gz`, after the folder name).
         #[arg(short, long)]
         out: Option<PathBuf>,
     },

@@ -1,0 +1,273 @@
+//! Components run by runtime plugins: the plugin plans, dmd carries the plan out.
+//!
+//! Create asks the plugin for a plan and renders the files it lists (PNDA's templating), and
+//! keeps the plan as the component's create data; start hands the plan's job to the
+//! supervisor, stop and destroy ask the supervisor to stop and forget it. The supervisor is
+//! started (detached) the first time it is needed, so one `dmd` still runs everything.
+
+use crate::config::Config;
+use crate::properties::python_str;
+use crate::runtime::{ComponentContext, ComponentRuntime};
+use dm_plugin_api::host::LoadedPlugin;
+use dm_plugin_api::template::substitute;
+use dm_plugin_api::{ComponentFiles, Engines, Plan, PlanRequest, Target};
+use dm_supervisor::client::Client;
+use dm_supervisor::protocol::{JobReport, JobSpec, Request, Response};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How dmd reaches the supervisor, starting it when none answers.
+pub struct SupervisorLink {
+    client: Client,
+    binary: PathBuf,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl SupervisorLink {
+    pub fn from_config(config: &Config) -> SupervisorLink {
+        let dir = config.supervisor_dir();
+        let binary = config.supervisor.binary.clone().unwrap_or_else(|| {
+            let here = std::env::current_exe().ok();
+            here.and_then(|exe| exe.parent().map(|d| d.join("dm-supervisor")))
+                .unwrap_or_else(|| PathBuf::from("dm-supervisor"))
+        });
+        let args = match &config.supervisor.yarn_rm {
+            Some(rm) => vec!["--yarn-rm".to_string(), rm.clone()],
+            None => Vec::new(),
+        };
+        SupervisorLink {
+            client: Client::new(&dir.join("supervisor.sock")),
+            binary,
+            dir,
+            args,
+        }
+    }
+
+    /// Sends `request`; stopping a job (savepoints) may take minutes.
+    pub fn call(&self, request: Request) -> Result<Response, String> {
+        self.client
+            .ensure_running(&self.binary, &self.dir, &self.args)
+            .map_err(|e| {
+                format!(
+                    "cannot reach the supervisor ({}): {e}",
+                    self.binary.display()
+                )
+            })?;
+        self.client
+            .call(&request, Duration::from_secs(600))
+            .map_err(|e| format!("supervisor: {e}"))
+    }
+
+    /// The supervisor's report on a job, if it knows it (without starting a supervisor).
+    pub fn report(&self, id: &str) -> Option<JobReport> {
+        match self
+            .client
+            .call(&Request::Status { id: id.into() }, Duration::from_secs(10))
+        {
+            Ok(Response::Job { job }) => Some(job),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how jobs run, from the configuration.
+#[derive(Clone)]
+pub struct JobSettings {
+    pub target: Target,
+    pub engines: Engines,
+    pub savepoint_dir: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl JobSettings {
+    pub fn from_config(config: &Config) -> JobSettings {
+        JobSettings {
+            target: config.jobs.target,
+            engines: config.jobs.engines.clone(),
+            savepoint_dir: config.jobs.savepoint_dir.clone(),
+            env: config.jobs.env.clone().into_iter().collect(),
+        }
+    }
+}
+
+pub struct PluginRuntime {
+    plugin: Arc<LoadedPlugin>,
+    jobs: JobSettings,
+    supervisor: Arc<SupervisorLink>,
+}
+
+impl PluginRuntime {
+    pub fn new(
+        plugin: Arc<LoadedPlugin>,
+        jobs: JobSettings,
+        supervisor: Arc<SupervisorLink>,
+    ) -> PluginRuntime {
+        PluginRuntime {
+            plugin,
+            jobs,
+            supervisor,
+        }
+    }
+
+    /// The supervisor's id of a component's job.
+    pub fn job_id(ctx: &ComponentContext) -> String {
+        format!(
+            "{}/{}/{}",
+            ctx.application, ctx.component_type, ctx.component
+        )
+    }
+
+    fn plan_of(data: &Value) -> Result<Plan, String> {
+        serde_json::from_value(data["plan"].clone())
+            .map_err(|e| format!("the component's create data holds no readable plan: {e}"))
+    }
+}
+
+impl ComponentRuntime for PluginRuntime {
+    fn component_type(&self) -> &str {
+        self.plugin.component_type_name()
+    }
+
+    fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
+        let request = PlanRequest {
+            application: ctx.application.to_string(),
+            user: ctx
+                .properties
+                .get("application_user")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            component: ComponentFiles {
+                component_type: ctx.component_type.to_string(),
+                name: ctx.component.to_string(),
+                files: list_files(ctx.dir)
+                    .map_err(|e| format!("cannot list {}: {e}", ctx.dir.display()))?,
+                properties: Default::default(),
+                contents: Default::default(),
+            },
+            properties: ctx.properties.clone(),
+            target: self.jobs.target,
+            engines: self.jobs.engines.clone(),
+            workdir: ctx.dir.display().to_string(),
+            now_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        };
+        let plan = self.plugin.plan(&request).map_err(|e| e.to_string())?;
+        if plan.oozie.is_some() {
+            return Err(
+                "this dmd cannot run Oozie plans yet (submission to Oozie is not implemented)"
+                    .into(),
+            );
+        }
+        if plan.job.is_none() {
+            return Err(format!(
+                "plugin {} planned nothing to run",
+                self.plugin.component_type_name()
+            ));
+        }
+        for file in &plan.render {
+            render(&ctx.dir.join(file), ctx.properties)?;
+        }
+        Ok(json!({ "plan": plan }))
+    }
+
+    fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        let plan = Self::plan_of(data)?;
+        let job = plan.job.ok_or("the plan has no job to start")?;
+        let spec = JobSpec {
+            id: Self::job_id(ctx),
+            job,
+            workdir: ctx.dir.to_path_buf(),
+            user: ctx
+                .properties
+                .get("application_user")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            savepoint_dir: self.jobs.savepoint_dir.as_ref().map(|root| {
+                format!(
+                    "{}/{}/{}",
+                    root.trim_end_matches('/'),
+                    ctx.application,
+                    ctx.component
+                )
+            }),
+            env: self.jobs.env.clone(),
+        };
+        match self.supervisor.call(Request::Start {
+            spec: Box::new(spec),
+        })? {
+            Response::Job { .. } => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+
+    fn stop(&self, ctx: &ComponentContext, _data: &Value) -> Result<(), String> {
+        match self.supervisor.call(Request::Stop {
+            id: Self::job_id(ctx),
+        })? {
+            Response::Job { .. } => Ok(()),
+            // Never started (or already forgotten): nothing runs.
+            Response::Error { message } if message.starts_with("no job") => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+
+    fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        self.stop(ctx, data)?;
+        match self.supervisor.call(Request::Remove {
+            id: Self::job_id(ctx),
+        })? {
+            Response::Ok => Ok(()),
+            Response::Error { message } if message.starts_with("no job") => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+}
+
+/// Every file under `dir`, relative to it, `/`-separated.
+fn list_files(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                if let Ok(relative) = entry.path().strip_prefix(dir) {
+                    files.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Fills a component file with the properties in place. Files that are not UTF-8 text are left
+/// alone, as PNDA did; a file that is not there has nothing to fill.
+fn render(path: &Path, properties: &serde_json::Map<String, Value>) -> Result<(), String> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => return Ok(()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let filled = substitute(&text, properties, python_str);
+    if filled != text {
+        std::fs::write(path, filled)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! dmd with its runtime plugins and the supervisor: plugins loaded from a folder (the bad ones
+//! refused), package checks and plans done by the plugins, and an application's job started,
+//! stopped and destroyed through a real dm-supervisor. The engine here is a stand-in `flink`
+//! script that records its arguments; the slow suite (`real_cluster_dmd`) runs real Flink and
+//! Spark on YARN.
+
+mod common;
+
+use common::{Dmd, Options};
+use dm_testkit::{built_cdylib, TarGz};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The dm-supervisor binary, built once for this test binary (cargo builds only dm-core's own
+/// binaries for its tests).
+fn supervisor_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "dm-supervisor",
+                    "--bin",
+                    "dm-supervisor",
+                ])
+                .status()
+                .expect("cargo build dm-supervisor");
+            assert!(status.success());
+            let deps = std::env::current_exe().unwrap();
+            let binary = deps
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("dm-supervisor");
+            assert!(binary.exists(), "{} was not built", binary.display());
+            binary
+        })
+        .clone()
+}
+
+/// A plugins folder with the three plugins and a file that is not one.
+fn plugins_dir(root: &Path) -> PathBuf {
+    let dir = root.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    for lib in [
+        "dm_plugin_flink",
+        "dm_plugin_spark_streaming",
+        "dm_plugin_oozie",
+    ] {
+        std::fs::copy(built_cdylib(lib), dir.join(format!("lib{lib}.so"))).unwrap();
+    }
+    std::fs::write(dir.join("libbroken.so"), b"not a library").unwrap();
+    dir
+}
+
+/// A stand-in Flink home whose `bin/flink` records its argv and then runs until stopped.
+fn fake_flink(root: &Path) -> PathBuf {
+    let home = root.join("flink-home");
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    let script = home.join("bin/flink");
+    std::fs::write(&script, "#!/bin/sh\nprintf '%s\\n' \"$@\" > argv.txt\necho \"flink started in $(pwd)\"\nexec sleep 300\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home
+}
+
+fn start(root: &Path) -> Dmd {
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n[jobs]\ntarget = \"local\"\n[jobs.engines]\nflink_homes = {{ \"2.3.0\" = \"{}\" }}\n\
+         [supervisor]\nbinary = \"{}\"\n",
+        plugins_dir(root).display(),
+        fake_flink(root).display(),
+        supervisor_binary().display()
+    );
+    Dmd::start_with(
+        root,
+        &Options {
+            config: Some(config),
+            test_components: Some(false),
+            ..Options::default()
+        },
+    )
+}
+
+fn flink_package(id: &str, properties: &str) -> Vec<u8> {
+    TarGz::new()
+        .file(
+            format!("{id}/flink/stream/application.properties"),
+            "job=${component_job_name}\nliteral=$${not_a_property}\n",
+        )
+        .file(format!("{id}/flink/stream/properties.json"), properties)
+        .file(format!("{id}/flink/stream/job.jar"), "jar bytes")
+        .bytes()
+}
+
+#[test]
+fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = start(root.path());
+    let plugins = dmd.get("/plugins");
+    assert_eq!(plugins.code, 200);
+    let types: Vec<&str> = plugins
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["flink", "oozie", "sparkStreaming"]);
+    assert_eq!(plugins.body[0]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        dmd.log_text()
+            .contains("libbroken.so refused: not a loadable library"),
+        "{}",
+        dmd.log_text()
+    );
+
+    // The oozie plugin reads workflow.xml: a malformed one is refused at upload.
+    let bad = TarGz::new()
+        .file(
+            "batch-1.0.0/oozie/nightly/workflow.xml",
+            "<workflow-app><start></workflow-app>",
+        )
+        .bytes();
+    let reply = dmd.upload("batch-1.0.0", &bad);
+    assert_eq!(reply.code, 400, "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .to_string()
+            .contains("workflow.xml is not well-formed XML"),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn create_reports_the_plugins_refusal() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = start(root.path());
+    dmd.deployed("nojar-1.0.0", &flink_package("nojar-1.0.0", "{}"));
+    let reply = dmd.put(
+        "/applications/a1?user.name=alice",
+        Some(json!({"package": "nojar-1.0.0"}).to_string().as_bytes()),
+    );
+    assert_eq!(reply.code, 202);
+    let status = dmd.wait_status("/applications/a1/status", "NOTCREATED");
+    let information = status["information"].as_str().unwrap();
+    assert!(
+        information.starts_with("Error creating a1"),
+        "{information}"
+    );
+    assert!(
+        information.contains(
+            "properties.json must contain \\\"main_jar or main_py\\\" for a1 flink stream"
+        ),
+        "{information}"
+    );
+}
+
+fn supervisor_job(root: &Path, id: &str) -> Option<Value> {
+    let state = std::fs::read(root.join("data/supervisor/state.json")).ok()?;
+    let state: Value = serde_json::from_slice(&state).ok()?;
+    let job = state["jobs"][id].clone();
+    (!job.is_null()).then_some(job)
+}
+
+fn wait(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_application_runs_under_the_supervisor_and_is_stopped_and_destroyed() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = start(root.path());
+    let props =
+        r#"{"main_jar": "job.jar", "main_class": "dm.Job", "application_args": "--rate 5"}"#;
+    dmd.deployed("clicks-1.0.0", &flink_package("clicks-1.0.0", props));
+    // Jobs run as the application's user when the supervisor is root: use one that exists.
+    let user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let body =
+        json!({"package": "clicks-1.0.0", "flink": {"stream": {"application_args": "--rate 7"}}});
+    assert_eq!(
+        dmd.put(
+            &format!("/applications/clicks?user.name={user}"),
+            Some(body.to_string().as_bytes())
+        )
+        .code,
+        202
+    );
+    dmd.wait_status("/applications/clicks/status", "CREATED");
+
+    // Create rendered the files the plan listed.
+    let workdir = root.path().join("data/applications/clicks/flink/stream");
+    let rendered = std::fs::read_to_string(workdir.join("application.properties")).unwrap();
+    assert!(
+        rendered.starts_with("job=clicks-stream-job\nliteral=${not_a_property}\n"),
+        "{rendered}"
+    );
+
+    assert_eq!(
+        dmd.post(&format!("/applications/clicks/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status("/applications/clicks/status", "STARTED");
+    let id = "clicks/flink/stream";
+    wait(
+        &format!("the job to run ({:?})", supervisor_job(root.path(), id)),
+        || supervisor_job(root.path(), id).is_some_and(|j| j["state"] == "running"),
+    );
+    wait("the stand-in flink to record its argv", || {
+        workdir.join("argv.txt").exists()
+    });
+    let argv = std::fs::read_to_string(workdir.join("argv.txt")).unwrap();
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(argv[..3], ["run", "-t", "local"]);
+    assert!(argv.windows(2).any(|w| w == ["-c", "dm.Job"]), "{argv:?}");
+    assert_eq!(argv[argv.len() - 2..], ["--rate", "7"], "the override wins");
+
+    let pid = supervisor_job(root.path(), id).unwrap()["attempts"][0]["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    assert_eq!(
+        dmd.post(&format!("/applications/clicks/stop?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status("/applications/clicks/status", "CREATED");
+    assert_eq!(supervisor_job(root.path(), id).unwrap()["state"], "stopped");
+    assert!(
+        dm_supervisor::process::start_ticks(pid).is_none(),
+        "the job's process is gone"
+    );
+
+    assert_eq!(
+        dmd.delete(&format!("/applications/clicks?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status("/applications/clicks/status", "NOTCREATED");
+    assert!(
+        supervisor_job(root.path(), id).is_none(),
+        "the supervisor forgot the job"
+    );
+}
