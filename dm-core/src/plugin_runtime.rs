@@ -12,7 +12,7 @@ use dm_plugin_api::host::LoadedPlugin;
 use dm_plugin_api::template::substitute;
 use dm_plugin_api::{ComponentFiles, Engines, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
-use dm_supervisor::protocol::{JobReport, JobSpec, Request, Response};
+use dm_supervisor::protocol::{JobSpec, Request, Response};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,8 +46,9 @@ impl SupervisorLink {
         }
     }
 
-    /// Sends `request`; stopping a job (savepoints) may take minutes.
-    pub fn call(&self, request: Request) -> Result<Response, String> {
+    /// Makes sure a supervisor runs (starting one if none answers), so jobs are watched even
+    /// when dmd has nothing to ask; run at start-up.
+    pub fn ensure_running(&self) -> Result<(), String> {
         self.client
             .ensure_running(&self.binary, &self.dir, &self.args)
             .map_err(|e| {
@@ -55,21 +56,15 @@ impl SupervisorLink {
                     "cannot reach the supervisor ({}): {e}",
                     self.binary.display()
                 )
-            })?;
+            })
+    }
+
+    /// Sends `request`; stopping a job (savepoints) may take minutes.
+    pub fn call(&self, request: Request) -> Result<Response, String> {
+        self.ensure_running()?;
         self.client
             .call(&request, Duration::from_secs(600))
             .map_err(|e| format!("supervisor: {e}"))
-    }
-
-    /// The supervisor's report on a job, if it knows it (without starting a supervisor).
-    pub fn report(&self, id: &str) -> Option<JobReport> {
-        match self
-            .client
-            .call(&Request::Status { id: id.into() }, Duration::from_secs(10))
-        {
-            Ok(Response::Job { job }) => Some(job),
-            _ => None,
-        }
     }
 }
 

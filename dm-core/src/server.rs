@@ -104,6 +104,15 @@ fn load_plugins(
         log::error!("{error}");
     }
     let supervisor = Arc::new(SupervisorLink::from_config(config));
+    if !plugins.is_empty() {
+        // Jobs left running by a crash of both processes are adopted as soon as a supervisor runs.
+        let link = Arc::clone(&supervisor);
+        std::thread::spawn(move || {
+            if let Err(e) = link.ensure_running() {
+                log::error!("{e}");
+            }
+        });
+    }
     let jobs = JobSettings::from_config(config);
     let mut infos = Vec::new();
     for plugin in plugins {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Dmd, Options};
+use common::{Dmd, Options, SupervisorGuard};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -70,7 +70,8 @@ fn fake_flink(root: &Path) -> PathBuf {
     home
 }
 
-fn start(root: &Path) -> Dmd {
+/// dmd with the plugins and a stand-in Flink, and a guard that ends the supervisor it starts.
+fn start(root: &Path) -> (Dmd, SupervisorGuard) {
     let config = format!(
         "[plugins]\ndir = \"{}\"\n[jobs]\ntarget = \"local\"\n[jobs.engines]\nflink_homes = {{ \"2.3.0\" = \"{}\" }}\n\
          [supervisor]\nbinary = \"{}\"\n",
@@ -78,14 +79,16 @@ fn start(root: &Path) -> Dmd {
         fake_flink(root).display(),
         supervisor_binary().display()
     );
-    Dmd::start_with(
+    let guard = SupervisorGuard(root.join("data/supervisor"));
+    let dmd = Dmd::start_with(
         root,
         &Options {
             config: Some(config),
             test_components: Some(false),
             ..Options::default()
         },
-    )
+    );
+    (dmd, guard)
 }
 
 fn flink_package(id: &str, properties: &str) -> Vec<u8> {
@@ -102,7 +105,7 @@ fn flink_package(id: &str, properties: &str) -> Vec<u8> {
 #[test]
 fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
     let root = tempfile::tempdir().unwrap();
-    let dmd = start(root.path());
+    let (dmd, _supervisor) = start(root.path());
     let plugins = dmd.get("/plugins");
     assert_eq!(plugins.code, 200);
     let types: Vec<&str> = plugins
@@ -143,7 +146,7 @@ fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
 #[test]
 fn create_reports_the_plugins_refusal() {
     let root = tempfile::tempdir().unwrap();
-    let dmd = start(root.path());
+    let (dmd, _supervisor) = start(root.path());
     dmd.deployed("nojar-1.0.0", &flink_package("nojar-1.0.0", "{}"));
     let reply = dmd.put(
         "/applications/a1?user.name=alice",
@@ -182,7 +185,7 @@ fn wait(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn an_application_runs_under_the_supervisor_and_is_stopped_and_destroyed() {
     let root = tempfile::tempdir().unwrap();
-    let dmd = start(root.path());
+    let (dmd, _supervisor) = start(root.path());
     let props =
         r#"{"main_jar": "job.jar", "main_class": "dm.Job", "application_args": "--rate 5"}"#;
     dmd.deployed("clicks-1.0.0", &flink_package("clicks-1.0.0", props));

@@ -54,7 +54,7 @@ impl Client {
             .create(true)
             .append(true)
             .open(dir.join("supervisor.log"))?;
-        Command::new(binary)
+        let supervisor = Command::new(binary)
             .arg("--dir")
             .arg(dir)
             .args(extra)
@@ -63,6 +63,11 @@ impl Client {
             .stderr(log)
             .process_group(0)
             .spawn()?;
+        // Reap it if it ever exits while we run, so it never lingers as a zombie.
+        std::thread::spawn(move || {
+            let mut supervisor = supervisor;
+            let _ = supervisor.wait();
+        });
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if self.answers() {

@@ -291,3 +291,33 @@ pub fn component_state(dmd_data: &Path, app: &str, component: &str) -> Option<St
     )
     .ok()
 }
+
+/// The pids of the dm-supervisor processes serving `dir` (dmd starts one detached, so it
+/// outlives dmd and must be cleaned up, or killed on purpose, by the test).
+pub fn supervisor_pids(dir: &Path) -> Vec<i32> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.first().is_some_and(|a| a.ends_with("dm-supervisor")) && args.contains(&dir)
+        })
+        .collect()
+}
+
+/// SIGKILLs the supervisor serving `dir` when dropped.
+pub struct SupervisorGuard(pub PathBuf);
+
+impl Drop for SupervisorGuard {
+    fn drop(&mut self) {
+        for pid in supervisor_pids(&self.0) {
+            // SAFETY: a signal to a process this test started (through dmd).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
