@@ -1,0 +1,329 @@
+//! Slow suite, against the real loopback cluster (`tests/env/up`): dmd with its plugins and
+//! dm-supervisor runs a Flink streaming component and a Spark Structured Streaming component on
+//! YARN. Upload → deploy → create → start; both RUNNING with dm's tags; the Flink job's YARN
+//! application killed from outside is resubmitted and exactly one copy runs; `kill -9` of both
+//! dmd and the supervisor, restart → the jobs are adopted, none resubmitted; stop → the
+//! savepoint is recorded and nothing is left on YARN; destroy → the supervisor forgets them.
+//!
+//! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_dmd`.
+
+mod common;
+
+use common::{supervisor_pids, Dmd, Options, SupervisorGuard};
+use dm_supervisor::yarn::{ResourceManager, YarnApp};
+use dm_testkit::{built_cdylib, TarGz};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn env_json() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
+}
+
+fn supervisor_binary() -> PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "dm-supervisor",
+            "--bin",
+            "dm-supervisor",
+        ])
+        .status()
+        .expect("cargo build dm-supervisor");
+    assert!(status.success());
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("dm-supervisor")
+}
+
+fn config(root: &Path, env: &Value) -> String {
+    let plugins = root.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
+        std::fs::copy(built_cdylib(lib), plugins.join(format!("lib{lib}.so"))).unwrap();
+    }
+    let version = s(env, "flink_default_version");
+    let flink = &env["flink"][&version];
+    format!(
+        r#"
+[plugins]
+dir = "{plugins}"
+
+[jobs]
+target = "yarn"
+savepoint_dir = "{savepoints}"
+
+[jobs.env]
+JAVA_HOME = "{java}"
+HADOOP_CONF_DIR = "{hadoop_conf}"
+HADOOP_CLASSPATH = "{hadoop_cp}"
+FLINK_CONF_DIR = "{flink_conf}"
+SPARK_CONF_DIR = "{spark_conf}"
+SPARK_LOCAL_IP = "127.0.0.1"
+
+[jobs.engines]
+flink_homes = {{ "{version}" = "{flink_home}" }}
+default_flink_version = "{version}"
+spark_home = "{spark_home}"
+
+[supervisor]
+binary = "{supervisor}"
+yarn_rm = "{rm}"
+
+[environment]
+name_node = "{nn}"
+"#,
+        plugins = plugins.display(),
+        savepoints = s(env, "flink_savepoint_dir"),
+        java = s(env, "java_home"),
+        hadoop_conf = s(env, "hadoop_conf_dir"),
+        hadoop_cp = s(env, "hadoop_classpath"),
+        flink_conf = s(flink, "conf_dir"),
+        spark_conf = s(env, "spark_conf_dir"),
+        flink_home = s(flink, "home"),
+        spark_home = s(env, "spark_home"),
+        supervisor = supervisor_binary().display(),
+        rm = s(env, "rm_url"),
+        nn = s(env, "namenode_url"),
+    )
+}
+
+/// A package with a Flink streaming component (the env's example jar) and a Spark Structured
+/// Streaming component (the env's example script).
+fn package(env: &Value, id: &str, app: &str) -> Vec<u8> {
+    let jar = std::fs::read(s(&env["jobs"], "flink_jar")).unwrap();
+    let stream_py = std::fs::read(s(&env["jobs"], "spark_streaming_py")).unwrap();
+    let flink_props = json!({
+        "main_jar": "jobs.jar",
+        "main_class": s(&env["jobs"], "flink_streaming_class"),
+        "application_args": format!("--name {app} --rate 20"),
+    });
+    let spark_props = json!({"main_py": "stream.py", "application_args": format!("--name {app}")});
+    TarGz::new()
+        .file(
+            format!("{id}/flink/stream/application.properties"),
+            "job=${component_job_name}\n",
+        )
+        .file(
+            format!("{id}/flink/stream/properties.json"),
+            flink_props.to_string(),
+        )
+        .file(format!("{id}/flink/stream/jobs.jar"), jar)
+        .file(
+            format!("{id}/sparkStreaming/totals/application.properties"),
+            "",
+        )
+        .file(
+            format!("{id}/sparkStreaming/totals/log4j.properties"),
+            "log4j.rootCategory=WARN, console\n",
+        )
+        .file(
+            format!("{id}/sparkStreaming/totals/properties.json"),
+            spark_props.to_string(),
+        )
+        .file(format!("{id}/sparkStreaming/totals/stream.py"), stream_py)
+        .bytes()
+}
+
+/// The live (not final) YARN applications of one component of `app`.
+fn live(rm: &ResourceManager, app: &str, component_tag: &str) -> Result<Vec<YarnApp>, String> {
+    Ok(rm
+        .apps_tagged(&format!("dm-app-{app}"))?
+        .into_iter()
+        .filter(|a| !a.is_final() && a.has_tags(&[component_tag.to_string()]))
+        .collect())
+}
+
+fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// One RUNNING application of the component, and no other live one.
+fn one_running(rm: &ResourceManager, app: &str, tag: &str) -> Option<String> {
+    // An RM that does not answer for a moment is waited out like any other "not yet".
+    match live(rm, app, tag).ok()?.as_slice() {
+        [only] if only.state == "RUNNING" => Some(only.id.clone()),
+        _ => None,
+    }
+}
+
+fn supervisor_state(root: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(root.join("data/supervisor/state.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(config(root.path(), &env)),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let app = format!("e2e{}", std::process::id());
+    let (flink_tag, spark_tag) = (
+        "dm-component-flink-stream",
+        "dm-component-sparkstreaming-totals",
+    );
+
+    dmd.deployed("streams-1.0.0", &package(&env, "streams-1.0.0", &app));
+    let body = json!({"package": "streams-1.0.0"});
+    assert_eq!(
+        dmd.put(
+            &format!("/applications/{app}?user.name={user}"),
+            Some(body.to_string().as_bytes())
+        )
+        .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+
+    // Both components RUNNING on YARN, named and tagged by dm.
+    let flink_app = wait_for("the Flink job RUNNING on YARN", 300, || {
+        one_running(&rm, &app, flink_tag)
+    });
+    let spark_app = wait_for("the Spark job RUNNING on YARN", 300, || {
+        one_running(&rm, &app, spark_tag)
+    });
+    assert_eq!(
+        rm.app(&flink_app).unwrap().name,
+        format!("{app}-stream-job")
+    );
+    assert_eq!(
+        rm.app(&spark_app).unwrap().name,
+        format!("{app}-totals-job")
+    );
+
+    // Killed from outside: resubmitted (respawn always), and only one copy runs.
+    rm.kill(&flink_app).unwrap();
+    let resubmitted = wait_for("the Flink job resubmitted", 300, || {
+        one_running(&rm, &app, flink_tag).filter(|id| *id != flink_app)
+    });
+
+    // kill -9 of dmd and of the supervisor while the jobs run; both come back.
+    let supervisor_dir = root.path().join("data/supervisor");
+    for pid in supervisor_pids(&supervisor_dir) {
+        // SAFETY: a signal to the supervisor this test's dmd started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    dmd.kill();
+    assert!(
+        !rm.app(&resubmitted).unwrap().is_final(),
+        "the job outlived both"
+    );
+    let dmd = Dmd::start_with(root.path(), &options);
+    wait_for("a supervisor started by dmd", 30, || {
+        (!supervisor_pids(&supervisor_dir).is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(
+        one_running(&rm, &app, flink_tag).as_deref(),
+        Some(resubmitted.as_str()),
+        "adopted, not resubmitted"
+    );
+    assert_eq!(
+        one_running(&rm, &app, spark_tag).as_deref(),
+        Some(spark_app.as_str()),
+        "adopted, not resubmitted"
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}/status")).body["status"],
+        "STARTED"
+    );
+
+    // Stop: the Flink job stops with a savepoint, the Spark job is killed; nothing left.
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while dmd.get(&format!("/applications/{app}/status")).body["status"] != "CREATED" {
+        assert!(
+            Instant::now() < deadline,
+            "stop did not finish: {}\n{}",
+            dmd.get(&format!("/applications/{app}/status")).body,
+            dmd.log_text()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        live(&rm, &app, flink_tag).unwrap().is_empty()
+            && live(&rm, &app, spark_tag).unwrap().is_empty(),
+        "nothing left on YARN"
+    );
+    let state = supervisor_state(root.path());
+    let savepoint = state["jobs"][format!("{app}/flink/stream")]["last_savepoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        savepoint.contains(&app),
+        "the savepoint is recorded under the app's folder: {:#}",
+        state["jobs"]
+    );
+
+    // Destroy: the supervisor forgets both jobs.
+    assert_eq!(
+        dmd.delete(&format!("/applications/{app}?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+    let jobs = &supervisor_state(root.path())["jobs"];
+    assert!(
+        jobs.get(format!("{app}/flink/stream")).is_none()
+            && jobs.get(format!("{app}/sparkStreaming/totals")).is_none(),
+        "{jobs:#}"
+    );
+}
