@@ -214,6 +214,25 @@ impl ComponentRuntime for PluginRuntime {
         }
     }
 
+    fn logs(&self, ctx: &ComponentContext, _data: &Value) -> Result<Value, String> {
+        let request = Request::Logs {
+            id: Self::job_id(ctx),
+            attempt: None,
+            max_bytes: Some(64 * 1024),
+        };
+        match self.supervisor.call(request)? {
+            Response::Log { attempt, text } => Ok(json!({"attempt": attempt, "text": text})),
+            // Never started: no logs yet.
+            Response::Error { message }
+                if message.starts_with("no job") || message.contains("no such attempt") =>
+            {
+                Ok(Value::Null)
+            }
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
         self.stop(ctx, data)?;
         match self.supervisor.call(Request::Remove {

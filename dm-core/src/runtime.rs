@@ -30,6 +30,10 @@ pub trait ComponentRuntime: Send + Sync {
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
     /// Removes everything `create` made (stopping the component first if it runs).
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
+    /// What the component's runs printed, when the runtime keeps logs (`null` otherwise).
+    fn logs(&self, _ctx: &ComponentContext, _data: &Value) -> Result<Value, String> {
+        Ok(Value::Null)
+    }
 }
 
 /// The runtimes available, by component type.

@@ -334,7 +334,7 @@ fn application_lifecycle() {
     assert_error(&reply, 400, "BAD_REQUEST");
     assert_eq!(
         reply.body["information"],
-        "bogus is not a valid query (status|detail|summary)"
+        "bogus is not a valid query (status|detail|summary|logs)"
     );
     assert_eq!(
         dmd.post("/applications/test-app/launch?user.name=alice")

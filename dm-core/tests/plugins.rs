@@ -240,6 +240,19 @@ fn an_application_runs_under_the_supervisor_and_is_stopped_and_destroyed() {
     assert!(argv.windows(2).any(|w| w == ["-c", "dm.Job"]), "{argv:?}");
     assert_eq!(argv[argv.len() - 2..], ["--rate", "7"], "the override wins");
 
+    // The job's output, through dmd.
+    let logs = dmd.get("/applications/clicks/logs");
+    assert_eq!(logs.code, 200);
+    assert_eq!(logs.body["flink-stream"]["attempt"], 1);
+    assert!(
+        logs.body["flink-stream"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("flink started in"),
+        "{}",
+        logs.body
+    );
+
     let pid = supervisor_job(root.path(), id).unwrap()["attempts"][0]["pid"]
         .as_u64()
         .unwrap() as u32;

@@ -66,7 +66,7 @@ pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>
 }
 
 #[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
-    params(("name" = String, Path,), ("what" = String, Path, description = "status, detail or summary")),
+    params(("name" = String, Path,), ("what" = String, Path, description = "status, detail, summary or logs")),
     responses((status = 200, description = "the status, runtime detail or summary"), (status = 400, description = "not a valid query"),
               (status = 404, description = "detail of an application that does not exist")))]
 pub async fn query(
@@ -75,10 +75,20 @@ pub async fn query(
     path: web::Path<(String, String)>,
 ) -> Reply {
     let (name, what) = path.into_inner();
-    if !matches!(what.as_str(), "status" | "detail" | "summary") {
+    if !matches!(what.as_str(), "status" | "detail" | "summary" | "logs") {
         return Err(DmError::BadRequest(format!(
-            "{what} is not a valid query (status|detail|summary)"
+            "{what} is not a valid query (status|detail|summary|logs)"
         )));
+    }
+    if what == "logs" {
+        // Asks the supervisor, which may take a moment: off the async workers.
+        let identity = api.identify(&req)?;
+        check_app_name(&name)?;
+        let engine = api.engine.clone();
+        let (owner, body) = blocking(move || engine.app_logs(&name)).await?;
+        api.policy
+            .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+        return Ok(HttpResponse::Ok().json(body));
     }
     read_app(&api, &req, &name, |engine, name| match what.as_str() {
         "status" => engine.app_status(name),

@@ -132,6 +132,12 @@ enum AppCommand {
     },
     /// The application's runtime summary (always JSON).
     Summary { name: String },
+    /// What each component's latest run printed (`--json` for the raw answer).
+    Logs {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -416,6 +422,22 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
         AppCommand::List { json } => client
             .send("GET", "/applications", None)
             .map(|body| print_names(&body, json)),
+        AppCommand::Logs { name, json } => {
+            let logs = client.send("GET", &format!("/applications/{name}/logs"), None)?;
+            if json {
+                println!("{}", pretty(&logs));
+            } else {
+                for (component, log) in logs.as_object().into_iter().flatten() {
+                    match log.get("text").and_then(|t| t.as_str()) {
+                        Some(text) => {
+                            println!("==> {component} (attempt {}) <==\n{text}", log["attempt"])
+                        }
+                        None => println!("==> {component} <==\n(no run yet)"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AppCommand::Summary { name } => {
             println!(
                 "{}",

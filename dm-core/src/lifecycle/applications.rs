@@ -55,6 +55,33 @@ impl Engine {
         Ok((owner, json!({name: {"status": status}})))
     }
 
+    /// The latest logs of each component's job: `{"<type>-<component>": {attempt, text}}`.
+    pub fn app_logs(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
+        let (_, owner) = self.existing_app(name)?;
+        let Some(row) = self.registry.read(|c| registry::get_app(c, name))? else {
+            return Ok((Some(owner), json!({})));
+        };
+        let mut logs = serde_json::Map::new();
+        for record in records(&row) {
+            let dir = self.dirs.app(&row.name).join(&record.ty).join(&record.name);
+            let ctx = ComponentContext {
+                application: &row.name,
+                component_type: &record.ty,
+                component: &record.name,
+                dir: &dir,
+                properties: &record.properties,
+            };
+            let logs_of = match self.runtimes.get(&record.ty) {
+                Some(runtime) => runtime
+                    .logs(&ctx, &record.data)
+                    .unwrap_or_else(|e| json!({"error": e})),
+                None => Value::Null,
+            };
+            logs.insert(format!("{}-{}", record.ty, record.name), logs_of);
+        }
+        Ok((Some(owner), Value::Object(logs)))
+    }
+
     /// The state and owner of an application that exists (any state but NOTCREATED).
     fn existing_app(&self, name: &str) -> Result<(&'static str, String), DmError> {
         match self.registry.app_brief(name) {
