@@ -5,6 +5,9 @@
 //! dmd and the supervisor, restart → the jobs are adopted, none resubmitted; stop → the
 //! savepoint is recorded and nothing is left on YARN; destroy → the supervisor forgets them.
 //!
+//! A Flink batch component runs to completion and is not restarted; the `local` target runs the
+//! same Flink streaming job on this node, with no YARN.
+//!
 //! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_dmd`.
 
 mod common;
@@ -56,7 +59,7 @@ fn supervisor_binary() -> PathBuf {
         .join("dm-supervisor")
 }
 
-fn config(root: &Path, env: &Value) -> String {
+fn config(root: &Path, env: &Value, target: &str) -> String {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
@@ -70,7 +73,7 @@ fn config(root: &Path, env: &Value) -> String {
 dir = "{plugins}"
 
 [jobs]
-target = "yarn"
+target = "{target}"
 savepoint_dir = "{savepoints}"
 
 [jobs.env]
@@ -105,6 +108,7 @@ name_node = "{nn}"
         supervisor = supervisor_binary().display(),
         rm = s(env, "rm_url"),
         nn = s(env, "namenode_url"),
+        target = target,
     )
 }
 
@@ -188,22 +192,13 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     let rm = ResourceManager::new(&s(&env, "rm_url"));
     let root = tempfile::tempdir().unwrap();
     let options = Options {
-        config: Some(config(root.path(), &env)),
+        config: Some(config(root.path(), &env, "yarn")),
         test_components: Some(false),
         ..Options::default()
     };
     let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
     let dmd = Dmd::start_with(root.path(), &options);
-    let user = String::from_utf8(
-        std::process::Command::new("id")
-            .arg("-un")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let user = current_user();
     let app = format!("e2e{}", std::process::id());
     let (flink_tag, spark_tag) = (
         "dm-component-flink-stream",
@@ -325,5 +320,160 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
         jobs.get(format!("{app}/flink/stream")).is_none()
             && jobs.get(format!("{app}/sparkStreaming/totals")).is_none(),
         "{jobs:#}"
+    );
+}
+
+fn current_user() -> String {
+    String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string()
+}
+
+/// A package with one Flink component of the env's example jar.
+fn flink_package(env: &Value, id: &str, class_key: &str, properties: Value) -> Vec<u8> {
+    let mut props = properties;
+    props["main_jar"] = json!("jobs.jar");
+    props["main_class"] = json!(s(&env["jobs"], class_key));
+    TarGz::new()
+        .file(format!("{id}/flink/job/application.properties"), "")
+        .file(format!("{id}/flink/job/properties.json"), props.to_string())
+        .file(
+            format!("{id}/flink/job/jobs.jar"),
+            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
+        )
+        .bytes()
+}
+
+fn started(dmd: &Dmd, app: &str, package: &str, user: &str) {
+    let body = json!({"package": package});
+    assert_eq!(
+        dmd.put(
+            &format!("/applications/{app}?user.name={user}"),
+            Some(body.to_string().as_bytes())
+        )
+        .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+}
+
+#[test]
+fn a_flink_batch_app_runs_to_completion_and_is_not_restarted() {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(config(root.path(), &env, "yarn")),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("batch{}", std::process::id());
+    dmd.deployed(
+        "batch-1.0.0",
+        &flink_package(
+            &env,
+            "batch-1.0.0",
+            "flink_batch_class",
+            json!({"flink_job_type": "batch"}),
+        ),
+    );
+    started(&dmd, &app, "batch-1.0.0", &current_user());
+
+    let finished = wait_for("the batch job to finish on YARN", 300, || {
+        let apps = rm.apps_tagged(&format!("dm-app-{app}")).ok()?;
+        apps.into_iter().find(|a| a.is_final())
+    });
+    assert_eq!(finished.final_status, "SUCCEEDED", "{finished:?}");
+    let id = format!("{app}/flink/job");
+    let job = wait_for("the supervisor to see the end", 60, || {
+        let job = supervisor_state(root.path())["jobs"][&id].clone();
+        (job["state"] == "ended").then_some(job)
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let job_after = &supervisor_state(root.path())["jobs"][&id];
+    assert_eq!(
+        job_after["attempts"].as_array().unwrap().len(),
+        1,
+        "not restarted: {job:#}"
+    );
+    assert_eq!(job_after["attempts"][0]["outcome"], "succeeded");
+    assert_eq!(
+        rm.apps_tagged(&format!("dm-app-{app}")).unwrap().len(),
+        1,
+        "one YARN application in all"
+    );
+}
+
+#[test]
+fn the_local_target_runs_the_same_flink_job_without_yarn() {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(config(root.path(), &env, "local")),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("local{}", std::process::id());
+    let props = json!({"application_args": "--name local-counter --rate 5 --checkpoint-ms 0"});
+    dmd.deployed(
+        "local-1.0.0",
+        &flink_package(&env, "local-1.0.0", "flink_streaming_class", props),
+    );
+    let user = current_user();
+    started(&dmd, &app, "local-1.0.0", &user);
+
+    // The job prints its running counts: visible through dmd's logs endpoint.
+    wait_for("the local job's output", 120, || {
+        let logs = dmd.get(&format!("/applications/{app}/logs")).body;
+        logs["flink-job"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("key-"))
+            .then_some(())
+    });
+    assert!(
+        rm.apps_tagged(&format!("dm-app-{app}")).unwrap().is_empty(),
+        "nothing went to YARN"
+    );
+    let id = format!("{app}/flink/job");
+    let pid = supervisor_state(root.path())["jobs"][&id]["attempts"][0]["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    assert!(dm_supervisor::process::start_ticks(pid).is_some());
+
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while dmd.get(&format!("/applications/{app}/status")).body["status"] != "CREATED" {
+        assert!(
+            Instant::now() < deadline,
+            "stop did not finish\n{}",
+            dmd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        dm_supervisor::process::start_ticks(pid).is_none(),
+        "the local job is gone"
     );
 }
