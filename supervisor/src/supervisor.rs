@@ -402,7 +402,13 @@ impl Supervisor {
     fn stop_yarn(&self, spec: &JobSpec, attempt: &Attempt) -> Result<Option<String>, String> {
         let rm = self.rm.as_ref().ok_or("no ResourceManager configured")?;
         let Some(app_id) = attempt.yarn_application_id.clone() else {
-            // Still submitting: kill whatever the submission produced, by its attempt tag.
+            // Still submitting: end the submit command, then kill whatever it produced, by the
+            // attempt's tag.
+            if let Some(pid) = attempt.pid {
+                process::stop_group(pid, Duration::from_secs(5), || {
+                    process::start_ticks(pid).is_none()
+                });
+            }
             return self.kill_attempt_apps(rm, attempt).map(|_| None);
         };
         let app = rm.app(&app_id)?;
@@ -452,6 +458,7 @@ impl Supervisor {
                         spec.user.as_deref(),
                         &log,
                         Duration::from_secs(*timeout_sec),
+                        &|_| {},
                     ) {
                         Ok(true) => {
                             let written = savepoint
@@ -698,6 +705,8 @@ impl Supervisor {
             spec.user.as_deref(),
             &attempt.log,
             SUBMIT_TIMEOUT,
+            // Recorded, so a supervisor restarted meanwhile knows the submission is under way.
+            &|pid| self.record_submit_process(&spec.id, attempt.number, pid),
         )?;
         let tag = attempt_tag(attempt);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -732,6 +741,9 @@ impl Supervisor {
             };
             (attempt, job.pid_ticks, job.spec.job.yarn.is_some())
         };
+        if yarn && attempt.yarn_application_id.is_none() {
+            return self.resume_submission(id, generation, &attempt);
+        }
         let ended = if yarn {
             match (self.rm.as_ref(), attempt.yarn_application_id.as_deref()) {
                 (Some(rm), Some(app_id)) => match rm.find(app_id) {
@@ -836,6 +848,73 @@ impl Supervisor {
     }
 }
 
+impl Supervisor {
+    fn record_submit_process(&self, id: &str, number: u32, pid: u32) {
+        let mut inner = self.lock();
+        if let Some(job) = inner.jobs.get_mut(id) {
+            job.pid_ticks = process::start_ticks(pid);
+            if let Some(current) = job.current_mut().filter(|a| a.number == number) {
+                current.pid = Some(pid);
+            }
+            self.save(&inner);
+        }
+    }
+
+    /// An attempt left without its YARN application id: this supervisor was restarted while the
+    /// attempt was being submitted. The submit command may still deliver (it outlives the
+    /// supervisor), so the application is looked for by the attempt's tag and adopted when it
+    /// shows up; while the recorded submit process still runs nothing else is submitted, and
+    /// once it is gone (or never started) without an application the attempt has ended.
+    fn resume_submission(&self, id: &str, generation: u64, attempt: &Attempt) -> Duration {
+        let Some(rm) = self.rm.as_ref() else {
+            return Duration::from_secs(2);
+        };
+        let found = match rm.apps_tagged(&attempt_tag(attempt)) {
+            Ok(apps) => apps.into_iter().next(),
+            // The RM cannot be reached: an outage is not an answer.
+            Err(_) => return Duration::from_secs(2),
+        };
+        if found.is_none() {
+            let pid_ticks = self.lock().jobs.get(id).and_then(|j| j.pid_ticks);
+            let submitting = match (attempt.pid, pid_ticks) {
+                (Some(pid), Some(ticks)) => process::is_alive(pid, ticks),
+                _ => false,
+            };
+            if submitting && elapsed_since(attempt.started_ms) < SUBMIT_TIMEOUT {
+                return Duration::from_secs(2);
+            }
+        }
+        let mut inner = self.lock();
+        let Some(job) = inner
+            .jobs
+            .get_mut(id)
+            .filter(|j| j.generation == generation)
+        else {
+            return Duration::ZERO;
+        };
+        let Some(current) = job.current_mut().filter(|a| a.number == attempt.number) else {
+            return Duration::ZERO;
+        };
+        match found {
+            Some(app) => {
+                current.yarn_application_id = Some(app.id);
+                current.pid = None;
+                job.pid_ticks = None;
+                job.state = JobState::Running;
+            }
+            None => {
+                current.ended_ms = Some(now_ms());
+                current.outcome = Some(Outcome::Unknown);
+                current.pid = None;
+                current.reason = Some("the submission was interrupted by a supervisor restart and produced no YARN application".into());
+                schedule_after_end(job, Outcome::Unknown);
+            }
+        }
+        self.save(&inner);
+        Duration::ZERO
+    }
+}
+
 /// After an attempt ended on its own: decide by policy whether and when to start another.
 fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
     let respawn = &job.spec.job.respawn;
@@ -911,9 +990,11 @@ fn run_to_end(
     user: Option<&str>,
     log: &Path,
     timeout: Duration,
+    on_spawn: &dyn Fn(u32),
 ) -> Result<bool, String> {
     let mut child = process::spawn(argv, workdir, env, user, log)
         .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    on_spawn(child.id());
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {

@@ -14,11 +14,9 @@ use dm_supervisor::protocol::{JobSpec, JobState, Request, Response};
 use dm_supervisor::yarn::ResourceManager;
 use serde_json::json;
 
-#[test]
-fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
+/// A Spark streaming job planned by the real plugin, in a fresh work folder.
+fn spark_job(prefix: &str) -> (tempfile::TempDir, JobSpec, String, String) {
     let env = env_json();
-    let rm_url = s(&env, "rm_url");
-    let rm = ResourceManager::new(&rm_url);
     let work = tempfile::tempdir().unwrap();
     let workdir = work.path().join("workdir");
     std::fs::create_dir_all(&workdir).unwrap();
@@ -37,7 +35,7 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         "log4j.rootCategory=WARN, console\n",
     )
     .unwrap();
-    let app = format!("spk{}", std::process::id());
+    let app = format!("{prefix}{}", std::process::id());
 
     let request = PlanRequest {
         application: app.clone(),
@@ -82,6 +80,15 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
             ("SPARK_LOCAL_IP".into(), "127.0.0.1".into()),
         ],
     };
+    (work, spec, component_tag, app)
+}
+
+#[test]
+fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let (work, spec, component_tag, app) = spark_job("spk");
     let id = spec.id.clone();
     let sup = Supervisor::start(&work.path().join("supervisor"), Some(&rm_url));
     sup.call(Request::Start {
@@ -103,5 +110,42 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         other => panic!("stop failed: {other:?}"),
     }
     assert_eq!(rm.app(&app_id).unwrap().state, "KILLED");
+    assert!(live_apps(&rm, &component_tag).is_empty());
+}
+
+#[test]
+fn a_supervisor_killed_while_submitting_adopts_what_the_submission_made() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let (work, spec, component_tag, _app) = spark_job("sub");
+    let id = spec.id.clone();
+    let state = work.path().join("supervisor");
+    let sup = Supervisor::start(&state, Some(&rm_url));
+    sup.call(Request::Start {
+        spec: Box::new(spec),
+    });
+    // Killed while spark-submit runs: the attempt and its submit process are recorded, its
+    // application id is not yet.
+    sup.wait_for(&id, "the submission to start", 30, |r| {
+        r.attempts.first().is_some_and(|a| a.pid.is_some())
+    });
+    sup.crash();
+    let sup = Supervisor::start(&state, Some(&rm_url));
+    let adopted = sup.wait_for(&id, "the submitted application adopted", 300, |r| {
+        running_app(r).is_some()
+    });
+    assert_eq!(
+        adopted.attempts.len(),
+        1,
+        "not submitted twice: {adopted:#?}"
+    );
+    let app_id = running_app(&adopted).unwrap();
+    let live = live_apps(&rm, &component_tag);
+    assert_eq!(live, std::slice::from_ref(&app_id), "exactly one copy");
+    match sup.call(Request::Stop { id }) {
+        Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
+        other => panic!("stop failed: {other:?}"),
+    }
     assert!(live_apps(&rm, &component_tag).is_empty());
 }
