@@ -6,43 +6,11 @@
 
 mod common;
 
-use common::{Dmd, Options, SupervisorGuard};
+use common::{supervisor_binary, Dmd, Options, SupervisorGuard};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// The dm-supervisor binary, built once for this test binary (cargo builds only dm-core's own
-/// binaries for its tests).
-fn supervisor_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "dm-supervisor",
-                    "--bin",
-                    "dm-supervisor",
-                ])
-                .status()
-                .expect("cargo build dm-supervisor");
-            assert!(status.success());
-            let deps = std::env::current_exe().unwrap();
-            let binary = deps
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("dm-supervisor");
-            assert!(binary.exists(), "{} was not built", binary.display());
-            binary
-        })
-        .clone()
-}
 
 /// A plugins folder with the three plugins and a file that is not one.
 fn plugins_dir(root: &Path) -> PathBuf {

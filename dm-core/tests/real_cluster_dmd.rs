@@ -12,11 +12,11 @@
 
 mod common;
 
-use common::{supervisor_pids, Dmd, Options, SupervisorGuard};
+use common::{supervisor_binary, supervisor_pids, Dmd, Options, SupervisorGuard};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn env_json() -> Value {
@@ -35,28 +35,6 @@ fn s(v: &Value, key: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("env.json has no {key}"))
         .to_string()
-}
-
-fn supervisor_binary() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "dm-supervisor",
-            "--bin",
-            "dm-supervisor",
-        ])
-        .status()
-        .expect("cargo build dm-supervisor");
-    assert!(status.success());
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("dm-supervisor")
 }
 
 fn config(root: &Path, env: &Value, target: &str) -> String {

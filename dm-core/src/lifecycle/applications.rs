@@ -61,24 +61,16 @@ impl Engine {
         let Some(row) = self.registry.read(|c| registry::get_app(c, name))? else {
             return Ok((Some(owner), json!({})));
         };
-        let mut logs = serde_json::Map::new();
-        for record in records(&row) {
-            let dir = self.dirs.app(&row.name).join(&record.ty).join(&record.name);
-            let ctx = ComponentContext {
-                application: &row.name,
-                component_type: &record.ty,
-                component: &record.name,
-                dir: &dir,
-                properties: &record.properties,
-            };
-            let logs_of = match self.runtimes.get(&record.ty) {
-                Some(runtime) => runtime
-                    .logs(&ctx, &record.data)
-                    .unwrap_or_else(|e| json!({"error": e})),
-                None => Value::Null,
-            };
-            logs.insert(format!("{}-{}", record.ty, record.name), logs_of);
-        }
+        let logs = self
+            .each_component(&row, |rt, ctx, data| rt.logs(ctx, data))
+            .into_iter()
+            .map(|(label, result)| {
+                (
+                    label.replace('/', "-"),
+                    result.unwrap_or_else(|e| json!({"error": e})),
+                )
+            })
+            .collect();
         Ok((Some(owner), Value::Object(logs)))
     }
 
@@ -536,11 +528,11 @@ impl Engine {
     }
 
     /// Applies `act` to every component regardless of failures (for rollbacks).
-    fn each_component(
+    fn each_component<T>(
         &self,
         row: &AppRow,
-        act: impl Fn(&dyn ComponentRuntime, &ComponentContext, &Value) -> Result<(), String>,
-    ) -> Vec<(String, Result<(), String>)> {
+        act: impl Fn(&dyn ComponentRuntime, &ComponentContext, &Value) -> Result<T, String>,
+    ) -> Vec<(String, Result<T, String>)> {
         records(row)
             .into_iter()
             .map(|record| {

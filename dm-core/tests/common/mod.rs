@@ -321,3 +321,34 @@ impl Drop for SupervisorGuard {
         }
     }
 }
+
+/// The dm-supervisor binary, built once per test binary (cargo builds only dm-core's own
+/// binaries for its tests); dmd finds it through `[supervisor] binary`.
+pub fn supervisor_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "dm-supervisor",
+                    "--bin",
+                    "dm-supervisor",
+                ])
+                .status()
+                .expect("cargo build dm-supervisor");
+            assert!(status.success());
+            let deps = std::env::current_exe().unwrap();
+            let binary = deps
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("dm-supervisor");
+            assert!(binary.exists(), "{} was not built", binary.display());
+            binary
+        })
+        .clone()
+}
