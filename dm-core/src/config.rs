@@ -31,6 +31,8 @@ pub struct Config {
     pub plugins: Plugins,
     pub jobs: Jobs,
     pub supervisor: SupervisorConfig,
+    pub hdfs: crate::hdfs::HdfsConfig,
+    pub oozie: crate::oozie::OozieConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -182,6 +184,8 @@ impl Default for Config {
             plugins: Plugins::default(),
             jobs: Jobs::default(),
             supervisor: SupervisorConfig::default(),
+            hdfs: Default::default(),
+            oozie: Default::default(),
         }
     }
 }

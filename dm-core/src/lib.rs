@@ -7,7 +7,8 @@
 //! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
 //! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
 //! (components run by runtime plugins and the supervisor), [`properties`]
-//! (property layering), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
+//! (property layering), [`hdfs`] (HDFS client), [`hdfs_paths`] (PNDA's `hdfs.json`), [`oozie`] (Oozie's REST
+//! API) and [`oozie_job`] (Oozie plans carried out), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
 //! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
 
 pub mod api;
@@ -16,11 +17,15 @@ pub mod callbacks;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod hdfs;
+pub mod hdfs_paths;
 pub mod hooks;
 pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod oozie;
+pub mod oozie_job;
 pub mod plugin_runtime;
 pub mod properties;
 pub mod registry;

@@ -2,17 +2,20 @@
 //!
 //! Create asks the plugin for a plan and renders the files it lists (PNDA's templating), and
 //! keeps the plan as the component's create data; start hands the plan's job to the
-//! supervisor, stop and destroy ask the supervisor to stop and forget it. The supervisor is
+//! supervisor, stop and destroy ask the supervisor to stop and forget it. An Oozie plan is
+//! carried out by [`OozieRunner`] instead. The supervisor is
 //! started (detached) the first time it is needed, so one `dmd` still runs everything.
 
 use crate::config::Config;
+use crate::hdfs::Hdfs;
+use crate::oozie_job::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;
 use dm_plugin_api::template::substitute;
-use dm_plugin_api::{ComponentFiles, Engines, Plan, PlanRequest, Target};
+use dm_plugin_api::{ComponentFiles, Engines, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
-use dm_supervisor::protocol::{JobSpec, Request, Response};
+use dm_supervisor::protocol::{JobReport, JobSpec, Request, Response};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -92,6 +95,10 @@ pub struct PluginRuntime {
     plugin: Arc<LoadedPlugin>,
     jobs: JobSettings,
     supervisor: Arc<SupervisorLink>,
+    /// For cleaning up after jobs on YARN; `None` when HDFS is not configured.
+    hdfs: Option<Arc<Hdfs>>,
+    /// For Oozie plans; `None` when Oozie or HDFS is not configured.
+    oozie: Option<Arc<OozieRunner>>,
 }
 
 impl PluginRuntime {
@@ -99,34 +106,49 @@ impl PluginRuntime {
         plugin: Arc<LoadedPlugin>,
         jobs: JobSettings,
         supervisor: Arc<SupervisorLink>,
+        hdfs: Option<Arc<Hdfs>>,
+        oozie: Option<Arc<OozieRunner>>,
     ) -> PluginRuntime {
         PluginRuntime {
             plugin,
             jobs,
             supervisor,
+            hdfs,
+            oozie,
         }
     }
 
-    /// The supervisor's id of a component's job.
-    pub fn job_id(ctx: &ComponentContext) -> String {
-        format!(
-            "{}/{}/{}",
-            ctx.application, ctx.component_type, ctx.component
-        )
+    /// Flink and Spark clean their YARN staging folders (`~/.flink/<app id>`,
+    /// `~/.sparkStaging/<app id>`) only when the application ends by itself; one killed (from
+    /// outside, or by a stop that fell back to a kill) leaves its jars there for ever. Once the
+    /// job is stopped, those of all its attempts are removed.
+    fn remove_yarn_staging(&self, ctx: &ComponentContext, job: &JobReport) {
+        let (Some(hdfs), Some(user)) = (
+            &self.hdfs,
+            ctx.properties
+                .get("application_user")
+                .and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        for id in job
+            .attempts
+            .iter()
+            .filter_map(|a| a.yarn_application_id.as_deref())
+        {
+            for folder in [".flink", ".sparkStaging"] {
+                let path = format!("/user/{user}/{folder}/{id}");
+                match hdfs.remove(&path, true) {
+                    Ok(true) => log::info!("removed {path}, left by {}", job.id),
+                    Ok(false) => {}
+                    Err(e) => log::warn!("{}: {e}", job.id),
+                }
+            }
+        }
     }
 
-    fn plan_of(data: &Value) -> Result<Plan, String> {
-        serde_json::from_value(data["plan"].clone())
-            .map_err(|e| format!("the component's create data holds no readable plan: {e}"))
-    }
-}
-
-impl ComponentRuntime for PluginRuntime {
-    fn component_type(&self) -> &str {
-        self.plugin.component_type_name()
-    }
-
-    fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
+    /// Asks the plugin what to do for this component.
+    fn plan(&self, ctx: &ComponentContext) -> Result<Plan, String> {
         let request = PlanRequest {
             application: ctx.application.to_string(),
             user: ctx
@@ -152,26 +174,75 @@ impl ComponentRuntime for PluginRuntime {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
         };
-        let plan = self.plugin.plan(&request).map_err(|e| e.to_string())?;
-        if plan.oozie.is_some() {
-            return Err(
-                "this dmd cannot run Oozie plans yet (submission to Oozie is not implemented)"
-                    .into(),
-            );
-        }
-        if plan.job.is_none() {
-            return Err(format!(
-                "plugin {} planned nothing to run",
-                self.plugin.component_type_name()
-            ));
-        }
+        self.plugin.plan(&request).map_err(|e| e.to_string())
+    }
+
+    fn oozie_runner(&self) -> Result<&OozieRunner, String> {
+        self.oozie.as_deref().ok_or_else(|| {
+            "this dmd cannot run Oozie components: [oozie] url and [hdfs] namenode must both be set"
+                .to_string()
+        })
+    }
+
+    /// The Oozie job of a component created from an Oozie plan.
+    fn oozie_job_of(data: &Value) -> Option<(OozieJob, Option<String>)> {
+        let job = serde_json::from_value(data["plan"]["oozie"].clone()).ok()?;
+        Some((job, data["oozie"]["job_id"].as_str().map(str::to_string)))
+    }
+
+    /// The supervisor's id of a component's job.
+    pub fn job_id(ctx: &ComponentContext) -> String {
+        format!(
+            "{}/{}/{}",
+            ctx.application, ctx.component_type, ctx.component
+        )
+    }
+
+    fn plan_of(data: &Value) -> Result<Plan, String> {
+        serde_json::from_value(data["plan"].clone())
+            .map_err(|e| format!("the component's create data holds no readable plan: {e}"))
+    }
+}
+
+impl ComponentRuntime for PluginRuntime {
+    fn component_type(&self) -> &str {
+        self.plugin.component_type_name()
+    }
+
+    fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
+        let plan = self.plan(ctx)?;
+        let runner = match (&plan.job, &plan.oozie) {
+            (Some(_), None) => None,
+            (None, Some(_)) => Some(self.oozie_runner()?),
+            _ => {
+                return Err(format!(
+                    "plugin {} planned {} to run; exactly one job or one Oozie job is needed",
+                    self.plugin.component_type_name(),
+                    if plan.job.is_some() {
+                        "a job and an Oozie job"
+                    } else {
+                        "nothing"
+                    }
+                ))
+            }
+        };
         for file in &plan.render {
             render(&ctx.dir.join(file), ctx.properties)?;
         }
-        Ok(json!({ "plan": plan }))
+        match (runner, &plan.oozie) {
+            (Some(runner), Some(job)) => {
+                let submitted = runner.create(job, ctx.dir, ctx.properties)?;
+                Ok(json!({ "plan": plan, "oozie": submitted }))
+            }
+            _ => Ok(json!({ "plan": plan })),
+        }
     }
 
     fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        if let Some((job, id)) = Self::oozie_job_of(data) {
+            let id = id.ok_or("the component's create data has no Oozie job id")?;
+            return self.oozie_runner()?.start(&job, &id);
+        }
         let plan = Self::plan_of(data)?;
         let job = plan.job.ok_or("the plan has no job to start")?;
         let spec = JobSpec {
@@ -202,11 +273,20 @@ impl ComponentRuntime for PluginRuntime {
         }
     }
 
-    fn stop(&self, ctx: &ComponentContext, _data: &Value) -> Result<(), String> {
+    fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        if let Some((job, id)) = Self::oozie_job_of(data) {
+            return match id {
+                Some(id) => self.oozie_runner()?.stop(&job, &id),
+                None => Ok(()),
+            };
+        }
         match self.supervisor.call(Request::Stop {
             id: Self::job_id(ctx),
         })? {
-            Response::Job { .. } => Ok(()),
+            Response::Job { job } => {
+                self.remove_yarn_staging(ctx, &job);
+                Ok(())
+            }
             // Never started (or already forgotten): nothing runs.
             Response::Error { message } if message.starts_with("no job") => Ok(()),
             Response::Error { message } => Err(message),
@@ -214,7 +294,13 @@ impl ComponentRuntime for PluginRuntime {
         }
     }
 
-    fn logs(&self, ctx: &ComponentContext, _data: &Value) -> Result<Value, String> {
+    fn logs(&self, ctx: &ComponentContext, data: &Value) -> Result<Value, String> {
+        if let Some((_, id)) = Self::oozie_job_of(data) {
+            return match id {
+                Some(id) => self.oozie_runner()?.logs(&id),
+                None => Ok(Value::Null),
+            };
+        }
         let request = Request::Logs {
             id: Self::job_id(ctx),
             attempt: None,
@@ -234,6 +320,19 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        if let Some((job, id)) = Self::oozie_job_of(data) {
+            return self.oozie_runner()?.destroy(&job, id.as_deref());
+        }
+        if data.is_null() {
+            // Create failed or was cut short before recording anything: plan again to learn what
+            // it may have left (a staged folder, a submitted Oozie job).
+            if let Ok(Plan {
+                oozie: Some(job), ..
+            }) = self.plan(ctx)
+            {
+                return self.oozie_runner()?.destroy(&job, None);
+            }
+        }
         self.stop(ctx, data)?;
         match self.supervisor.call(Request::Remove {
             id: Self::job_id(ctx),

@@ -5,9 +5,11 @@ use crate::api::{self, Api};
 use crate::auth::Authenticator;
 use crate::callbacks::Callbacks;
 use crate::config::Config;
+use crate::hdfs::Hdfs;
 use crate::hooks::PauseHook;
 use crate::lifecycle::{Dirs, Engine, EngineParts};
 use crate::metrics::Metrics;
+use crate::oozie_job::OozieRunner;
 use crate::plugin_runtime::{JobSettings, PluginRuntime, SupervisorLink};
 use crate::registry::Registry;
 use crate::repository::LocalStore;
@@ -37,16 +39,40 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     let dirs = Dirs::new(data)
         .with_context(|| format!("cannot create folders under {}", data.display()))?;
 
+    let hdfs = Hdfs::from_config(&config.hdfs)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .map(Arc::new);
+    let oozie = match (crate::oozie::Oozie::from_config(&config.oozie), &hdfs) {
+        (Some(oozie), Some(hdfs)) => Some(Arc::new(OozieRunner {
+            oozie: Arc::new(oozie),
+            hdfs: Arc::clone(hdfs),
+        })),
+        (Some(_), None) => {
+            log::warn!(
+                "[oozie] url is set but [hdfs] namenode is not: Oozie components cannot be created"
+            );
+            None
+        }
+        _ => None,
+    };
     let mut rules = RuleSet::builtin();
     let mut runtimes = Runtimes::default();
-    let plugins = load_plugins(config, &mut rules, &mut runtimes)?;
+    let plugins = load_plugins(config, hdfs.clone(), oozie, &mut rules, &mut runtimes)?;
     if config.lifecycle.test_components {
         log::warn!("the no-op `test` component type is enabled (lifecycle.test_components): not for production");
         enable_test_components(&mut rules, &mut runtimes);
     }
 
+    let mut environment = config.environment.clone();
+    // Applications (and the Oozie plugin's application paths) read the NameNode as
+    // `environment_name_node`; dmd's own HDFS is the default.
+    if let Some(namenode) = &config.hdfs.namenode {
+        environment
+            .entry("name_node")
+            .or_insert_with(|| Value::String(namenode.clone()));
+    }
     let (mut endpoints, mut app_environment) = (Map::new(), Map::new());
-    for (key, value) in &config.environment {
+    for (key, value) in &environment {
         if config.secrets.is_secret(key) {
             endpoints.insert(key.clone(), Value::String(REDACTED.into()));
         } else {
@@ -65,6 +91,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         app_environment,
         callbacks: Callbacks::start(&config.callbacks, Arc::clone(&registry)),
         hooks: PauseHook::from_env(data),
+        hdfs: hdfs.clone(),
         workers: config.lifecycle.workers,
     }));
     let report = engine
@@ -92,6 +119,8 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
 /// plugin, or one built for another ABI, is logged and skipped; the others still load.
 fn load_plugins(
     config: &Config,
+    hdfs: Option<Arc<Hdfs>>,
+    oozie: Option<Arc<OozieRunner>>,
     rules: &mut RuleSet,
     runtimes: &mut Runtimes,
 ) -> anyhow::Result<Vec<PluginInfo>> {
@@ -129,6 +158,8 @@ fn load_plugins(
             plugin,
             jobs.clone(),
             Arc::clone(&supervisor),
+            hdfs.clone(),
+            oozie.clone(),
         )));
         infos.push(info);
     }

@@ -398,9 +398,17 @@ impl ComponentRules for ReadsWorkflow {
 
     fn check(&self, component: &Component) -> Vec<Finding> {
         match component.content("workflow.xml") {
-            Some(text) if text == b"broken" => vec![Finding::new("bad_xml", Some("workflow.xml"), "workflow.xml is broken")],
+            Some(text) if text == b"broken" => vec![Finding::new(
+                "bad_xml",
+                Some("workflow.xml"),
+                "workflow.xml is broken",
+            )],
             Some(_) => Vec::new(),
-            None => vec![Finding::new(code::MISSING_FILE, Some("workflow.xml"), "missing file workflow.xml")],
+            None => vec![Finding::new(
+                code::MISSING_FILE,
+                Some("workflow.xml"),
+                "missing file workflow.xml",
+            )],
         }
     }
 
@@ -416,25 +424,45 @@ fn rules_can_read_the_files_they_ask_for_and_only_those() {
     let reader = Reader::new(Limits::default(), rules);
     let dir = tempfile::tempdir().unwrap();
     let tar = |workflow: &str| {
-        TarGz::new().file("p-1.0.0/oozie/good/workflow.xml", "<workflow-app/>").file("p-1.0.0/oozie/bad/workflow.xml", workflow).file("p-1.0.0/oozie/bad/lib/x.jar", "jar")
+        TarGz::new()
+            .file("p-1.0.0/oozie/good/workflow.xml", "<workflow-app/>")
+            .file("p-1.0.0/oozie/bad/workflow.xml", workflow)
+            .file("p-1.0.0/oozie/bad/lib/x.jar", "jar")
     };
     let file = write(&dir, "p-1.0.0.tar.gz", tar("broken").bytes());
     let problems = refused(&reader, &file);
     assert_eq!(messages(&problems), ["workflow.xml is broken"]);
-    assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0/oozie/bad/workflow.xml"));
+    assert_eq!(
+        problems.0[0].path.as_deref(),
+        Some("p-1.0.0/oozie/bad/workflow.xml")
+    );
 
     let file = write(&dir, "p-1.0.0.tar.gz", tar("<workflow-app/>").bytes());
     let package = reader.inspect(&file).unwrap();
     let bad = &package.metadata.component_types["oozie"]["bad"];
     assert_eq!(bad.content("workflow.xml"), Some(&b"<workflow-app/>"[..]));
-    assert_eq!(bad.content("lib/x.jar"), None, "files the rules do not read are not kept");
+    assert_eq!(
+        bad.content("lib/x.jar"),
+        None,
+        "files the rules do not read are not kept"
+    );
 
     // A file read by content is bounded like a descriptor.
-    let limits = Limits { max_descriptor_bytes: 20, ..Limits::default() };
+    let limits = Limits {
+        max_descriptor_bytes: 20,
+        ..Limits::default()
+    };
     let mut rules = RuleSet::empty();
     rules.register(Arc::new(ReadsWorkflow));
-    let file = write(&dir, "p-1.0.0.tar.gz", tar("<workflow-app>much too long</workflow-app>").bytes());
+    let file = write(
+        &dir,
+        "p-1.0.0.tar.gz",
+        tar("<workflow-app>much too long</workflow-app>").bytes(),
+    );
     let problems = refused(&Reader::new(limits, rules), &file);
     assert_eq!(problems.0[0].code, code::LIMIT_EXCEEDED);
-    assert_eq!(problems.0[0].path.as_deref(), Some("p-1.0.0/oozie/bad/workflow.xml"));
+    assert_eq!(
+        problems.0[0].path.as_deref(),
+        Some("p-1.0.0/oozie/bad/workflow.xml")
+    );
 }

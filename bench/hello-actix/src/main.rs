@@ -5,10 +5,14 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5099".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:5099".into());
     HttpServer::new(|| {
         App::new().default_service(web::get().to(|| async {
-            HttpResponse::Ok().content_type("application/json").body(r#"{"status": "CREATED", "information": null}"#)
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(r#"{"status": "CREATED", "information": null}"#)
         }))
     })
     .workers(2)

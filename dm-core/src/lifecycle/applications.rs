@@ -226,7 +226,11 @@ impl Engine {
             let runtime = self.runtime(ty)?;
             let by_type = overrides.get(ty).and_then(Value::as_object);
             for (component, details) in components {
-                let props = properties::resolve(&Layers {
+                let dir = app_dir.join(ty).join(component);
+                let hdfs_paths = read_hdfs_paths(&dir).map_err(|e| {
+                    Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
+                })?;
+                let mut props = properties::resolve(&Layers {
                     environment: &self.app_environment,
                     defaults: details.properties(),
                     overrides: by_type
@@ -236,17 +240,21 @@ impl Engine {
                     component,
                     user: &op.user,
                 });
-                // Recorded before the runtime acts, so a rollback also destroys a half-made one.
+                props.extend(hdfs_paths.iter().map(HdfsPath::property));
+                // Recorded before anything is made, so a rollback also undoes a half-made one.
                 let mut record = json!({
                     "component_name": component,
                     "component_job_name": props["component_job_name"],
                     "application_hdfs_root": props["application_hdfs_root"],
                     "properties": props,
+                    "hdfs_paths": hdfs_paths.iter().map(HdfsPath::to_record).collect::<Vec<_>>(),
                     "runtime": null,
                 });
                 push_record(&mut create_data, ty, record.clone());
                 self.save_create_data(name, &create_data)?;
-                let dir = app_dir.join(ty).join(component);
+                self.create_hdfs_paths(&hdfs_paths).map_err(|e| {
+                    Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
+                })?;
                 if !props.contains_key(properties::NO_AUTO_PROPS) {
                     append_file(
                         &dir.join("application.properties"),
@@ -309,6 +317,9 @@ impl Engine {
                             "rolling back the creation of {name}: cannot destroy {component}: {e}"
                         );
                     }
+                }
+                if let Err(e) = self.remove_hdfs_leftovers(&row) {
+                    log::error!("rolling back the creation of {name}: {e}");
                 }
             }
             other => log::error!(
@@ -422,6 +433,11 @@ impl Engine {
                 rt.destroy(ctx, data)
             })
             .and_then(|()| {
+                // After the components, so nothing running writes into a folder being removed.
+                if let Some(row) = self.registry.read(|c| registry::get_app(c, name))? {
+                    self.remove_hdfs_leftovers(&row)
+                        .map_err(|e| Failure::new("FailedOperation", e))?;
+                }
                 remove_dir_if_exists(&self.dirs.app(name))
                     .map_err(|e| Failure::io("cannot remove the application's files", e))?;
                 self.registry.write(|tx| {
@@ -556,6 +572,48 @@ impl Engine {
             .collect()
     }
 
+    /// Makes a component's `hdfs.json` folders.
+    fn create_hdfs_paths(&self, paths: &[HdfsPath]) -> Result<(), String> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let hdfs = self.hdfs.as_ref().ok_or(
+            "hdfs.json asks for HDFS folders, but this dmd has no HDFS ([hdfs] namenode is not set)",
+        )?;
+        paths.iter().try_for_each(|p| hdfs.mkdirs(&p.path))
+    }
+
+    /// Removes the `hdfs.json` folders marked for deletion, then the application's HDFS root if
+    /// nothing is left in it (PNDA removed it non-recursively: data others put there stays).
+    fn remove_hdfs_leftovers(&self, row: &AppRow) -> Result<(), String> {
+        let records = records(row);
+        let doomed: Vec<&str> = records
+            .iter()
+            .flat_map(|r| &r.hdfs_paths)
+            .filter_map(|p| p.delete_on_destroy.as_deref())
+            .collect();
+        let Some(hdfs) = &self.hdfs else {
+            if !doomed.is_empty() {
+                return Err(format!(
+                    "cannot remove {} from HDFS: [hdfs] namenode is not set",
+                    doomed.join(", ")
+                ));
+            }
+            return Ok(());
+        };
+        for path in doomed {
+            hdfs.remove(path, true)?;
+        }
+        let roots: std::collections::BTreeSet<&str> = records
+            .iter()
+            .filter_map(|r| r.properties.get("application_hdfs_root")?.as_str())
+            .collect();
+        for root in roots {
+            hdfs.remove_if_empty(root)?;
+        }
+        Ok(())
+    }
+
     fn runtime(&self, ty: &str) -> Result<&Arc<dyn ComponentRuntime>, Failure> {
         self.runtimes.get(ty).ok_or_else(|| {
             Failure::new(
@@ -584,6 +642,13 @@ fn records(row: &AppRow) -> Vec<ComponentRecord> {
                         .cloned()
                         .unwrap_or_default(),
                     data: c.get("runtime").cloned().unwrap_or(Value::Null),
+                    hdfs_paths: c
+                        .get("hdfs_paths")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(HdfsPath::from_record)
+                        .collect(),
                 })
             })
         })
@@ -606,5 +671,14 @@ fn replace_last_record(data: &mut Map<String, Value>, ty: &str, record: Value) {
         .and_then(|l| l.last_mut())
     {
         *last = record;
+    }
+}
+
+/// A component's `hdfs.json`, if it has one.
+fn read_hdfs_paths(dir: &Path) -> Result<Vec<HdfsPath>, String> {
+    match std::fs::read_to_string(dir.join(hdfs_paths::FILE)) {
+        Ok(text) => hdfs_paths::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", hdfs_paths::FILE)),
     }
 }

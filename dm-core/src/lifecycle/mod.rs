@@ -17,6 +17,8 @@
 
 use crate::callbacks::Callbacks;
 use crate::error::DmError;
+use crate::hdfs::Hdfs;
+use crate::hdfs_paths::{self, HdfsPath};
 use crate::hooks::PauseHook;
 use crate::journal::{self, OpKind, Operation, Outcome};
 use crate::metrics::Metrics;
@@ -143,6 +145,8 @@ pub struct Engine {
     app_environment: Map<String, Value>,
     callbacks: Callbacks,
     hooks: PauseHook,
+    /// HDFS, when configured (`hdfs.json` folders, the applications' HDFS roots).
+    hdfs: Option<Arc<Hdfs>>,
     /// Operations queued or running on the workers, for a clean shutdown.
     running: (std::sync::Mutex<usize>, std::sync::Condvar),
     /// The workers' queue: operations run on a fixed number of threads.
@@ -159,6 +163,7 @@ pub struct EngineParts {
     pub app_environment: Map<String, Value>,
     pub callbacks: Callbacks,
     pub hooks: PauseHook,
+    pub hdfs: Option<Arc<Hdfs>>,
     /// Operations run at once (PNDA's `deployer_thread_limit`); more wait their turn.
     pub workers: usize,
 }
@@ -192,6 +197,8 @@ struct ComponentRecord {
     name: String,
     properties: Map<String, Value>,
     data: Value,
+    /// Its `hdfs.json` folders.
+    hdfs_paths: Vec<HdfsPath>,
 }
 
 impl Engine {
@@ -206,6 +213,7 @@ impl Engine {
             app_environment: parts.app_environment,
             callbacks: parts.callbacks,
             hooks: parts.hooks,
+            hdfs: parts.hdfs,
             running: Default::default(),
             jobs: start_workers(parts.workers),
         }

@@ -12,7 +12,9 @@
 //! - target `yarn`: YARN application mode (`flink run -t yarn-application`, or
 //!   `flink run-application` on Flink 1.x), named after the job and tagged so the supervisor
 //!   finds every attempt; restarts resume from the last savepoint. Stop: stop with a savepoint,
-//!   else cancel, else kill the YARN application. (Per-job mode is gone from Flink 2.)
+//!   else cancel, else kill the YARN application. `flink_deploy_mode = per-job` chooses per-job
+//!   mode (`flink run -t yarn-per-job --detached`) on Flink 1.x; Flink 2 removed it, and asking
+//!   for it there is refused. The local target ignores the mode.
 //! - target `local`: `flink run -t local` on the edge node; stop by signal.
 
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
@@ -65,13 +67,20 @@ impl ComponentPlugin for FlinkPlugin {
         let application_args = props.component_args("application_args")?;
         let name = job_name(request);
 
+        let mode = deploy_mode(&props, &version)?;
         let mut argv = vec![Arg::lit(&flink)];
-        match request.target {
-            Target::Yarn if major_version(&version) < 2 => {
+        match (request.target, mode) {
+            (Target::Yarn, DeployMode::PerJob) => {
+                // Detached: the client returns once the job is submitted, as in application mode.
+                argv.extend(["run", "-t", "yarn-per-job", "--detached"].map(Arg::lit))
+            }
+            (Target::Yarn, DeployMode::Application) if major_version(&version) < 2 => {
                 argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit))
             }
-            Target::Yarn => argv.extend(["run", "-t", "yarn-application"].map(Arg::lit)),
-            Target::Local => argv.extend(["run", "-t", "local"].map(Arg::lit)),
+            (Target::Yarn, DeployMode::Application) => {
+                argv.extend(["run", "-t", "yarn-application"].map(Arg::lit))
+            }
+            (Target::Local, _) => argv.extend(["run", "-t", "local"].map(Arg::lit)),
         }
         if request.target == Target::Yarn {
             argv.push(Arg::lit(format!("-Dyarn.application.name={name}")));
@@ -113,7 +122,7 @@ impl ComponentPlugin for FlinkPlugin {
                     application_type: "Apache Flink".into(),
                     tags: yarn_tags(request),
                 }),
-                yarn_stop_steps(&flink, kind),
+                yarn_stop_steps(&flink, mode.target(), kind),
             ),
             Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
         };
@@ -136,13 +145,13 @@ impl ComponentPlugin for FlinkPlugin {
 }
 
 /// Stop with a savepoint (streaming), else cancel, else kill the YARN application.
-fn yarn_stop_steps(flink: &str, kind: JobKind) -> Vec<StopStep> {
+fn yarn_stop_steps(flink: &str, target: &str, kind: JobKind) -> Vec<StopStep> {
     let on_yarn = |action: &str, extra: Vec<Arg>| {
         let mut argv = vec![
             Arg::lit(flink),
             Arg::lit(action),
             Arg::lit("-t"),
-            Arg::lit("yarn-application"),
+            Arg::lit(target),
         ];
         argv.push(Arg::Slot {
             prefix: "-Dyarn.application.id=".into(),
@@ -180,6 +189,38 @@ fn yarn_stop_steps(flink: &str, kind: JobKind) -> Vec<StopStep> {
     });
     steps.push(StopStep::YarnKill);
     steps
+}
+
+/// How a job goes to YARN (`flink_deploy_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeployMode {
+    /// The job's `main` runs in the cluster (the default; the only mode of Flink 2).
+    Application,
+    /// The client builds the job graph and starts a cluster for it (Flink 1.x only).
+    PerJob,
+}
+
+impl DeployMode {
+    /// Flink's execution target name.
+    fn target(self) -> &'static str {
+        match self {
+            DeployMode::Application => "yarn-application",
+            DeployMode::PerJob => "yarn-per-job",
+        }
+    }
+}
+
+fn deploy_mode(props: &Props, version: &str) -> Result<DeployMode, String> {
+    match props.component("flink_deploy_mode").as_deref() {
+        None | Some("application") => Ok(DeployMode::Application),
+        Some("per-job") if major_version(version) >= 2 => Err(format!(
+            "flink_deploy_mode per-job is not available on Flink {version} (removed in Flink 2); use application"
+        )),
+        Some("per-job") => Ok(DeployMode::PerJob),
+        Some(other) => Err(format!(
+            "flink_deploy_mode must be application or per-job but is {other}"
+        )),
+    }
 }
 
 /// The Flink home for the component's `flink_version`, or the configured default version.

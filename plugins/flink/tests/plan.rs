@@ -201,6 +201,56 @@ fn flink_1_uses_run_application_and_the_chosen_home() {
 }
 
 #[test]
+fn flink_1_per_job_mode_submits_detached_and_stops_through_the_same_target() {
+    let mut props = JAR();
+    props["component_flink_version"] = json!("1.20");
+    props["component_flink_deploy_mode"] = json!("per-job");
+    let plan = plan(&request(Target::Yarn, props));
+    let argv = first_attempt(&plan);
+    assert_eq!(
+        argv[..5],
+        [
+            "/opt/flink-1.20/bin/flink",
+            "run",
+            "-t",
+            "yarn-per-job",
+            "--detached"
+        ]
+    );
+    let job = plan.job.unwrap();
+    let targets: Vec<String> = job
+        .stop
+        .iter()
+        .filter_map(|step| match step {
+            StopStep::Run { command, .. } => Some(format!("{:?}", command.argv[3])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(targets.len(), 2, "stop with savepoint, then cancel");
+    assert!(
+        targets.iter().all(|t| t.contains("yarn-per-job")),
+        "{targets:?}"
+    );
+}
+
+#[test]
+fn per_job_mode_is_refused_on_flink_2_and_unknown_modes_are_named() {
+    let error = |props: Value| FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
+    let mut props = JAR();
+    props["component_flink_deploy_mode"] = json!("per-job");
+    assert_eq!(
+        error(props),
+        "flink_deploy_mode per-job is not available on Flink 2.3 (removed in Flink 2); use application"
+    );
+    let mut props = JAR();
+    props["component_flink_deploy_mode"] = json!("session");
+    assert_eq!(
+        error(props),
+        "flink_deploy_mode must be application or per-job but is session"
+    );
+}
+
+#[test]
 fn python_jobs_ship_the_component_folder() {
     let argv = first_attempt(&plan(&request(
         Target::Yarn,

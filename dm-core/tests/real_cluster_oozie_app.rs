@@ -1,0 +1,370 @@
+//! Slow suite, against the real loopback cluster (`tests/env/up`, with its Oozie): dmd with the
+//! `oozie` plugin runs a PNDA-style batch application with two components,
+//!
+//! - `once`: a one-shot workflow, and
+//! - `every`: a coordinator firing every minute (its start is in the past, so runs are due at
+//!   once),
+//!
+//! both writing folders on HDFS with fs actions (the test Oozie has no sharelib, so actions that
+//! launch on YARN cannot run here). Create stages the components on HDFS and leaves both jobs
+//! waiting; start runs them (SUCCEEDED runs, folders written); stop suspends the coordinator;
+//! start again resumes it and reruns the ended workflow; destroy kills the coordinator and leaves
+//! nothing on HDFS: no component folder, no application folder, and the `hdfs.json` folder marked
+//! for deletion is gone.
+//!
+//! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_oozie_app`.
+
+mod common;
+
+use common::{Dmd, Options};
+use dm_core::hdfs::{Hdfs, HdfsConfig};
+use dm_core::oozie::{Oozie, OozieConfig};
+use dm_testkit::{built_cdylib, TarGz};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn env_json() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
+}
+
+fn current_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `YYYY-MM-DDTHH:MMZ`, `minutes_ago` minutes before now.
+fn oozie_time(minutes_ago: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t = chrono::DateTime::from_timestamp((now - minutes_ago * 60) as i64, 0).unwrap();
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+const ONCE_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="dm-once">
+  <start to="mark"/>
+  <action name="mark">
+    <fs><mkdir path="${environment_name_node}${component_out}/once"/></fs>
+    <ok to="end"/>
+    <error to="fail"/>
+  </action>
+  <kill name="fail"><message>${wf:errorMessage(wf:lastErrorNode())}</message></kill>
+  <end name="end"/>
+</workflow-app>"#;
+
+const EVERY_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="dm-every">
+  <start to="mark"/>
+  <action name="mark">
+    <fs><mkdir path="${environment_name_node}${component_out}/every/${nominal}"/></fs>
+    <ok to="end"/>
+    <error to="fail"/>
+  </action>
+  <kill name="fail"><message>${wf:errorMessage(wf:lastErrorNode())}</message></kill>
+  <end name="end"/>
+</workflow-app>"#;
+
+const EVERY_COORDINATOR: &str = r#"<coordinator-app xmlns="uri:oozie:coordinator:0.4" name="dm-every-minute"
+    frequency="${coord:minutes(1)}" start="${component_start}" end="${deployment_end}" timezone="UTC">
+  <action>
+    <workflow>
+      <app-path>${environment_name_node}${component_hdfs_root}</app-path>
+      <configuration>
+        <property><name>nominal</name><value>${coord:formatTime(coord:nominalTime(), 'yyyyMMddHHmm')}</value></property>
+      </configuration>
+    </workflow>
+  </action>
+</coordinator-app>"#;
+
+fn package(id: &str, out: &str) -> Vec<u8> {
+    let hdfs_json = json!([
+        {"name": "data", "path": format!("{out}/data/raw"), "delete_on_undeploy": 2},
+        {"name": "kept", "path": format!("{out}/kept")},
+    ]);
+    TarGz::new()
+        .file(format!("{id}/oozie/once/workflow.xml"), ONCE_WORKFLOW)
+        .file(
+            format!("{id}/oozie/once/properties.json"),
+            json!({"out": out}).to_string(),
+        )
+        .file(format!("{id}/oozie/once/hdfs.json"), hdfs_json.to_string())
+        .file(
+            format!("{id}/oozie/once/lib/notes.txt"),
+            "staged with the workflow\n",
+        )
+        .file(format!("{id}/oozie/every/workflow.xml"), EVERY_WORKFLOW)
+        .file(
+            format!("{id}/oozie/every/coordinator.xml"),
+            EVERY_COORDINATOR,
+        )
+        .file(
+            format!("{id}/oozie/every/properties.json"),
+            // Three runs are already due when the coordinator starts.
+            json!({"out": out, "start": oozie_time(3)}).to_string(),
+        )
+        .bytes()
+}
+
+/// The Oozie job ids of `once` and `every`, as dmd shows them in the application's logs.
+fn job_ids(dmd: &Dmd, app: &str, user: &str) -> (String, String) {
+    let reply = dmd.get(&format!("/applications/{app}/logs?user.name={user}"));
+    assert_eq!(reply.code, 200, "{}", reply.body);
+    let logs = reply.body;
+    let id = |label: &str| {
+        logs[label]["job_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Oozie job id for {label}: {logs:#}"))
+            .to_string()
+    };
+    (id("oozie-once"), id("oozie-every"))
+}
+
+#[test]
+fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
+    let env = env_json();
+    let (nn, oozie_url) = (s(&env, "namenode_url"), s(&env, "oozie_url"));
+    let user = current_user();
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        built_cdylib("dm_plugin_oozie"),
+        plugins.join("libdm_plugin_oozie.so"),
+    )
+    .unwrap();
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n",
+        plugins.display()
+    );
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config),
+            test_components: Some(false),
+            ..Options::default()
+        },
+    );
+    let hdfs = Hdfs::from_config(&HdfsConfig {
+        namenode: Some(nn.clone()),
+        user: None,
+    })
+    .unwrap()
+    .unwrap();
+    let oozie = Oozie::from_config(&OozieConfig {
+        url: Some(oozie_url.clone()),
+    })
+    .unwrap();
+
+    let app = format!("batch{}", std::process::id());
+    let out = format!("/tmp/dm-oozie-{app}");
+    let app_root = format!("/pnda/system/deployment-manager/applications/{user}/{app}");
+    dmd.deployed("batch-1.0.0", &package("batch-1.0.0", &out));
+    let body = json!({"package": "batch-1.0.0"}).to_string();
+    let reply = dmd.put(
+        &format!("/applications/{app}?user.name={user}"),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    let status = dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(status["status"], "CREATED", "{status}");
+
+    // Create: the components are on HDFS without their descriptors, with the effective
+    // properties; the hdfs.json folders exist; both jobs wait.
+    for file in [
+        "once/workflow.xml",
+        "once/lib/notes.txt",
+        "once/application.properties",
+    ] {
+        assert!(
+            hdfs.exists(&format!("{app_root}/{file}")).unwrap(),
+            "{file} staged"
+        );
+    }
+    for file in ["once/properties.json", "once/hdfs.json"] {
+        assert!(
+            !hdfs.exists(&format!("{app_root}/{file}")).unwrap(),
+            "{file} is not staged"
+        );
+    }
+    assert!(hdfs.exists(&format!("{out}/data/raw")).unwrap());
+    assert!(hdfs.exists(&format!("{out}/kept")).unwrap());
+    let (once, every) = job_ids(&dmd, &app, &user);
+    assert_eq!(oozie.status(&once).unwrap(), "PREP");
+    assert_eq!(oozie.status(&every).unwrap(), "PREPSUSPENDED");
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(
+        !hdfs.exists(&format!("{out}/every")).unwrap()
+            && !hdfs.exists(&format!("{out}/once")).unwrap(),
+        "nothing runs before start"
+    );
+
+    // Start: the workflow runs once; the coordinator's due runs succeed.
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    wait_for("the workflow to succeed", 120, || {
+        (oozie.status(&once).ok()? == "SUCCEEDED").then_some(())
+    });
+    assert!(hdfs.exists(&format!("{out}/once")).unwrap());
+    let runs = wait_for("three coordinator runs to succeed", 180, || {
+        let info = oozie.info(&every).ok()?;
+        let succeeded = info["actions"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["status"] == "SUCCEEDED")
+            .count();
+        (succeeded >= 3).then_some(succeeded)
+    });
+    assert!(runs >= 3);
+    assert!(
+        hdfs.exists(&format!("{out}/every")).unwrap(),
+        "the coordinator's runs wrote their folders"
+    );
+    let logs = dmd.get(&format!("/applications/{app}/logs?user.name={user}"));
+    assert_eq!(logs.code, 200, "{}", logs.body);
+    let logs = logs.body;
+    assert_eq!(logs["oozie-once"]["status"], "SUCCEEDED", "{logs:#}");
+    assert_eq!(logs["oozie-once"]["job_id"], once.as_str());
+
+    // Stop: the coordinator is suspended.
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert!(
+        oozie.status(&every).unwrap().starts_with("SUSPENDED"),
+        "{}",
+        oozie.status(&every).unwrap()
+    );
+
+    // Start again: the coordinator resumes, the ended workflow runs again (same id).
+    hdfs.remove(&format!("{out}/once"), true).unwrap();
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    wait_for("the rerun workflow to write its folder again", 120, || {
+        hdfs.exists(&format!("{out}/once")).ok()?.then_some(())
+    });
+    wait_for("the coordinator to run again", 60, || {
+        oozie
+            .status(&every)
+            .ok()?
+            .starts_with("RUNNING")
+            .then_some(())
+    });
+
+    // Destroy: the coordinator is killed; nothing of the application is left on HDFS but the
+    // hdfs.json folder it asked to keep.
+    let reply = dmd.delete(&format!("/applications/{app}?user.name={user}"));
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+    assert_eq!(oozie.status(&every).unwrap(), "KILLED");
+    assert!(!hdfs.exists(&app_root).unwrap(), "{app_root} is removed");
+    assert!(
+        !hdfs.exists(&format!("{out}/data")).unwrap(),
+        "delete_on_undeploy 2 removes {out}/data"
+    );
+    assert!(hdfs.exists(&format!("{out}/kept")).unwrap(), "kept stays");
+    hdfs.remove(&out, true).unwrap();
+}
+
+#[test]
+fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
+    let env = env_json();
+    let (nn, oozie_url) = (s(&env, "namenode_url"), s(&env, "oozie_url"));
+    let user = current_user();
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        built_cdylib("dm_plugin_oozie"),
+        plugins.join("libdm_plugin_oozie.so"),
+    )
+    .unwrap();
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n",
+        plugins.display()
+    );
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config),
+            test_components: Some(false),
+            ..Options::default()
+        },
+    );
+    let hdfs = Hdfs::from_config(&HdfsConfig {
+        namenode: Some(nn),
+        user: None,
+    })
+    .unwrap()
+    .unwrap();
+    // Well-formed, so the package deploys; but the action names a node that does not exist,
+    // which only Oozie's own parser finds.
+    let broken = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="broken"><start to="nowhere"/><end name="end"/></workflow-app>"#;
+    let package = TarGz::new()
+        .file("broken-1.0.0/oozie/wf/workflow.xml", broken)
+        .file("broken-1.0.0/oozie/wf/properties.json", "{}")
+        .bytes();
+    dmd.deployed("broken-1.0.0", &package);
+    let app = format!("broken{}", std::process::id());
+    let body = json!({"package": "broken-1.0.0"}).to_string();
+    let reply = dmd.put(
+        &format!("/applications/{app}?user.name={user}"),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    let status = dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+    let information = status["information"].as_str().unwrap_or_default();
+    assert!(
+        information.contains("oozie/wf")
+            && information.contains("Oozie answered 400")
+            && information.contains("nowhere"),
+        "the failure names the component and Oozie's reason: {status}"
+    );
+    let app_root = format!("/pnda/system/deployment-manager/applications/{user}/{app}");
+    assert!(
+        !hdfs.exists(&app_root).unwrap(),
+        "the rollback removed {app_root}"
+    );
+}
