@@ -3,7 +3,8 @@
 //! YARN. Upload → deploy → create → start; both RUNNING with dm's tags; the Flink job's YARN
 //! application killed from outside is resubmitted and exactly one copy runs; `kill -9` of both
 //! dmd and the supervisor, restart → the jobs are adopted, none resubmitted; stop → the
-//! savepoint is recorded and nothing is left on YARN; destroy → the supervisor forgets them.
+//! savepoint is recorded and nothing is left on YARN; destroy → the supervisor forgets them and
+//! nothing of theirs is left on HDFS (the staging folders of killed attempts are removed).
 //!
 //! A Flink batch component runs to completion and is not restarted; the `local` target runs the
 //! same Flink streaming job on this node, with no YARN.
@@ -38,13 +39,17 @@ fn s(v: &Value, key: &str) -> String {
 }
 
 fn config(root: &Path, env: &Value, target: &str) -> String {
+    config_for(root, env, target, &s(env, "flink_default_version"))
+}
+
+/// dmd's configuration with one Flink version installed, `version`.
+fn config_for(root: &Path, env: &Value, target: &str, version: &str) -> String {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
         std::fs::copy(built_cdylib(lib), plugins.join(format!("lib{lib}.so"))).unwrap();
     }
-    let version = s(env, "flink_default_version");
-    let flink = &env["flink"][&version];
+    let flink = &env["flink"][version];
     format!(
         r#"
 [plugins]
@@ -71,11 +76,11 @@ spark_home = "{spark_home}"
 binary = "{supervisor}"
 yarn_rm = "{rm}"
 
-[environment]
-name_node = "{nn}"
+[hdfs]
+namenode = "{nn}"
 "#,
         plugins = plugins.display(),
-        savepoints = s(env, "flink_savepoint_dir"),
+        savepoints = s(flink, "savepoint_dir"),
         java = s(env, "java_home"),
         hadoop_conf = s(env, "hadoop_conf_dir"),
         hadoop_cp = s(env, "hadoop_classpath"),
@@ -299,6 +304,26 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
             && jobs.get(format!("{app}/sparkStreaming/totals")).is_none(),
         "{jobs:#}"
     );
+
+    // Nothing is left on HDFS: Flink and Spark leave the staging folders of killed attempts
+    // (here the Flink attempt killed from outside), dmd removes them.
+    let hdfs = dm_core::hdfs::Hdfs::from_config(&dm_core::hdfs::HdfsConfig {
+        namenode: Some(s(&env, "namenode_url")),
+        user: None,
+    })
+    .unwrap()
+    .unwrap();
+    let attempts = rm.apps_tagged(&format!("dm-app-{app}")).unwrap();
+    assert!(
+        attempts.len() >= 3,
+        "two Flink attempts and a Spark one: {attempts:?}"
+    );
+    for attempt in attempts {
+        for folder in [".flink", ".sparkStaging"] {
+            let path = format!("/user/{user}/{folder}/{}", attempt.id);
+            assert!(!hdfs.exists(&path).unwrap(), "{path} is left on HDFS");
+        }
+    }
 }
 
 fn current_user() -> String {
@@ -316,6 +341,17 @@ fn current_user() -> String {
 
 /// A package with one Flink component of the env's example jar.
 fn flink_package(env: &Value, id: &str, class_key: &str, properties: Value) -> Vec<u8> {
+    let jar = s(&env["jobs"], "flink_jar");
+    flink_package_with(env, id, class_key, properties, &jar)
+}
+
+fn flink_package_with(
+    env: &Value,
+    id: &str,
+    class_key: &str,
+    properties: Value,
+    jar: &str,
+) -> Vec<u8> {
     let mut props = properties;
     props["main_jar"] = json!("jobs.jar");
     props["main_class"] = json!(s(&env["jobs"], class_key));
@@ -324,9 +360,70 @@ fn flink_package(env: &Value, id: &str, class_key: &str, properties: Value) -> V
         .file(format!("{id}/flink/job/properties.json"), props.to_string())
         .file(
             format!("{id}/flink/job/jobs.jar"),
-            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
+            std::fs::read(jar).unwrap(),
         )
         .bytes()
+}
+
+#[test]
+fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
+    let env = env_json();
+    let version = "1.20.5";
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(config_for(root.path(), &env, "yarn", version)),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("perjob{}", std::process::id());
+    let props = json!({
+        "flink_version": version,
+        "flink_deploy_mode": "per-job",
+        "application_args": format!("--name {app} --rate 5"),
+    });
+    let jar = s(&env["flink"][version], "jobs_jar");
+    dmd.deployed(
+        "perjob-1.0.0",
+        &flink_package_with(&env, "perjob-1.0.0", "flink_streaming_class", props, &jar),
+    );
+    let user = current_user();
+    started(&dmd, &app, "perjob-1.0.0", &user);
+    let tag = "dm-component-flink-job";
+    let yarn_id = wait_for("the per-job cluster to run on YARN", 300, || {
+        one_running(&rm, &app, tag)
+    });
+    let submitted = &supervisor_state(root.path())["jobs"][format!("{app}/flink/job")];
+    assert_eq!(
+        submitted["attempts"][0]["yarn_application_id"],
+        yarn_id.as_str(),
+        "the supervisor follows the YARN application: {submitted:#}"
+    );
+
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert!(
+        live(&rm, &app, tag).unwrap().is_empty(),
+        "nothing left on YARN"
+    );
+    let job = &supervisor_state(root.path())["jobs"][format!("{app}/flink/job")];
+    let savepoint = job["last_savepoint"].as_str().unwrap_or_default();
+    assert!(
+        savepoint.contains("/flink/1.20.5/savepoints/") && savepoint.contains(&app),
+        "stopped with a savepoint through the per-job target: {job:#}"
+    );
+    assert_eq!(
+        dmd.delete(&format!("/applications/{app}?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
 }
 
 fn started(dmd: &Dmd, app: &str, package: &str, user: &str) {
