@@ -8,7 +8,7 @@
 //! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
 //! (components run by runtime plugins and the supervisor), [`properties`]
 //! (property layering), [`hdfs`] (HDFS client), [`hdfs_paths`] (PNDA's `hdfs.json`), [`oozie`] (Oozie's REST
-//! API) and [`oozie_job`] (Oozie plans carried out), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
+//! API) and [`oozie_job`] (Oozie plans carried out), [`oozie_summary`] (PNDA's Oozie summary), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
 //! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
 
 pub mod api;
@@ -26,6 +26,7 @@ pub mod logging;
 pub mod metrics;
 pub mod oozie;
 pub mod oozie_job;
+pub mod oozie_summary;
 pub mod plugin_runtime;
 pub mod properties;
 pub mod registry;

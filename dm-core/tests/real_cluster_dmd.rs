@@ -395,12 +395,11 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     let yarn_id = wait_for("the per-job cluster to run on YARN", 300, || {
         one_running(&rm, &app, tag)
     });
-    let submitted = &supervisor_state(root.path())["jobs"][format!("{app}/flink/job")];
-    assert_eq!(
-        submitted["attempts"][0]["yarn_application_id"],
-        yarn_id.as_str(),
-        "the supervisor follows the YARN application: {submitted:#}"
-    );
+    wait_for("the supervisor to follow the YARN application", 120, || {
+        let job = supervisor_state(root.path())["jobs"][format!("{app}/flink/job")].clone();
+        (job["state"] == "running" && job["attempts"][0]["yarn_application_id"] == yarn_id.as_str())
+            .then_some(())
+    });
 
     assert_eq!(
         dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
@@ -414,9 +413,11 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     );
     let job = &supervisor_state(root.path())["jobs"][format!("{app}/flink/job")];
     let savepoint = job["last_savepoint"].as_str().unwrap_or_default();
+    let log = std::fs::read_to_string(job["attempts"][0]["log"].as_str().unwrap_or_default())
+        .unwrap_or_default();
     assert!(
         savepoint.contains("/flink/1.20.5/savepoints/") && savepoint.contains(&app),
-        "stopped with a savepoint through the per-job target: {job:#}"
+        "stopped with a savepoint through the per-job target: {job:#}\n{log}"
     );
     assert_eq!(
         dmd.delete(&format!("/applications/{app}?user.name={user}"))

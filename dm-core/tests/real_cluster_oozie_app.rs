@@ -19,6 +19,7 @@ mod common;
 use common::{Dmd, Options};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
 use dm_core::oozie::{Oozie, OozieConfig};
+use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -255,6 +256,22 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         hdfs.exists(&format!("{out}/every")).unwrap(),
         "the coordinator's runs wrote their folders"
     );
+    let facts = LiveFacts {
+        oozie: &oozie,
+        rm: None,
+    };
+    let summary = component_summary(&facts, &every).unwrap();
+    assert_eq!(summary["aggregate_status"], "RUNNING", "{summary:#}");
+    assert_eq!(summary["status"], "OK", "{summary:#}");
+    let workflows = summary["actions"].as_object().unwrap();
+    assert!(
+        workflows.len() >= 3 && workflows.contains_key("workflow-1"),
+        "{summary:#}"
+    );
+    assert_eq!(
+        component_summary(&facts, &once).unwrap()["aggregate_status"],
+        "COMPLETED"
+    );
     let logs = dmd.get(&format!("/applications/{app}/logs?user.name={user}"));
     assert_eq!(logs.code, 200, "{}", logs.body);
     let logs = logs.body;
@@ -272,6 +289,17 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         oozie.status(&every).unwrap().starts_with("SUSPENDED"),
         "{}",
         oozie.status(&every).unwrap()
+    );
+    assert_eq!(
+        component_summary(
+            &LiveFacts {
+                oozie: &oozie,
+                rm: None
+            },
+            &every
+        )
+        .unwrap()["aggregate_status"],
+        "SUSPENDED"
     );
 
     // Start again: the coordinator resumes, the ended workflow runs again (same id).
