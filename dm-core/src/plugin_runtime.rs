@@ -177,6 +177,30 @@ impl PluginRuntime {
         self.plugin.plan(&request).map_err(|e| e.to_string())
     }
 
+    /// The plan, if this dmd can carry it out, with the Oozie runner it needs.
+    fn runnable_plan(
+        &self,
+        ctx: &ComponentContext,
+    ) -> Result<(Plan, Option<&OozieRunner>), String> {
+        let plan = self.plan(ctx)?;
+        let runner = match (&plan.job, &plan.oozie) {
+            (Some(_), None) => None,
+            (None, Some(_)) => Some(self.oozie_runner()?),
+            _ => {
+                return Err(format!(
+                    "plugin {} planned {} to run; exactly one job or one Oozie job is needed",
+                    self.plugin.component_type_name(),
+                    if plan.job.is_some() {
+                        "a job and an Oozie job"
+                    } else {
+                        "nothing"
+                    }
+                ))
+            }
+        };
+        Ok((plan, runner))
+    }
+
     fn oozie_runner(&self) -> Result<&OozieRunner, String> {
         self.oozie.as_deref().ok_or_else(|| {
             "this dmd cannot run Oozie components: [oozie] url and [hdfs] namenode must both be set"
@@ -209,23 +233,12 @@ impl ComponentRuntime for PluginRuntime {
         self.plugin.component_type_name()
     }
 
+    fn check(&self, ctx: &ComponentContext) -> Result<(), String> {
+        self.runnable_plan(ctx).map(drop)
+    }
+
     fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
-        let plan = self.plan(ctx)?;
-        let runner = match (&plan.job, &plan.oozie) {
-            (Some(_), None) => None,
-            (None, Some(_)) => Some(self.oozie_runner()?),
-            _ => {
-                return Err(format!(
-                    "plugin {} planned {} to run; exactly one job or one Oozie job is needed",
-                    self.plugin.component_type_name(),
-                    if plan.job.is_some() {
-                        "a job and an Oozie job"
-                    } else {
-                        "nothing"
-                    }
-                ))
-            }
-        };
+        let (plan, runner) = self.runnable_plan(ctx)?;
         for file in &plan.render {
             render(&ctx.dir.join(file), ctx.properties)?;
         }

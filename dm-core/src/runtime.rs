@@ -24,6 +24,11 @@ pub struct ComponentContext<'a> {
 /// Every method must be idempotent: recovery after a crash may repeat any of them.
 pub trait ComponentRuntime: Send + Sync {
     fn component_type(&self) -> &str;
+    /// Whether the component could be created, judged before anything is made (the files are
+    /// the deployed package's, read-only); the reason when not.
+    fn check(&self, _ctx: &ComponentContext) -> Result<(), String> {
+        Ok(())
+    }
     /// Creates the component; the returned value is kept as its create data.
     fn create(&self, ctx: &ComponentContext) -> Result<Value, String>;
     fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;

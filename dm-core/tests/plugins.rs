@@ -112,7 +112,7 @@ fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
 }
 
 #[test]
-fn create_reports_the_plugins_refusal() {
+fn create_is_refused_at_once_with_the_plugins_reason() {
     let root = tempfile::tempdir().unwrap();
     let (dmd, _supervisor) = start(root.path());
     dmd.deployed("nojar-1.0.0", &flink_package("nojar-1.0.0", "{}"));
@@ -120,18 +120,84 @@ fn create_reports_the_plugins_refusal() {
         "/applications/a1?user.name=alice",
         Some(json!({"package": "nojar-1.0.0"}).to_string().as_bytes()),
     );
-    assert_eq!(reply.code, 202);
-    let status = dmd.wait_status("/applications/a1/status", "NOTCREATED");
-    let information = status["information"].as_str().unwrap();
+    assert_eq!(reply.code, 400, "{}", reply.body);
     assert!(
-        information.starts_with("Error creating a1"),
-        "{information}"
+        reply.body["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("flink/stream: plugin flink: properties.json must contain \"main_jar or main_py\" for a1 flink stream"),
+        "{}",
+        reply.body
     );
+    let status = dmd.get("/applications/a1/status");
+    assert_eq!(
+        status.body["status"], "NOTCREATED",
+        "nothing was made: {}",
+        status.body
+    );
+
+    // An override can put it right: the same package with a jar and class is accepted.
+    let overrides = json!({"package": "nojar-1.0.0",
+                           "flink": {"stream": {"main_jar": "job.jar", "main_class": "x.Y"}}});
+    let reply = dmd.put(
+        "/applications/a1?user.name=alice",
+        Some(overrides.to_string().as_bytes()),
+    );
+    assert_eq!(reply.code, 202, "{}", reply.body);
+}
+
+#[test]
+fn oozie_components_are_checked_against_the_cluster_before_anything_is_made() {
+    let root = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n[jobs.engines]\noozie_spark_version = \"2\"\n[environment]\nname_node = \"hdfs://127.0.0.1:1\"\n",
+        plugins_dir(root.path()).display()
+    );
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config),
+            test_components: Some(false),
+            ..Options::default()
+        },
+    );
+    let workflow = "<workflow-app xmlns='uri:oozie:workflow:1.0' name='w'><start to='end'/><end name='end'/></workflow-app>";
+    let package = TarGz::new()
+        .file("batch-1.0.0/oozie/wf/workflow.xml", workflow)
+        .file(
+            "batch-1.0.0/oozie/wf/properties.json",
+            r#"{"spark_version": "3"}"#,
+        )
+        .bytes();
+    dmd.deployed("batch-1.0.0", &package);
+    let create = |body: Value| {
+        dmd.put(
+            "/applications/b1?user.name=alice",
+            Some(body.to_string().as_bytes()),
+        )
+    };
+
+    // PNDA's check: the component wants another Spark than the cluster's Oozie sharelib.
+    let reply = create(json!({"package": "batch-1.0.0"}));
+    assert_eq!(reply.code, 400, "{}", reply.body);
+    assert_eq!(
+        reply.body["information"],
+        "oozie/wf: plugin oozie: Mismatch between cluster's oozie spark version (version = 2) and requested spark version"
+    );
+    // With the version put right, what is missing is this dmd's Oozie.
+    let reply = create(json!({"package": "batch-1.0.0", "oozie": {"wf": {"spark_version": "2"}}}));
+    assert_eq!(reply.code, 400, "{}", reply.body);
     assert!(
-        information.contains(
-            "properties.json must contain \\\"main_jar or main_py\\\" for a1 flink stream"
-        ),
-        "{information}"
+        reply.body["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("[oozie] url and [hdfs] namenode must both be set"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        dmd.get("/applications/b1/status").body["status"],
+        "NOTCREATED"
     );
 }
 

@@ -140,6 +140,7 @@ impl Engine {
                 )));
             }
         }
+        self.check_components(name, &package, &metadata, &body, user)?;
         let mut overrides = body;
         overrides.insert("user".into(), Value::String(user.into()));
         let op = self.registry.write(|tx| {
@@ -179,6 +180,51 @@ impl Engine {
         self.spawn(op, move |engine, op| {
             engine.run_create(op, &package, &metadata, &overrides)
         });
+        Ok(())
+    }
+
+    /// What can be known before anything is made is checked before the create is accepted, so
+    /// a bad `hdfs.json` or property (a `spark_version` the cluster's Oozie does not have, a
+    /// missing `main_class`, …) is a 400 naming the component, not a failed creation later.
+    fn check_components(
+        &self,
+        name: &str,
+        package: &PackageId,
+        metadata: &PackageMetadata,
+        overrides: &Map<String, Value>,
+        user: &str,
+    ) -> Result<(), DmError> {
+        let content = self.dirs.deployed(package.as_str()).join(package.as_str());
+        for (ty, components) in &metadata.component_types {
+            let Some(runtime) = self.runtimes.get(ty) else {
+                continue;
+            };
+            let by_type = overrides.get(ty).and_then(Value::as_object);
+            for (component, details) in components {
+                let dir = content.join(ty).join(component);
+                let bad = |e: String| DmError::BadRequest(format!("{ty}/{component}: {e}"));
+                let hdfs_paths = read_hdfs_paths(&dir).map_err(bad)?;
+                let mut props = properties::resolve(&Layers {
+                    environment: &self.app_environment,
+                    defaults: details.properties(),
+                    overrides: by_type
+                        .and_then(|o| o.get(component))
+                        .and_then(Value::as_object),
+                    application: name,
+                    component,
+                    user,
+                });
+                props.extend(hdfs_paths.iter().map(HdfsPath::property));
+                let ctx = ComponentContext {
+                    application: name,
+                    component_type: ty,
+                    component,
+                    dir: &dir,
+                    properties: &props,
+                };
+                runtime.check(&ctx).map_err(bad)?;
+            }
+        }
         Ok(())
     }
 
