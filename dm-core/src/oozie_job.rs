@@ -3,8 +3,9 @@
 //!
 //! - create: copy the component folder to its HDFS folder (leaving out the descriptors), write
 //!   the effective properties beside it (`application.properties`, informational), kill any job
-//!   a crashed earlier attempt left at the same application path, submit the configuration and,
-//!   for a coordinator, suspend it at once so nothing fires before start. A workflow waits in PREP.
+//!   a crashed earlier attempt left at the same application path, ask the queue policy (PNDA's
+//!   `environment.queue_policy`) for the user's queue, submit the configuration and, for a
+//!   coordinator, suspend it at once so nothing fires before start. A workflow waits in PREP.
 //! - start: a workflow in PREP is started, a suspended job resumed, an ended workflow rerun.
 //! - stop: a running job is suspended.
 //! - destroy: every live job at the application path is killed and the HDFS folder removed.
@@ -59,6 +60,17 @@ impl OozieRunner {
         )?;
         // A create repeated after a crash must not leave a second job behind.
         self.kill_all(job)?;
+        let mut job = job.clone();
+        if let Some(policy) = properties
+            .get("environment_queue_policy")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+        {
+            if let Some(queue) = queue_from_policy(policy, &job.user) {
+                job.configuration
+                    .push(("mapreduce.job.queuename".into(), queue));
+            }
+        }
         let id = self.oozie.submit(&job.configuration_xml())?;
         if job.kind == OozieKind::Coordinator {
             self.oozie.act(&id, "suspend", &job.user)?;
@@ -133,5 +145,84 @@ impl OozieRunner {
             self.oozie.act(&id, "kill", &job.user)?;
         }
         Ok(())
+    }
+}
+
+/// PNDA's queue policy: an executable run as the application's user (when dmd runs as root;
+/// otherwise as dmd's user, told the user in `DM_APPLICATION_USER`) whose first line of output,
+/// on success, is the YARN queue (`mapreduce.job.queuename`). Run as an argv, never through a
+/// shell. A policy that fails or says nothing leaves the queue unset, as in PNDA; why is logged.
+pub fn queue_from_policy(policy: &str, user: &str) -> Option<String> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(policy);
+    command
+        .env("DM_APPLICATION_USER", user)
+        .stdin(std::process::Stdio::null());
+    if nix::unistd::geteuid().is_root() {
+        match nix::unistd::User::from_name(user) {
+            Ok(Some(account)) => {
+                command.uid(account.uid.as_raw()).gid(account.gid.as_raw());
+            }
+            _ => {
+                log::warn!("queue policy {policy}: user {user} does not exist; no queue set");
+                return None;
+            }
+        }
+    }
+    match command.output() {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let queue = text.lines().next().unwrap_or_default().trim().to_string();
+            if queue.is_empty() {
+                log::warn!("queue policy {policy} named no queue for {user}");
+                None
+            } else {
+                Some(queue)
+            }
+        }
+        Ok(out) => {
+            log::warn!(
+                "queue policy {policy} failed for {user} ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            log::warn!("queue policy {policy} cannot run: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn policy(dir: &Path, script: &str) -> String {
+        let path = dir.join("policy");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn the_queue_policy_names_the_queue_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .unwrap()
+            .unwrap()
+            .name;
+        let echo = policy(
+            dir.path(),
+            "#!/bin/sh\necho \"q-$DM_APPLICATION_USER\"\necho ignored\n",
+        );
+        assert_eq!(queue_from_policy(&echo, &me), Some(format!("q-{me}")));
+        let fails = policy(dir.path(), "#!/bin/sh\necho dev\nexit 3\n");
+        assert_eq!(queue_from_policy(&fails, &me), None);
+        let silent = policy(dir.path(), "#!/bin/sh\n");
+        assert_eq!(queue_from_policy(&silent, &me), None);
+        assert_eq!(queue_from_policy("/nonexistent/policy", &me), None);
     }
 }

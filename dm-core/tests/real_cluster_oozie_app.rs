@@ -165,9 +165,15 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         plugins.join("libdm_plugin_oozie.so"),
     )
     .unwrap();
+    // PNDA's queue policy: a program naming the user's YARN queue.
+    let policy = root.path().join("queue-policy");
+    std::fs::write(&policy, "#!/bin/sh\necho default\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = format!(
-        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n",
-        plugins.display()
+        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n\n[environment]\nqueue_policy = \"{}\"\n",
+        plugins.display(),
+        policy.display()
     );
     let dmd = Dmd::start_with(
         root.path(),
@@ -223,6 +229,15 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     assert!(hdfs.exists(&format!("{out}/kept")).unwrap());
     let (once, every) = job_ids(&dmd, &app, &user);
     assert_eq!(oozie.status(&once).unwrap(), "PREP");
+    let conf = oozie.info(&once).unwrap()["conf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        conf.contains("<name>mapreduce.job.queuename</name>")
+            && conf.contains("<value>default</value>"),
+        "the queue policy's queue is submitted: {conf}"
+    );
     assert_eq!(oozie.status(&every).unwrap(), "PREPSUSPENDED");
     std::thread::sleep(Duration::from_secs(15));
     assert!(
