@@ -19,7 +19,9 @@ mod common;
 use common::{Dmd, Options};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
 use dm_core::oozie::{Oozie, OozieConfig};
+use dm_core::oozie_job::OozieRunner;
 use dm_core::oozie_summary::{component_summary, LiveFacts};
+use dm_plugin_api::{OozieJob, OozieKind};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -410,4 +412,56 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
         !hdfs.exists(&app_root).unwrap(),
         "the rollback removed {app_root}"
     );
+}
+
+/// A crash between Oozie's answer and dmd's record loses the job id. Destroy (which recovery
+/// runs to roll the create back) still finds the job by its application path and kills it.
+#[test]
+fn destroy_without_a_job_id_finds_the_job_by_its_path() {
+    let env = env_json();
+    let (nn, oozie_url) = (s(&env, "namenode_url"), s(&env, "oozie_url"));
+    let user = current_user();
+    let runner = OozieRunner {
+        oozie: std::sync::Arc::new(
+            Oozie::from_config(&OozieConfig {
+                url: Some(oozie_url),
+            })
+            .unwrap(),
+        ),
+        hdfs: std::sync::Arc::new(
+            Hdfs::from_config(&HdfsConfig {
+                namenode: Some(nn.clone()),
+                user: None,
+            })
+            .unwrap()
+            .unwrap(),
+        ),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("workflow.xml"), ONCE_WORKFLOW).unwrap();
+    let hdfs_dir = format!("/tmp/dm-lost-id-{}", std::process::id());
+    let job = OozieJob {
+        kind: OozieKind::Workflow,
+        hdfs_dir: hdfs_dir.clone(),
+        skip: Vec::new(),
+        configuration: vec![
+            ("user.name".into(), user.clone()),
+            ("environment_name_node".into(), nn.clone()),
+            ("component_out".into(), format!("{hdfs_dir}-out")),
+            (
+                "oozie.wf.application.path".into(),
+                format!("{nn}{hdfs_dir}"),
+            ),
+        ],
+        user,
+    };
+    let created = runner
+        .create(&job, dir.path(), &serde_json::Map::new())
+        .unwrap();
+    let id = created["job_id"].as_str().unwrap().to_string();
+    assert_eq!(runner.oozie.status(&id).unwrap(), "PREP");
+
+    runner.destroy(&job, None).unwrap();
+    assert_eq!(runner.oozie.status(&id).unwrap(), "KILLED");
+    assert!(!runner.hdfs.exists(&hdfs_dir).unwrap());
 }
