@@ -13,30 +13,15 @@
 
 mod common;
 
-use common::{supervisor_binary, supervisor_pids, Dmd, Options, SupervisorGuard};
+use common::{
+    current_user, env_json, s, supervisor_binary, supervisor_pids, wait_for, Dmd, Options,
+    SupervisorGuard,
+};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn env_json() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the test env is not up ({}: {e}); run tests/env/up first",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
-fn s(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("env.json has no {key}"))
-        .to_string()
-}
 
 fn config(root: &Path, env: &Value, target: &str) -> String {
     config_for(root, env, target, &s(env, "flink_default_version"))
@@ -139,20 +124,6 @@ fn live(rm: &ResourceManager, app: &str, component_tag: &str) -> Result<Vec<Yarn
         .into_iter()
         .filter(|a| !a.is_final() && a.has_tags(&[component_tag.to_string()]))
         .collect())
-}
-
-fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {seconds} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
 }
 
 /// One RUNNING application of the component, and no other live one.
@@ -324,19 +295,6 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
             assert!(!hdfs.exists(&path).unwrap(), "{path} is left on HDFS");
         }
     }
-}
-
-fn current_user() -> String {
-    String::from_utf8(
-        std::process::Command::new("id")
-            .arg("-un")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string()
 }
 
 /// A package with one Flink component of the env's example jar.

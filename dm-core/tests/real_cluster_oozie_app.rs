@@ -16,56 +16,15 @@
 
 mod common;
 
-use common::{Dmd, Options};
+use common::{current_user, env_json, s, wait_for, Dmd, Options};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
 use dm_core::oozie::{Oozie, OozieConfig};
 use dm_core::oozie_job::OozieRunner;
 use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_plugin_api::{OozieJob, OozieKind};
 use dm_testkit::{built_cdylib, TarGz};
-use serde_json::{json, Value};
-use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn env_json() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the test env is not up ({}: {e}); run tests/env/up first",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
-fn s(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("env.json has no {key}"))
-        .to_string()
-}
-
-fn current_user() -> String {
-    let out = std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {seconds} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
+use serde_json::json;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `YYYY-MM-DDTHH:MMZ`, `minutes_ago` minutes before now.
 fn oozie_time(minutes_ago: u64) -> String {
@@ -140,6 +99,31 @@ fn package(id: &str, out: &str) -> Vec<u8> {
         .bytes()
 }
 
+/// dmd with the Oozie plugin, the cluster's HDFS and Oozie, and `extra` configuration.
+fn oozie_dmd(root: &std::path::Path, env: &serde_json::Value, extra: &str) -> Dmd {
+    let plugins = root.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        built_cdylib("dm_plugin_oozie"),
+        plugins.join("libdm_plugin_oozie.so"),
+    )
+    .unwrap();
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{}\"\n\n[oozie]\nurl = \"{}\"\n\n{extra}",
+        plugins.display(),
+        s(env, "namenode_url"),
+        s(env, "oozie_url"),
+    );
+    Dmd::start_with(
+        root,
+        &Options {
+            config: Some(config),
+            test_components: Some(false),
+            ..Options::default()
+        },
+    )
+}
+
 /// The Oozie job ids of `once` and `every`, as dmd shows them in the application's logs.
 fn job_ids(dmd: &Dmd, app: &str, user: &str) -> (String, String) {
     let reply = dmd.get(&format!("/applications/{app}/logs?user.name={user}"));
@@ -160,30 +144,15 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     let (nn, oozie_url) = (s(&env, "namenode_url"), s(&env, "oozie_url"));
     let user = current_user();
     let root = tempfile::tempdir().unwrap();
-    let plugins = root.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        built_cdylib("dm_plugin_oozie"),
-        plugins.join("libdm_plugin_oozie.so"),
-    )
-    .unwrap();
     // PNDA's queue policy: a program naming the user's YARN queue.
     let policy = root.path().join("queue-policy");
     std::fs::write(&policy, "#!/bin/sh\necho default\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = format!(
-        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n\n[environment]\nqueue_policy = \"{}\"\n",
-        plugins.display(),
-        policy.display()
-    );
-    let dmd = Dmd::start_with(
+    let dmd = oozie_dmd(
         root.path(),
-        &Options {
-            config: Some(config),
-            test_components: Some(false),
-            ..Options::default()
-        },
+        &env,
+        &format!("[environment]\nqueue_policy = \"{}\"\n", policy.display()),
     );
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn.clone()),
@@ -356,28 +325,10 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
 #[test]
 fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let env = env_json();
-    let (nn, oozie_url) = (s(&env, "namenode_url"), s(&env, "oozie_url"));
+    let nn = s(&env, "namenode_url");
     let user = current_user();
     let root = tempfile::tempdir().unwrap();
-    let plugins = root.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        built_cdylib("dm_plugin_oozie"),
-        plugins.join("libdm_plugin_oozie.so"),
-    )
-    .unwrap();
-    let config = format!(
-        "[plugins]\ndir = \"{}\"\n\n[hdfs]\nnamenode = \"{nn}\"\n\n[oozie]\nurl = \"{oozie_url}\"\n",
-        plugins.display()
-    );
-    let dmd = Dmd::start_with(
-        root.path(),
-        &Options {
-            config: Some(config),
-            test_components: Some(false),
-            ..Options::default()
-        },
-    );
+    let dmd = oozie_dmd(root.path(), &env, "");
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn),
         user: None,

@@ -204,17 +204,17 @@ impl Engine {
                 let dir = content.join(ty).join(component);
                 let bad = |e: String| DmError::BadRequest(format!("{ty}/{component}: {e}"));
                 let hdfs_paths = read_hdfs_paths(&dir).map_err(bad)?;
-                let mut props = properties::resolve(&Layers {
-                    environment: &self.app_environment,
-                    defaults: details.properties(),
-                    overrides: by_type
-                        .and_then(|o| o.get(component))
-                        .and_then(Value::as_object),
-                    application: name,
+                let overrides = by_type
+                    .and_then(|o| o.get(component))
+                    .and_then(Value::as_object);
+                let props = self.component_properties(
+                    name,
                     component,
+                    details,
+                    overrides,
                     user,
-                });
-                props.extend(hdfs_paths.iter().map(HdfsPath::property));
+                    &hdfs_paths,
+                );
                 let ctx = ComponentContext {
                     application: name,
                     component_type: ty,
@@ -226,6 +226,28 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// A component's resolved properties, with its `hdfs.json` paths.
+    fn component_properties(
+        &self,
+        application: &str,
+        component: &str,
+        details: &packaging::Component,
+        overrides: Option<&Map<String, Value>>,
+        user: &str,
+        hdfs_paths: &[HdfsPath],
+    ) -> Map<String, Value> {
+        let mut props = properties::resolve(&Layers {
+            environment: &self.app_environment,
+            defaults: details.properties(),
+            overrides,
+            application,
+            component,
+            user,
+        });
+        props.extend(hdfs_paths.iter().map(HdfsPath::property));
+        props
     }
 
     fn run_create(
@@ -276,17 +298,17 @@ impl Engine {
                 let hdfs_paths = read_hdfs_paths(&dir).map_err(|e| {
                     Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
                 })?;
-                let mut props = properties::resolve(&Layers {
-                    environment: &self.app_environment,
-                    defaults: details.properties(),
-                    overrides: by_type
-                        .and_then(|o| o.get(component))
-                        .and_then(Value::as_object),
-                    application: name,
+                let overrides = by_type
+                    .and_then(|o| o.get(component))
+                    .and_then(Value::as_object);
+                let props = self.component_properties(
+                    name,
                     component,
-                    user: &op.user,
-                });
-                props.extend(hdfs_paths.iter().map(HdfsPath::property));
+                    details,
+                    overrides,
+                    &op.user,
+                    &hdfs_paths,
+                );
                 // Recorded before anything is made, so a rollback also undoes a half-made one.
                 let mut record = json!({
                     "component_name": component,

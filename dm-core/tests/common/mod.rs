@@ -352,3 +352,46 @@ pub fn supervisor_binary() -> PathBuf {
         })
         .clone()
 }
+
+// ----- the slow suites' helpers (the loopback cluster of `tests/env/up`) -----
+
+/// The loopback cluster's endpoints (`target/testenv/env.json`, written by `tests/env/up`).
+pub fn env_json() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A string of env.json.
+pub fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
+}
+
+/// The OS user running the tests: applications run as this user on the cluster.
+pub fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Polls `check` every second until it gives a value, failing after `seconds`.
+pub fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
