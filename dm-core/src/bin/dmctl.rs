@@ -428,10 +428,16 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
                 println!("{}", pretty(&logs));
             } else {
                 for (component, log) in logs.as_object().into_iter().flatten() {
-                    match log.get("text").and_then(|t| t.as_str()) {
-                        Some(text) => {
-                            println!("==> {component} (attempt {}) <==\n{text}", log["attempt"])
+                    // A supervised job names its attempt; an Oozie job its id and status.
+                    let heading = match (log.get("attempt"), log.get("job_id")) {
+                        (Some(attempt), _) => format!("attempt {attempt}"),
+                        (None, Some(Value::String(id))) => {
+                            format!("Oozie job {id}, {}", log["status"].as_str().unwrap_or("?"))
                         }
+                        _ => String::new(),
+                    };
+                    match log.get("text").and_then(|t| t.as_str()) {
+                        Some(text) => println!("==> {component} ({heading}) <==\n{text}"),
                         None => println!("==> {component} <==\n(no run yet)"),
                     }
                 }
