@@ -16,6 +16,7 @@ use dm_plugin_api::template::substitute;
 use dm_plugin_api::{ComponentFiles, Engines, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, JobSpec, Request, Response};
+use packaging::ComponentRules;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,6 +150,8 @@ impl PluginRuntime {
 
     /// Asks the plugin what to do for this component.
     fn plan(&self, ctx: &ComponentContext) -> Result<Plan, String> {
+        let files =
+            list_files(ctx.dir).map_err(|e| format!("cannot list {}: {e}", ctx.dir.display()))?;
         let request = PlanRequest {
             application: ctx.application.to_string(),
             user: ctx
@@ -160,10 +163,9 @@ impl PluginRuntime {
             component: ComponentFiles {
                 component_type: ctx.component_type.to_string(),
                 name: ctx.component.to_string(),
-                files: list_files(ctx.dir)
-                    .map_err(|e| format!("cannot list {}: {e}", ctx.dir.display()))?,
+                contents: read_contents(ctx.dir, &files, |f| self.plugin.reads(f))?,
+                files,
                 properties: Default::default(),
-                contents: Default::default(),
             },
             properties: ctx.properties.clone(),
             target: self.jobs.target,
@@ -239,6 +241,9 @@ impl ComponentRuntime for PluginRuntime {
 
     fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
         let (plan, runner) = self.runnable_plan(ctx)?;
+        for (file, text) in &plan.write {
+            write_component_file(ctx.dir, file, text)?;
+        }
         for file in &plan.render {
             render(&ctx.dir.join(file), ctx.properties)?;
         }
@@ -379,6 +384,42 @@ fn list_files(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(files)
 }
 
+/// The text of the files the plugin reads, as the package checks gave them to it.
+fn read_contents(
+    dir: &Path,
+    files: &[String],
+    reads: impl Fn(&str) -> bool,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    files
+        .iter()
+        .filter(|f| reads(f))
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(f)).map_err(|e| format!("cannot read {f}: {e}"))?;
+            Ok((f.clone(), String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .collect()
+}
+
+/// Writes a file a plugin made. The path comes from a plugin: it must stay inside the folder.
+fn write_component_file(dir: &Path, relative: &str, text: &str) -> Result<(), String> {
+    let path = Path::new(relative);
+    let inside = !relative.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(format!(
+            "the plugin asked to write {relative:?}, outside the component folder"
+        ));
+    }
+    let target = dir.join(path);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))
+}
+
 /// Fills a component file with the properties in place. Files that are not UTF-8 text are left
 /// alone, as PNDA did; a file that is not there has nothing to fill.
 fn render(path: &Path, properties: &serde_json::Map<String, Value>) -> Result<(), String> {
@@ -396,4 +437,23 @@ fn render(path: &Path, properties: &serde_json::Map<String, Value>) -> Result<()
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_written_files_stay_in_the_component_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write_component_file(dir.path(), "lib/run.sh", "#!/bin/sh\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("lib/run.sh")).unwrap(),
+            "#!/bin/sh\n"
+        );
+        for bad in ["../escape", "/etc/passwd", "lib/../../x", "", "./x"] {
+            let err = write_component_file(dir.path(), bad, "x").unwrap_err();
+            assert!(err.contains("outside the component folder"), "{bad}: {err}");
+        }
+    }
 }

@@ -80,6 +80,10 @@ pub struct Plan {
     /// Component files to fill with the properties before anything runs (PNDA's templating),
     /// relative to the component folder.
     pub render: Vec<String>,
+    /// Files the plugin makes, relative path → text, written into the component folder (over
+    /// a file of that name) before the files are rendered.
+    #[serde(default)]
+    pub write: BTreeMap<String, String>,
     #[serde(default)]
     pub job: Option<Job>,
     #[serde(default)]

@@ -128,6 +128,7 @@ impl ComponentPlugin for FlinkPlugin {
         };
         Ok(Plan {
             render: vec!["application.properties".into()],
+            write: Default::default(),
             job: Some(Job {
                 name,
                 kind,

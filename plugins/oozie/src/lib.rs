@@ -133,6 +133,7 @@ impl ComponentPlugin for OoziePlugin {
 
         Ok(Plan {
             render: Vec::new(),
+            write: Default::default(),
             job: None,
             oozie: Some(OozieJob {
                 kind,

@@ -151,6 +151,7 @@ impl ComponentPlugin for SparkStreamingPlugin {
         };
         Ok(Plan {
             render: vec!["application.properties".into(), "log4j.properties".into()],
+            write: Default::default(),
             job: Some(Job {
                 name,
                 kind: JobKind::Streaming,
