@@ -7,13 +7,16 @@
 //!   `environment.queue_policy`) for the user's queue, submit the configuration and, for a
 //!   coordinator, suspend it at once so nothing fires before start. A workflow waits in PREP.
 //! - start: a workflow in PREP is started, a suspended job resumed, an ended workflow rerun.
-//! - stop: a running job is suspended.
-//! - destroy: every live job at the application path is killed and the HDFS folder removed.
+//! - stop: a running job is suspended, and the YARN applications its actions started (Flink
+//!   jobs, found by the plan's tags) are killed.
+//! - destroy: every live job at the application path is killed, with those YARN applications,
+//!   and the HDFS folder removed.
 
 use crate::hdfs::Hdfs;
 use crate::oozie::{is_final, JobType, Oozie};
 use crate::properties::auto_fill_lines;
 use dm_plugin_api::{OozieJob, OozieKind};
+use dm_supervisor::yarn::ResourceManager;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use std::sync::Arc;
 pub struct OozieRunner {
     pub oozie: Arc<Oozie>,
     pub hdfs: Arc<Hdfs>,
+    /// For the YARN applications actions start themselves (the plan's `yarn_tags`).
+    pub rm: Option<ResourceManager>,
 }
 
 fn job_type(job: &OozieJob) -> JobType {
@@ -103,14 +108,39 @@ impl OozieRunner {
 
     pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), String> {
         let status = self.oozie.status(id)?;
-        match (job.kind, status.as_str()) {
+        let suspended = match (job.kind, status.as_str()) {
             (_, "RUNNING" | "RUNNINGWITHERROR")
             | (OozieKind::Coordinator, "PREP" | "PAUSED" | "PAUSEDWITHERROR") => {
                 self.oozie.act(id, "suspend", &job.user)
             }
             // A workflow in PREP has not run; suspended or ended jobs do nothing.
             _ => Ok(()),
+        };
+        suspended?;
+        // As PNDA's flink-stop.py did: a suspended workflow leaves its Flink job running.
+        self.kill_tagged_apps(job)
+    }
+
+    /// Kills the live YARN applications carrying all of the plan's `yarn_tags`.
+    fn kill_tagged_apps(&self, job: &OozieJob) -> Result<(), String> {
+        let Some(narrowest) = job.yarn_tags.last() else {
+            return Ok(());
+        };
+        let rm = self.rm.as_ref().ok_or(
+            "the job starts YARN applications of its own, but no ResourceManager is configured ([supervisor] yarn_rm)",
+        )?;
+        for app in rm.apps_tagged(narrowest)? {
+            if !app.is_final() && app.has_tags(&job.yarn_tags) {
+                log::info!(
+                    "killing {} ({}), started by {}",
+                    app.id,
+                    app.name,
+                    job.hdfs_dir
+                );
+                rm.kill(&app.id)?;
+            }
         }
+        Ok(())
     }
 
     /// Kills the job (and any other live job at its application path), removes its HDFS folder.
@@ -125,6 +155,7 @@ impl OozieRunner {
             }
         }
         self.kill_all(job)?;
+        self.kill_tagged_apps(job)?;
         self.hdfs.remove(&job.hdfs_dir, true)?;
         Ok(())
     }

@@ -83,9 +83,20 @@ pub struct JobSettings {
 
 impl JobSettings {
     pub fn from_config(config: &Config) -> JobSettings {
+        let mut engines = config.jobs.engines.clone();
+        if engines.yarn_rm_url.is_none() {
+            engines.yarn_rm_url = config.supervisor.yarn_rm.clone();
+        }
+        if engines.cluster_env.is_empty() {
+            // Edge node and cluster nodes are alike unless the configuration says otherwise.
+            engines.cluster_env = ["JAVA_HOME", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH"]
+                .iter()
+                .filter_map(|k| Some((k.to_string(), config.jobs.env.get(*k)?.clone())))
+                .collect();
+        }
         JobSettings {
             target: config.jobs.target,
-            engines: config.jobs.engines.clone(),
+            engines,
             savepoint_dir: config.jobs.savepoint_dir.clone(),
             env: config.jobs.env.clone().into_iter().collect(),
         }

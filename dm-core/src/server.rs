@@ -46,6 +46,11 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         (Some(oozie), Some(hdfs)) => Some(Arc::new(OozieRunner {
             oozie: Arc::new(oozie),
             hdfs: Arc::clone(hdfs),
+            rm: config
+                .supervisor
+                .yarn_rm
+                .as_deref()
+                .map(dm_supervisor::yarn::ResourceManager::new),
         })),
         (Some(_), None) => {
             log::warn!(

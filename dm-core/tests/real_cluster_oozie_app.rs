@@ -387,6 +387,7 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
             .unwrap()
             .unwrap(),
         ),
+        rm: None,
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("workflow.xml"), ONCE_WORKFLOW).unwrap();
@@ -405,6 +406,7 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
             ),
         ],
         user,
+        yarn_tags: Vec::new(),
     };
     let created = runner
         .create(&job, dir.path(), &serde_json::Map::new())

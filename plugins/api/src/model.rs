@@ -53,6 +53,20 @@ pub struct Engines {
     /// The Spark major version of the cluster's Oozie sharelib (PNDA's `oozie_spark_version`).
     #[serde(default)]
     pub oozie_spark_version: Option<String>,
+    /// Flink distribution tarballs on HDFS by version (e.g. uploaded from dm's mirror), for
+    /// Flink jobs that Oozie runs on a NodeManager: `{"2.3.0": "hdfs:///dm/dists/flink-2.3.0.tgz"}`.
+    #[serde(default)]
+    pub flink_dists: BTreeMap<String, String>,
+    /// The ResourceManager's address (`host:port`), for Oozie actions.
+    #[serde(default)]
+    pub yarn_rm_address: Option<String>,
+    /// The ResourceManager's web URL (dmd: `[supervisor] yarn_rm` unless set).
+    #[serde(default)]
+    pub yarn_rm_url: Option<String>,
+    /// JAVA_HOME, HADOOP_CONF_DIR, HADOOP_CLASSPATH of the cluster's nodes, for jobs launched
+    /// there (dmd: from `[jobs.env]` unless set).
+    #[serde(default)]
+    pub cluster_env: BTreeMap<String, String>,
 }
 
 /// Everything a plugin needs to plan a component of an application.
@@ -104,6 +118,10 @@ pub struct OozieJob {
     pub configuration: Vec<(String, String)>,
     /// The user the job runs as (Oozie's `user.name`).
     pub user: String,
+    /// YARN tags of the applications the job's actions start themselves (Flink jobs), which
+    /// Oozie's suspend and kill do not reach: stop and destroy kill them by these tags.
+    #[serde(default)]
+    pub yarn_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

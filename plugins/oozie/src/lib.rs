@@ -19,8 +19,11 @@
 //! `oozie.wf.application.path`) on `environment_name_node`. A `spark_version` property that
 //! differs from the sharelib's is refused with PNDA's message.
 //!
-//! Not yet: PDP-3's Flink batch jobs through Oozie (`job_type` `flink`) are refused with a
-//! clear message rather than run over SSH as PNDA did.
+//! PDP-3's Flink batch jobs (`job_type: flink`, `main_jar` + `main_class`) keep PNDA's package
+//! contract but run without SSH: the ssh action running `${path_to_script}` becomes a shell
+//! action on a NodeManager (see the `flink` module).
+
+mod flink;
 
 use dm_plugin_api::props::Props;
 use dm_plugin_api::{
@@ -71,9 +74,6 @@ impl ComponentPlugin for OoziePlugin {
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
         let props = Props(&request.properties);
-        if props.component("job_type").as_deref() == Some("flink") {
-            return Err("Flink batch jobs through Oozie (job_type flink) are not supported yet; use a flink component with flink_job_type batch".into());
-        }
         check_spark_version(request)?;
         let hdfs_dir = props.text("component_hdfs_root").ok_or(
             "component_hdfs_root is not set: dmd did not resolve the component's HDFS folder",
@@ -84,6 +84,34 @@ impl ComponentPlugin for OoziePlugin {
         let user = props
             .text("application_user")
             .unwrap_or_else(|| request.user.clone());
+        // PDP-3's Flink batch jobs: PNDA's ssh action becomes a shell action (see `flink`).
+        let mut write = std::collections::BTreeMap::new();
+        let mut flink_vars = Vec::new();
+        let mut yarn_tags = Vec::new();
+        if props.component("job_type").as_deref() == Some("flink") {
+            let action = flink::FlinkAction::plan(request, &name_node, &hdfs_dir)?;
+            let workflow = request
+                .component
+                .contents
+                .get(WORKFLOW)
+                .ok_or("the text of workflow.xml was not given to the plugin (dmd too old?)")?;
+            let (rewritten, replaced) = flink::replace_ssh_actions(workflow, &action.shell_xml())?;
+            if replaced == 0 {
+                return Err(format!(
+                    "job_type flink needs an <ssh> action whose command is ${{path_to_script}} in workflow.xml (PNDA's contract) for {} flink-batch-job {}",
+                    request.application, request.component.name
+                ));
+            }
+            write.insert(WORKFLOW.to_string(), rewritten);
+            write.insert(
+                format!("lib/{}", flink::SCRIPT_NAME),
+                flink::SCRIPT.to_string(),
+            );
+            // PNDA's variables, for workflows that mention them elsewhere.
+            flink_vars.push(("path_to_script".to_string(), flink::SCRIPT_NAME.to_string()));
+            flink_vars.push(("flink_client".to_string(), String::new()));
+            yarn_tags = dm_plugin_api::props::yarn_tags(request);
+        }
         let kind = if request.component.has_file(COORDINATOR) {
             OozieKind::Coordinator
         } else {
@@ -107,6 +135,7 @@ impl ComponentPlugin for OoziePlugin {
         let end = start + 7 * 24 * 3_600_000;
         configuration.push(("deployment_start".into(), oozie_time(start)));
         configuration.push(("deployment_end".into(), oozie_time(end)));
+        configuration.extend(flink_vars);
         configuration.push(("user.name".into(), user.clone()));
         configuration.push(("oozie.use.system.libpath".into(), "true".into()));
         if let Some(libpath) = props
@@ -133,7 +162,7 @@ impl ComponentPlugin for OoziePlugin {
 
         Ok(Plan {
             render: Vec::new(),
-            write: Default::default(),
+            write,
             job: None,
             oozie: Some(OozieJob {
                 kind,
@@ -141,6 +170,7 @@ impl ComponentPlugin for OoziePlugin {
                 skip: NOT_STAGED.map(String::from).to_vec(),
                 configuration,
                 user,
+                yarn_tags,
             }),
         })
     }

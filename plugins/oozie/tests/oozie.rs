@@ -151,12 +151,123 @@ fn refusals_name_what_is_wrong() {
         .plan(&request(&["workflow.xml"], props, None))
         .unwrap_err()
         .starts_with("environment name_node is not set"));
+}
+
+const PNDA_FLINK_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:0.4" name="flink-batch">
+  <start to="flink-job"/>
+  <action name="flink-job">
+    <ssh xmlns="uri:oozie:ssh-action:0.1"><host>${flink_client}</host><command>${path_to_script}</command></ssh>
+    <ok to="end"/><error to="kill"/>
+  </action>
+  <kill name="kill"><message>failed</message></kill>
+  <end name="end"/>
+</workflow-app>"#;
+
+/// A PNDA Flink batch component (PDP-3) on a dm that knows a Flink 2.3.0 distribution on HDFS.
+fn flink_request(props: Value) -> PlanRequest {
+    let mut request = request(&["workflow.xml", "lib/job.jar"], props, None);
+    request
+        .component
+        .contents
+        .insert("workflow.xml".into(), PNDA_FLINK_WORKFLOW.into());
+    request.engines = Engines {
+        default_flink_version: Some("2.3.0".into()),
+        flink_dists: [(
+            "2.3.0".to_string(),
+            "hdfs://nn/dm/dists/flink-2.3.0.tgz".to_string(),
+        )]
+        .into(),
+        yarn_rm_address: Some("rm:8032".into()),
+        yarn_rm_url: Some("http://rm:8088".into()),
+        cluster_env: [
+            ("JAVA_HOME", "/usr/lib/jvm/17"),
+            ("HADOOP_CONF_DIR", "/etc/hadoop/conf"),
+            ("HADOOP_CLASSPATH", "/opt/hadoop/client/*"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+        ..Engines::default()
+    };
+    request
+}
+
+fn flink_props() -> Value {
     let mut props = pnda_props();
     props["component_job_type"] = json!("flink");
-    assert!(OoziePlugin
-        .plan(&request(&["workflow.xml"], props, None))
-        .unwrap_err()
-        .contains("not supported yet"));
+    props["component_main_jar"] = json!("lib/job.jar");
+    props["component_main_class"] = json!("dm.Batch");
+    props["component_application_args"] = json!("--input '/data/in put'");
+    props
+}
+
+#[test]
+fn a_pnda_flink_batch_component_runs_through_a_shell_action_without_ssh() {
+    let plan = OoziePlugin.plan(&flink_request(flink_props())).unwrap();
+    let workflow = &plan.write["workflow.xml"];
+    assert!(!workflow.contains("<ssh"), "{workflow}");
+    let hdfs = "namenode/pnda/system/deployment-manager/applications/root/aname/componentA";
+    for part in [
+        "<shell xmlns=\"uri:oozie:shell-action:1.0\"><resource-manager>rm:8032</resource-manager><name-node>namenode</name-node><exec>dm-flink-batch.sh</exec><argument>http://rm:8088</argument><argument>run</argument><argument>-t</argument><argument>yarn-application</argument>",
+        "<argument>-Dyarn.application.name=aname-componentA-job</argument>",
+        "<argument>-Dyarn.tags=dm,dm-app-aname,dm-component-oozie-componenta</argument>",
+        "<argument>-c</argument><argument>dm.Batch</argument><argument>job.jar</argument><argument>--input</argument><argument>/data/in put</argument>",
+        "<env-var>HADOOP_CONF_DIR=/etc/hadoop/conf</env-var>",
+        "<archive>hdfs://nn/dm/dists/flink-2.3.0.tgz#flink</archive>",
+    ] {
+        assert!(workflow.contains(part), "{part}\nnot in\n{workflow}");
+    }
+    assert!(
+        workflow.contains(&format!(
+            "<file>{hdfs}/lib/dm-flink-batch.sh#dm-flink-batch.sh</file>"
+        )),
+        "{workflow}"
+    );
+    assert!(
+        workflow.contains(&format!("<file>{hdfs}/lib/job.jar#job.jar</file>")),
+        "{workflow}"
+    );
+    assert!(plan.write["lib/dm-flink-batch.sh"].starts_with("#!/bin/sh"));
+    assert_eq!(
+        value(&config(&plan), "path_to_script"),
+        Some("dm-flink-batch.sh")
+    );
+}
+
+#[test]
+fn flink_batch_through_oozie_names_what_is_missing() {
+    let error = |props: Value, tweak: &dyn Fn(&mut PlanRequest)| {
+        let mut request = flink_request(props);
+        tweak(&mut request);
+        OoziePlugin.plan(&request).unwrap_err()
+    };
+    let mut python = flink_props();
+    python.as_object_mut().unwrap().remove("component_main_jar");
+    python["component_main_py"] = json!("job.py");
+    assert!(error(python, &|_| {}).starts_with("Flink Python jobs through Oozie are not supported"));
+    let mut other = flink_props();
+    other["component_flink_version"] = json!("1.20.5");
+    assert_eq!(
+        error(other, &|_| {}),
+        "no Flink 1.20.5 distribution on HDFS for Oozie's Flink jobs ([jobs.engines] flink_dists has 2.3.0)"
+    );
+    assert!(error(flink_props(), &|r| r.engines.yarn_rm_address = None).contains("yarn_rm_address"));
+    assert!(error(flink_props(), &|r| {
+        r.engines.cluster_env.remove("JAVA_HOME");
+    })
+    .starts_with("JAVA_HOME of the NodeManagers is needed"));
+    assert!(error(flink_props(), &|r| {
+        r.component.contents.insert(
+            "workflow.xml".into(),
+            "<workflow-app><start to='end'/><end name='end'/></workflow-app>".into(),
+        );
+    })
+    .starts_with("job_type flink needs an <ssh> action whose command is ${path_to_script}"));
+    let mut escaping = flink_props();
+    escaping["component_main_jar"] = json!("../other/secret.jar");
+    assert_eq!(
+        error(escaping, &|_| {}),
+        "main_jar ../other/secret.jar is not a file of the component"
+    );
 }
 
 fn plugin_library() -> std::path::PathBuf {
