@@ -532,62 +532,80 @@ fn spark_streaming_on_yarn_kill_via_rm() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Oozie: a one-action workflow (examples/jobs/oozie) through the REST API
+// 4. Oozie through its REST API: a one-action fs workflow (runs inside the server), a shell action
+//    launched on YARN (needs the "oozie" sharelib that tests/env/oozie/start installs), and a Flink
+//    batch job submitted from a shell action with a Flink distribution shipped from HDFS.
 
-#[test]
-fn oozie_one_action_workflow_succeeds() {
-    let env = env();
-    let oozie = env.raw["oozie_url"]
+fn oozie_url(env: &Env) -> String {
+    env.raw["oozie_url"]
         .as_str()
         .unwrap_or_else(|| panic!("env.json has oozie_url null: the env was brought up without Oozie (DM_TESTENV_OOZIE=0?)"))
-        .to_string();
-    let nn = env.s("namenode_url");
-    let user = String::from_utf8(
-        Command::new("id")
-            .arg("-un")
-            .output()
-            .expect("id -un")
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
-    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-app"));
-    let out_dir = format!("/tmp/{}", unique("dm-oozie-out"));
+        .to_string()
+}
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = hdfs_native::ClientBuilder::new()
-        .with_url(&nn)
+/// The user Oozie runs workflows as (the env runs everything as the current user).
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn hdfs_client(env: &Env) -> hdfs_native::Client {
+    hdfs_native::ClientBuilder::new()
+        .with_url(&env.s("namenode_url"))
         .with_config([("dfs.client.failover.max.attempts", "1")])
         .build()
-        .expect("hdfs-native client");
-    let wf = std::fs::read(repo_root().join("examples/jobs/oozie/workflow.xml"))
-        .expect("read workflow.xml");
-    rt.block_on(async {
-        let mut w = client
-            .create(
-                &format!("{app_dir}/workflow.xml"),
-                hdfs_native::WriteOptions::default(),
-            )
-            .await
-            .expect("create workflow.xml on HDFS");
-        w.write_bytes(bytes::Bytes::from(wf))
-            .await
-            .expect("write workflow.xml");
-        w.close().await.expect("close workflow.xml");
-    });
+        .expect("hdfs-native client")
+}
 
-    let conf = format!(
-        "<configuration>\
-         <property><name>user.name</name><value>{user}</value></property>\
-         <property><name>oozie.wf.application.path</name><value>{nn}{app_dir}</value></property>\
-         <property><name>nameNode</name><value>{nn}</value></property>\
-         <property><name>outputDir</name><value>{out_dir}</value></property>\
-         </configuration>"
-    );
+fn current_thread_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Copies a local file to HDFS (overwriting), in chunks: the Flink distribution is ~300 MB.
+async fn hdfs_put(client: &hdfs_native::Client, local: &Path, dest: &str) {
+    use std::io::Read;
+    let mut file = std::fs::File::open(local)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", local.display()));
+    let mut w = client
+        .create(dest, hdfs_native::WriteOptions::default().overwrite(true))
+        .await
+        .unwrap_or_else(|e| panic!("create {dest} on HDFS: {e}"));
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        let n = file.read(&mut buf).expect("read local file");
+        if n == 0 {
+            break;
+        }
+        w.write_bytes(bytes::Bytes::copy_from_slice(&buf[..n]))
+            .await
+            .unwrap_or_else(|e| panic!("write {dest}: {e}"));
+    }
+    w.close()
+        .await
+        .unwrap_or_else(|e| panic!("close {dest}: {e}"));
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `POST /v1/jobs?action=start` with a Hadoop `<configuration>` of these properties; the job id.
+fn oozie_start(oozie: &str, props: &[(&str, String)]) -> String {
+    let mut conf = String::from("<configuration>");
+    for (name, value) in props {
+        conf.push_str(&format!(
+            "<property><name>{}</name><value>{}</value></property>",
+            xml_escape(name),
+            xml_escape(value)
+        ));
+    }
+    conf.push_str("</configuration>");
     let mut resp = agent()
         .post(&format!("{oozie}/v1/jobs?action=start"))
         .header("Content-Type", "application/xml;charset=UTF-8")
@@ -596,29 +614,89 @@ fn oozie_one_action_workflow_succeeds() {
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     assert_eq!(status, 201, "Oozie refused the workflow: {body}");
-    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+    serde_json::from_str::<Value>(&body).unwrap()["id"]
         .as_str()
         .expect("job id")
-        .to_string();
+        .to_string()
+}
 
-    let info = wait_for(&format!("Oozie workflow {id} to end"), 120, || {
+/// Polls `/v1/job/{id}?show=info` until the workflow leaves PREP/RUNNING/SUSPENDED; its info.
+fn oozie_wait_end(oozie: &str, id: &str, secs: u64) -> Value {
+    wait_for(&format!("Oozie workflow {id} to end"), secs, || {
         let (_, v) = get_json(&format!("{oozie}/v1/job/{id}?show=info")).ok()?;
         let st = v["status"].as_str()?.to_string();
         (!["PREP", "RUNNING", "SUSPENDED"].contains(&st.as_str())).then_some(v)
-    });
-    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
-    let action = info["actions"]
+    })
+}
+
+fn oozie_action(info: &Value, name: &str) -> Value {
+    info["actions"]
         .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "make-output-dir")
-        .cloned();
-    assert_eq!(
-        action.as_ref().map(|a| a["status"].clone()),
-        Some(Value::from("OK")),
-        "actions: {}",
-        info["actions"]
+        .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("workflow has no action {name:?}: {}", info["actions"]))
+}
+
+/// Kills the workflow when a test panics half-way (Oozie then kills its launcher on YARN).
+struct KillWorkflowOnDrop {
+    oozie: String,
+    id: Option<String>,
+}
+impl Drop for KillWorkflowOnDrop {
+    fn drop(&mut self) {
+        if let (true, Some(id)) = (std::thread::panicking(), &self.id) {
+            let _ = agent()
+                .put(&format!("{}/v1/job/{id}?action=kill", self.oozie))
+                .send_empty();
+        }
+    }
+}
+
+/// A launcher action's YARN app: the id Oozie reports (externalId), and the app ended well.
+fn assert_launcher_succeeded(rm: &str, action: &Value) -> String {
+    assert_eq!(action["status"], "OK", "action: {action}");
+    let app_id = action["externalId"].as_str().unwrap_or("").to_string();
+    assert!(
+        app_id.starts_with("application_"),
+        "action {} has no YARN application id: {action}",
+        action["name"]
     );
+    let app = yarn_app(rm, &app_id).unwrap_or_else(|| panic!("the RM does not know {app_id}"));
+    assert_eq!(app["applicationType"], "Oozie Launcher", "{app}");
+    assert_eq!(app["state"], "FINISHED", "{app}");
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "{app}");
+    app_id
+}
+
+#[test]
+fn oozie_one_action_workflow_succeeds() {
+    let env = env();
+    let oozie = oozie_url(env);
+    let nn = env.s("namenode_url");
+    let user = current_user();
+    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-app"));
+    let out_dir = format!("/tmp/{}", unique("dm-oozie-out"));
+
+    let rt = current_thread_rt();
+    let client = hdfs_client(env);
+    let examples = repo_root().join("examples/jobs/oozie");
+    rt.block_on(hdfs_put(
+        &client,
+        &examples.join("workflow.xml"),
+        &format!("{app_dir}/workflow.xml"),
+    ));
+
+    let id = oozie_start(
+        &oozie,
+        &[
+            ("user.name", user.clone()),
+            ("oozie.wf.application.path", format!("{nn}{app_dir}")),
+            ("nameNode", nn.clone()),
+            ("outputDir", out_dir.clone()),
+        ],
+    );
+    let info = oozie_wait_end(&oozie, &id, 120);
+    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
+    assert_eq!(oozie_action(&info, "make-output-dir")["status"], "OK");
 
     rt.block_on(async {
         let st = client
@@ -630,6 +708,195 @@ fn oozie_one_action_workflow_succeeds() {
             .delete(&out_dir, true)
             .await
             .expect("delete output dir");
+        client.delete(&app_dir, true).await.expect("delete app dir");
+    });
+}
+
+#[test]
+fn oozie_shell_action_runs_on_yarn() {
+    let env = env();
+    let (oozie, rm, nn) = (oozie_url(env), env.s("rm_url"), env.s("namenode_url"));
+    let user = current_user();
+    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-shell"));
+    let out_dir = format!("/tmp/{}", unique("dm-oozie-shell-out"));
+
+    let rt = current_thread_rt();
+    let client = hdfs_client(env);
+    let examples = repo_root().join("examples/jobs/oozie-shell");
+    rt.block_on(async {
+        for f in ["workflow.xml", "hello.sh"] {
+            hdfs_put(&client, &examples.join(f), &format!("{app_dir}/{f}")).await;
+        }
+    });
+
+    let id = oozie_start(
+        &oozie,
+        &[
+            ("user.name", user.clone()),
+            ("oozie.wf.application.path", format!("{nn}{app_dir}")),
+            ("nameNode", nn.clone()),
+            ("resourceManager", env.s("rm_address")),
+            ("greeting", "hello from dm".to_string()),
+            ("outputDir", out_dir.clone()),
+        ],
+    );
+    let mut guard = KillWorkflowOnDrop {
+        oozie: oozie.clone(),
+        id: Some(id.clone()),
+    };
+    let info = oozie_wait_end(&oozie, &id, 180);
+    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
+    let app_id = assert_launcher_succeeded(&rm, &oozie_action(&info, "hello"));
+    guard.id = None;
+
+    // The script printed its CONTAINER_ID; the fs action made a directory named after it, so the
+    // shell ran in a container of exactly the launcher app Oozie reported.
+    let entries = rt.block_on(async {
+        client
+            .list_status(&out_dir, false)
+            .await
+            .expect("the workflow's output dir is missing")
+    });
+    let names: Vec<String> = entries
+        .iter()
+        .map(|e| e.path.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    let app_suffix = app_id.trim_start_matches("application_");
+    assert!(
+        names.len() == 1 && names[0].starts_with("container_") && names[0].contains(app_suffix),
+        "expected one dir named after a container of {app_id} in {out_dir}, found {names:?}"
+    );
+
+    rt.block_on(async {
+        client
+            .delete(&out_dir, true)
+            .await
+            .expect("delete output dir");
+        client.delete(&app_dir, true).await.expect("delete app dir");
+    });
+}
+
+/// A Flink distribution tarball (top dir flink-V/, as Apache ships it) made from the venv's
+/// pyflink home once, cached in target/testenv: what dm's mirror would hold.
+fn flink_dist_tarball(env: &Env, version: &str) -> PathBuf {
+    let dest = repo_root().join(format!("target/testenv/oozie-flink/flink-{version}.tar"));
+    if dest.is_file() {
+        return dest;
+    }
+    let home = PathBuf::from(
+        env.raw["flink"][version]["home"]
+            .as_str()
+            .expect("flink home"),
+    );
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let tmp = dest.with_extension("tar.tmp");
+    let mut tar = tar::Builder::new(std::fs::File::create(&tmp).expect("create tarball"));
+    // opt/ and pyflink's Python files are not needed to submit a Java job.
+    for dir in ["bin", "lib", "conf", "plugins"] {
+        tar.append_dir_all(format!("flink-{version}/{dir}"), home.join(dir))
+            .unwrap_or_else(|e| panic!("tar {}/{dir}: {e}", home.display()));
+    }
+    tar.into_inner().expect("finish tarball");
+    std::fs::rename(&tmp, &dest).unwrap();
+    dest
+}
+
+#[test]
+fn oozie_shell_action_submits_flink_batch_to_yarn() {
+    let env = env();
+    let (oozie, rm, nn) = (oozie_url(env), env.s("rm_url"), env.s("namenode_url"));
+    let version = env.s("flink_default_version");
+    let user = current_user();
+    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-flink"));
+    let name = unique("dm-oozie-flink-batch");
+    let mut flink_guard = KillOnDrop {
+        rm: rm.clone(),
+        app_id: None,
+    };
+
+    let rt = current_thread_rt();
+    let client = hdfs_client(env);
+    let dist = flink_dist_tarball(env, &version);
+    // Staged once per HDFS (HDFS is formatted anew by every `up`), like a mirror's copy.
+    let dist_hdfs = format!("/user/{user}/dm-testenv/flink-{version}.tar");
+    let examples = repo_root().join("examples/jobs/oozie-flink");
+    let conf_yaml = PathBuf::from(env.flink("conf_dir")).join("config.yaml");
+    rt.block_on(async {
+        let local_len = std::fs::metadata(&dist).unwrap().len();
+        let staged = client
+            .get_file_info(&dist_hdfs)
+            .await
+            .map(|s| s.length as u64)
+            .ok();
+        if staged != Some(local_len) {
+            hdfs_put(&client, &dist, &dist_hdfs).await;
+        }
+        for f in ["workflow.xml", "flink-batch.sh"] {
+            hdfs_put(&client, &examples.join(f), &format!("{app_dir}/{f}")).await;
+        }
+        hdfs_put(&client, &conf_yaml, &format!("{app_dir}/flink-config.yaml")).await;
+        hdfs_put(
+            &client,
+            Path::new(&env.job("flink_jar")),
+            &format!("{app_dir}/job.jar"),
+        )
+        .await;
+    });
+
+    let id = oozie_start(
+        &oozie,
+        &[
+            ("user.name", user.clone()),
+            ("oozie.wf.application.path", format!("{nn}{app_dir}")),
+            ("nameNode", nn.clone()),
+            ("resourceManager", env.s("rm_address")),
+            ("rmWebUrl", rm.clone()),
+            ("flinkDist", dist_hdfs.clone()),
+            ("flinkConfig", format!("{app_dir}/flink-config.yaml")),
+            ("jobJar", format!("{app_dir}/job.jar")),
+            ("jobClass", env.job("flink_batch_class")),
+            ("flinkAppName", name.clone()),
+            ("javaHome", env.s("java_home")),
+            ("hadoopConfDir", env.s("hadoop_conf_dir")),
+            ("hadoopClasspath", env.s("hadoop_classpath")),
+        ],
+    );
+    let mut wf_guard = KillWorkflowOnDrop {
+        oozie: oozie.clone(),
+        id: Some(id.clone()),
+    };
+    let flink_app = wait_for(
+        "the Flink batch app (submitted by the action) in the RM",
+        120,
+        || yarn_app_id_by_name(&rm, &name),
+    );
+    flink_guard.app_id = Some(flink_app.clone());
+
+    let info = oozie_wait_end(&oozie, &id, 300);
+    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
+    let launcher = assert_launcher_succeeded(&rm, &oozie_action(&info, "flink-batch"));
+    assert_ne!(launcher, flink_app);
+    // The action waits for the Flink app, so it has ended by now: no polling.
+    let app = yarn_app(&rm, &flink_app).expect("Flink app in the RM");
+    assert_eq!(app["applicationType"], "Apache Flink", "{app}");
+    assert_eq!(app["state"], "FINISHED", "{app}");
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "{app}");
+    wf_guard.id = None;
+    flink_guard.app_id = None;
+
+    let hs = env.s("flink_history_url");
+    let job = wait_for("the batch job in the Flink HistoryServer", 90, || {
+        let (_, v) = get_json(&format!("{hs}/jobs/overview")).ok()?;
+        v["jobs"]
+            .as_array()?
+            .iter()
+            .find(|j| j["name"] == name.as_str())
+            .cloned()
+    });
+    assert_eq!(job["state"], "FINISHED", "HistoryServer entry: {job}");
+    assert_eq!(job["jobType"], "BATCH", "HistoryServer entry: {job}");
+
+    rt.block_on(async {
         client.delete(&app_dir, true).await.expect("delete app dir");
     });
 }
