@@ -36,9 +36,7 @@ fn request(target: Target, properties: Value) -> PlanRequest {
             ]
             .into(),
             default_flink_version: Some("2.3".into()),
-            spark_home: None,
-            python: None,
-            oozie_spark_version: None,
+            ..Engines::default()
         },
         workdir: "/var/lib/dm/apps/clicks/counter".into(),
         now_ms: 0,
