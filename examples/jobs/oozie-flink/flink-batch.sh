@@ -32,9 +32,17 @@ cp "$FLINK_HOME/conf/log4j-console.properties" flink-conf/log4j-cli.properties
 if [ -f flink-config.yaml ]; then cp flink-config.yaml flink-conf/config.yaml
 else cp "$FLINK_HOME/conf/config.yaml" flink-conf/config.yaml; fi
 
+# Application mode: Flink 2.x has it as `run -t yarn-application` only; 1.x as `run-application`
+# only (its `run -t yarn-application` fails with "No ExecutorFactory found").
+case $(ls "$FLINK_HOME"/lib/flink-dist*.jar 2>/dev/null) in
+  */flink-dist-1.*) action=run-application ;;
+  */flink-dist*) action=run ;;
+  *) fail "no lib/flink-dist*.jar in $FLINK_HOME: not a Flink distribution" ;;
+esac
+
 rc=0
 FLINK_CONF_DIR=$PWD/flink-conf FLINK_LOG_DIR=$PWD/flink-log \
-  "$FLINK_HOME/bin/flink" run -t yarn-application -Dyarn.application.name="$app_name" \
+  "$FLINK_HOME/bin/flink" "$action" -t yarn-application -Dyarn.application.name="$app_name" \
   -c "$main_class" job.jar "$@" >flink-cli.log 2>&1 || rc=$?
 cat flink-cli.log >&2
 [ "$rc" -eq 0 ] || fail "flink run exited with $rc (its output is above)"
