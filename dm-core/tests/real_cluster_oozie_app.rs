@@ -1,16 +1,19 @@
-//! Slow suite, against the real loopback cluster (`tests/env/up`, with its Oozie): dmd with the
-//! `oozie` plugin runs a PNDA-style batch application with two components,
+//! Slow suite, against the real loopback cluster (`tests/env/up`, with its Oozie and the Oozie
+//! sharelib): dmd with the `oozie` plugin runs a PNDA-style batch application with two
+//! components,
 //!
-//! - `once`: a one-shot workflow, and
+//! - `once`: a one-shot workflow (an fs action, run inside Oozie), and
 //! - `every`: a coordinator firing every minute (its start is in the past, so runs are due at
-//!   once),
+//!   once) whose workflow runs a shell action on YARN and then writes a folder on HDFS.
 //!
-//! both writing folders on HDFS with fs actions (the test Oozie has no sharelib, so actions that
-//! launch on YARN cannot run here). Create stages the components on HDFS and leaves both jobs
-//! waiting; start runs them (SUCCEEDED runs, folders written); stop suspends the coordinator;
+//! Create stages the components on HDFS and leaves both jobs waiting; start runs them (SUCCEEDED
+//! runs, folders written, the runs' YARN ids in the summary); stop suspends the coordinator;
 //! start again resumes it and reruns the ended workflow; destroy kills the coordinator and leaves
 //! nothing on HDFS: no component folder, no application folder, and the `hdfs.json` folder marked
 //! for deletion is gone.
+//!
+//! A PNDA Flink batch component (PDP-3: an ssh action running `${path_to_script}`) runs through
+//! Oozie with no SSH, its Flink job on YARN with dm's tags.
 //!
 //! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_oozie_app`.
 
@@ -22,6 +25,7 @@ use dm_core::oozie::{Oozie, OozieConfig};
 use dm_core::oozie_job::OozieRunner;
 use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_plugin_api::{OozieJob, OozieKind};
+use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,7 +52,18 @@ const ONCE_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name
 </workflow-app>"#;
 
 const EVERY_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="dm-every">
-  <start to="mark"/>
+  <start to="hello"/>
+  <action name="hello">
+    <shell xmlns="uri:oozie:shell-action:1.0">
+      <resource-manager>${environment_resource_manager}</resource-manager>
+      <name-node>${environment_name_node}</name-node>
+      <exec>echo</exec>
+      <argument>run=${nominal}</argument>
+      <capture-output/>
+    </shell>
+    <ok to="mark"/>
+    <error to="fail"/>
+  </action>
   <action name="mark">
     <fs><mkdir path="${environment_name_node}${component_out}/every/${nominal}"/></fs>
     <ok to="end"/>
@@ -152,7 +167,11 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     let dmd = oozie_dmd(
         root.path(),
         &env,
-        &format!("[environment]\nqueue_policy = \"{}\"\n", policy.display()),
+        &format!(
+            "[environment]\nqueue_policy = \"{}\"\nresource_manager = \"{}\"\n",
+            policy.display(),
+            s(&env, "rm_address")
+        ),
     );
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn.clone()),
@@ -242,18 +261,24 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         hdfs.exists(&format!("{out}/every")).unwrap(),
         "the coordinator's runs wrote their folders"
     );
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
     let facts = LiveFacts {
         oozie: &oozie,
-        rm: None,
+        rm: Some(&rm),
     };
     let summary = component_summary(&facts, &every).unwrap();
     assert_eq!(summary["aggregate_status"], "RUNNING", "{summary:#}");
     assert_eq!(summary["status"], "OK", "{summary:#}");
     let workflows = summary["actions"].as_object().unwrap();
-    assert!(
-        workflows.len() >= 3 && workflows.contains_key("workflow-1"),
-        "{summary:#}"
-    );
+    assert!(workflows.len() >= 3, "{summary:#}");
+    // Each run's shell action ran on YARN: its application is in the summary, and the RM
+    // agrees it succeeded.
+    let run = &summary["actions"]["workflow-1"]["actions"]["job-1"];
+    let yarn_id = run["yarnId"].as_str().unwrap_or_default();
+    assert!(yarn_id.starts_with("application_"), "{summary:#}");
+    assert_eq!(run["status"], "OK", "{summary:#}");
+    assert_eq!(run["applicationType"], "shell");
+    assert_eq!(rm.app(yarn_id).unwrap().final_status, "SUCCEEDED");
     assert_eq!(
         component_summary(&facts, &once).unwrap()["aggregate_status"],
         "COMPLETED"
@@ -277,14 +302,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         oozie.status(&every).unwrap()
     );
     assert_eq!(
-        component_summary(
-            &LiveFacts {
-                oozie: &oozie,
-                rm: None
-            },
-            &every
-        )
-        .unwrap()["aggregate_status"],
+        component_summary(&facts, &every).unwrap()["aggregate_status"],
         "SUSPENDED"
     );
 

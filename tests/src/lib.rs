@@ -4,7 +4,11 @@
 //! package they need, well-formed or hostile (absolute paths, `..`, links, devices, bombs,
 //! truncation), without trusting the code under test to make them.
 //!
-//! The end-to-end suites against the loopback Hadoop cluster (`tests/env/`) will live here too.
+//! With the `real-cluster` feature, [`cluster`] holds what the slow suites against the loopback
+//! Hadoop cluster (`tests/env/`) share beyond its endpoints.
+
+#[cfg(feature = "real-cluster")]
+pub mod cluster;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;

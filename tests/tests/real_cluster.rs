@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dm_testkit::cluster::{flink_dist_on_hdfs, hdfs_put};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -564,30 +565,6 @@ fn current_thread_rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Copies a local file to HDFS (overwriting), in chunks: the Flink distribution is ~300 MB.
-async fn hdfs_put(client: &hdfs_native::Client, local: &Path, dest: &str) {
-    use std::io::Read;
-    let mut file = std::fs::File::open(local)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", local.display()));
-    let mut w = client
-        .create(dest, hdfs_native::WriteOptions::default().overwrite(true))
-        .await
-        .unwrap_or_else(|e| panic!("create {dest} on HDFS: {e}"));
-    let mut buf = vec![0u8; 8 << 20];
-    loop {
-        let n = file.read(&mut buf).expect("read local file");
-        if n == 0 {
-            break;
-        }
-        w.write_bytes(bytes::Bytes::copy_from_slice(&buf[..n]))
-            .await
-            .unwrap_or_else(|e| panic!("write {dest}: {e}"));
-    }
-    w.close()
-        .await
-        .unwrap_or_else(|e| panic!("close {dest}: {e}"));
-}
-
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -776,31 +753,6 @@ fn oozie_shell_action_runs_on_yarn() {
     });
 }
 
-/// A Flink distribution tarball (top dir flink-V/, as Apache ships it) made from the venv's
-/// pyflink home once, cached in target/testenv: what dm's mirror would hold.
-fn flink_dist_tarball(env: &Env, version: &str) -> PathBuf {
-    let dest = repo_root().join(format!("target/testenv/oozie-flink/flink-{version}.tar"));
-    if dest.is_file() {
-        return dest;
-    }
-    let home = PathBuf::from(
-        env.raw["flink"][version]["home"]
-            .as_str()
-            .expect("flink home"),
-    );
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let tmp = dest.with_extension("tar.tmp");
-    let mut tar = tar::Builder::new(std::fs::File::create(&tmp).expect("create tarball"));
-    // opt/ and pyflink's Python files are not needed to submit a Java job.
-    for dir in ["bin", "lib", "conf", "plugins"] {
-        tar.append_dir_all(format!("flink-{version}/{dir}"), home.join(dir))
-            .unwrap_or_else(|e| panic!("tar {}/{dir}: {e}", home.display()));
-    }
-    tar.into_inner().expect("finish tarball");
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest
-}
-
 #[test]
 fn oozie_shell_action_submits_flink2_batch_to_yarn() {
     oozie_flink_batch(env(), "2.3.0");
@@ -832,21 +784,11 @@ fn oozie_flink_batch(env: &Env, version: &str) {
 
     let rt = current_thread_rt();
     let client = hdfs_client(env);
-    let dist = flink_dist_tarball(env, version);
     // Staged once per HDFS (HDFS is formatted anew by every `up`), like a mirror's copy.
-    let dist_hdfs = format!("/user/{user}/dm-testenv/flink-{version}.tar");
+    let dist_hdfs = flink_dist_on_hdfs(&env.raw, version);
     let examples = repo_root().join("examples/jobs/oozie-flink");
     let conf_yaml = PathBuf::from(flink("conf_dir")).join("config.yaml");
     rt.block_on(async {
-        let local_len = std::fs::metadata(&dist).unwrap().len();
-        let staged = client
-            .get_file_info(&dist_hdfs)
-            .await
-            .map(|s| s.length as u64)
-            .ok();
-        if staged != Some(local_len) {
-            hdfs_put(&client, &dist, &dist_hdfs).await;
-        }
         for f in ["workflow.xml", "flink-batch.sh"] {
             hdfs_put(&client, &examples.join(f), &format!("{app_dir}/{f}")).await;
         }

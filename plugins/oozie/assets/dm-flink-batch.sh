@@ -36,8 +36,10 @@ FLINK_CONF_DIR=$PWD/flink-conf FLINK_LOG_DIR=$PWD/flink-log \
   "$FLINK_HOME/bin/flink" "$@" >flink-cli.log 2>&1 || rc=$?
 cat flink-cli.log >&2
 [ "$rc" -eq 0 ] || fail "flink exited with $rc (its output is above)"
-app=$(grep -o 'application_[0-9]*_[0-9]*' flink-cli.log | head -n 1) || true
-[ -n "$app" ] || fail "flink succeeded but printed no YARN application id"
+# YARN's client logs "Submitted application application_…"; other ids in the log (the launcher's
+# own, in its container paths) must not be taken for it.
+app=$(sed -n 's/.*Submitted application \(application_[0-9]*_[0-9]*\).*/\1/p' flink-cli.log | head -n 1)
+[ -n "$app" ] || fail "flink succeeded but logged no submitted YARN application"
 echo "dm-flink-batch.sh: submitted $app, waiting for it to end" >&2
 
 state= final=
