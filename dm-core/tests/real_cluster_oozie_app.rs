@@ -19,9 +19,9 @@
 
 mod common;
 
-use common::{current_user, env_json, s, wait_for, Dmd, Options};
+use common::{current_user, env_json, s, wait_for, Dmd, Options, SupervisorGuard};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
-use dm_core::oozie::{Oozie, OozieConfig};
+use dm_core::oozie::{self, Oozie, OozieConfig};
 use dm_core::oozie_job::OozieRunner;
 use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_plugin_api::{OozieJob, OozieKind};
@@ -435,4 +435,121 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
     runner.destroy(&job, None).unwrap();
     assert_eq!(runner.oozie.status(&id).unwrap(), "KILLED");
     assert!(!runner.hdfs.exists(&hdfs_dir).unwrap());
+}
+
+/// PNDA's Flink batch workflow (PDP-3): an ssh action running `${path_to_script}` on the edge node.
+const PNDA_FLINK_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:0.4" name="dm-flink-batch">
+  <start to="flink-job"/>
+  <action name="flink-job">
+    <ssh xmlns="uri:oozie:ssh-action:0.1">
+      <host>${flink_client}</host>
+      <command>${path_to_script}</command>
+      <capture-output/>
+    </ssh>
+    <ok to="end"/>
+    <error to="kill"/>
+  </action>
+  <kill name="kill"><message>${wf:errorMessage(wf:lastErrorNode())}</message></kill>
+  <end name="end"/>
+</workflow-app>"#;
+
+#[test]
+fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
+    let env = env_json();
+    let version = s(&env, "flink_default_version");
+    let dist = dm_testkit::cluster::flink_dist_on_hdfs(&env, &version);
+    let user = current_user();
+    let root = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[jobs.engines]\ndefault_flink_version = \"{version}\"\nflink_dists = {{ \"{version}\" = \"{nn}{dist}\" }}\n\
+         yarn_rm_address = \"{rm_address}\"\n\n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
+         [supervisor]\nyarn_rm = \"{rm}\"\n",
+        nn = s(&env, "namenode_url"),
+        rm_address = s(&env, "rm_address"),
+        java = s(&env, "java_home"),
+        conf = s(&env, "hadoop_conf_dir"),
+        cp = s(&env, "hadoop_classpath"),
+        rm = s(&env, "rm_url"),
+    );
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = oozie_dmd(root.path(), &env, &extra);
+    let oozie = Oozie::from_config(&OozieConfig {
+        url: Some(s(&env, "oozie_url")),
+    })
+    .unwrap();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+
+    let props = json!({
+        "job_type": "flink",
+        "main_jar": "lib/jobs.jar",
+        "main_class": s(&env["jobs"], "flink_batch_class"),
+    });
+    let package = TarGz::new()
+        .file(
+            "flinkbatch-1.0.0/oozie/wordcount/workflow.xml",
+            PNDA_FLINK_WORKFLOW,
+        )
+        .file(
+            "flinkbatch-1.0.0/oozie/wordcount/properties.json",
+            props.to_string(),
+        )
+        .file(
+            "flinkbatch-1.0.0/oozie/wordcount/lib/jobs.jar",
+            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
+        )
+        .bytes();
+    dmd.deployed("flinkbatch-1.0.0", &package);
+    let app = format!("fb{}", std::process::id());
+    let body = json!({"package": "flinkbatch-1.0.0"}).to_string();
+    let reply = dmd.put(
+        &format!("/applications/{app}?user.name={user}"),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    let logs = dmd
+        .get(&format!("/applications/{app}/logs?user.name={user}"))
+        .body;
+    let id = logs["oozie-wordcount"]["job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{logs:#}"))
+        .to_string();
+
+    let status = wait_for("the Flink batch workflow to end", 300, || {
+        let status = oozie.status(&id).ok()?;
+        oozie::is_final(&status).then_some(status)
+    });
+    let info = oozie.info(&id).unwrap();
+    assert_eq!(status, "SUCCEEDED", "{info:#}");
+    // The Flink job ran as its own YARN application, tagged as the component's, and succeeded.
+    let flink: Vec<_> = rm
+        .apps_tagged(&format!("dm-app-{app}"))
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.has_tags(&["dm-component-oozie-wordcount".to_string()]))
+        .collect();
+    assert_eq!(flink.len(), 1, "{flink:?}");
+    assert_eq!(flink[0].final_status, "SUCCEEDED", "{:?}", flink[0]);
+    assert_eq!(flink[0].name, format!("{app}-wordcount-job"));
+    // The summary shows the action's launcher on YARN.
+    let summary = component_summary(
+        &LiveFacts {
+            oozie: &oozie,
+            rm: Some(&rm),
+        },
+        &id,
+    )
+    .unwrap();
+    assert_eq!(summary["aggregate_status"], "COMPLETED", "{summary:#}");
+    assert_eq!(summary["actions"]["job-1"]["status"], "OK", "{summary:#}");
+
+    let reply = dmd.delete(&format!("/applications/{app}?user.name={user}"));
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
 }

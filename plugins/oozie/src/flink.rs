@@ -9,7 +9,9 @@
 //! - the Flink distribution of the component's `flink_version` comes from HDFS as the action's
 //!   `<archive>` (`[jobs.engines] flink_dists`, e.g. uploaded there from dm's mirror), unpacked
 //!   as `./flink`;
-//! - the job jar is the component's own staged copy, a `<file>` of the action;
+//! - the job jar is the component's own staged copy, a `<file>` of the action under its own
+//!   name (Oozie ships the jars of the application's `lib/` by their names anyway, and keeps one
+//!   link per HDFS file);
 //! - `lib/dm-flink-batch.sh` (written by the plan) runs `flink run -t yarn-application …` with
 //!   the argv planned here, one `<argument>` each (no shell parsing of property values), waits
 //!   for the YARN application to end and fails the action unless it SUCCEEDED;
@@ -34,6 +36,8 @@ pub struct FlinkAction {
     /// HDFS URLs.
     pub script: String,
     pub jar: String,
+    /// The jar's name in the action's working folder.
+    pub jar_link: String,
     pub dist: String,
     pub name_node: String,
     /// The RM's address (`host:port`) for Oozie, and its web URL for the script.
@@ -114,7 +118,8 @@ impl FlinkAction {
         argv.push(format!("-Dyarn.application.name={}", job_name(request)));
         argv.push(format!("-Dyarn.tags={}", yarn_tags(request).join(",")));
         argv.extend(props.component_args("flink_config_args")?);
-        argv.extend(["-c".to_string(), main_class, "job.jar".to_string()]);
+        let jar_link = jar.rsplit('/').next().unwrap_or(&jar).to_string();
+        argv.extend(["-c".to_string(), main_class, jar_link.clone()]);
         argv.extend(props.component_args("application_args")?);
 
         let staged = format!(
@@ -126,6 +131,7 @@ impl FlinkAction {
             argv,
             script: format!("{staged}/lib/{SCRIPT_NAME}"),
             jar: format!("{staged}/{jar}"),
+            jar_link,
             dist,
             name_node: name_node.to_string(),
             resource_manager,
@@ -151,7 +157,7 @@ impl FlinkAction {
             element("env-var", &format!("{key}={value}"));
         }
         element("file", &format!("{}#{SCRIPT_NAME}", self.script));
-        element("file", &format!("{}#job.jar", self.jar));
+        element("file", &format!("{}#{}", self.jar, self.jar_link));
         element("archive", &format!("{}#flink", self.dist));
         xml.push_str("<capture-output/></shell>");
         xml
@@ -279,6 +285,7 @@ mod tests {
             argv: vec!["run".into(), "--label".into(), "a<b & 'c'".into()],
             script: "hdfs://nn/app/lib/dm-flink-batch.sh".into(),
             jar: "hdfs://nn/app/job.jar".into(),
+            jar_link: "job.jar".into(),
             dist: "hdfs://nn/dists/flink-2.3.0.tgz".into(),
             name_node: "hdfs://nn".into(),
             resource_manager: "rm:8032".into(),
