@@ -789,9 +789,19 @@ fn oozie_flink_batch(env: &Env, version: &str) {
     let examples = repo_root().join("examples/jobs/oozie-flink");
     let conf_yaml = PathBuf::from(flink("conf_dir")).join("config.yaml");
     rt.block_on(async {
-        for f in ["workflow.xml", "flink-batch.sh"] {
-            hdfs_put(&client, &examples.join(f), &format!("{app_dir}/{f}")).await;
-        }
+        hdfs_put(
+            &client,
+            &examples.join("workflow.xml"),
+            &format!("{app_dir}/workflow.xml"),
+        )
+        .await;
+        // The script dm's Oozie plugin ships for Flink batch jobs.
+        hdfs_put(
+            &client,
+            &repo_root().join("plugins/oozie/assets/dm-flink-batch.sh"),
+            &format!("{app_dir}/dm-flink-batch.sh"),
+        )
+        .await;
         hdfs_put(&client, &conf_yaml, &format!("{app_dir}/flink-config.yaml")).await;
         hdfs_put(
             &client,
@@ -814,6 +824,15 @@ fn oozie_flink_batch(env: &Env, version: &str) {
             ("jobJar", format!("{app_dir}/job.jar")),
             ("jobClass", env.job("flink_batch_class")),
             ("flinkAppName", name.clone()),
+            (
+                "flinkAction",
+                if version.starts_with("1.") {
+                    "run-application"
+                } else {
+                    "run"
+                }
+                .to_string(),
+            ),
             ("javaHome", env.s("java_home")),
             ("hadoopConfDir", env.s("hadoop_conf_dir")),
             ("hadoopClasspath", env.s("hadoop_classpath")),

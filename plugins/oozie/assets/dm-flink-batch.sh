@@ -5,7 +5,10 @@
 # application ends, and ends OK only if it FINISHED with final status SUCCEEDED, so the
 # workflow's next node can rely on the job's output.
 # Usage: dm-flink-batch.sh RM_WEB_URL FLINK_ARG...   (the arguments of `bin/flink`, e.g.
-#        run -t yarn-application -c Main job.jar …; passed through as they are, never re-parsed)
+#        run -t yarn-application -c Main job.jar … on Flink 2, run-application -t yarn-application
+#        … on 1.x; passed through as they are, never re-parsed)
+# Files in the working directory: flink/ (the distribution), the job jar, and optionally
+# flink-config.yaml (used instead of the distribution's config.yaml).
 # Environment (<env-var>s of the action): JAVA_HOME, HADOOP_CONF_DIR, HADOOP_CLASSPATH.
 # Prints flinkApplicationId=… and flinkFinalStatus=… for <capture-output/>; the rest goes to
 # stderr (Oozie caps captured output at 2 KB).
@@ -26,10 +29,12 @@ for d in "$PWD/flink" "$PWD"/flink/*; do
 done
 [ -n "$FLINK_HOME" ] || fail "no Flink distribution (bin/flink) under $PWD/flink: check the <archive>"
 
-# The distribution's config, with console logging for the CLI (its output goes to stderr here).
+# The distribution's config (or flink-config.yaml, when the action ships one), with console
+# logging for the CLI (its output goes to stderr here).
 mkdir -p flink-conf flink-log
 cp "$FLINK_HOME"/conf/* flink-conf/
 cp "$FLINK_HOME/conf/log4j-console.properties" flink-conf/log4j-cli.properties
+if [ -f flink-config.yaml ]; then cp flink-config.yaml flink-conf/config.yaml; fi
 
 rc=0
 FLINK_CONF_DIR=$PWD/flink-conf FLINK_LOG_DIR=$PWD/flink-log \
