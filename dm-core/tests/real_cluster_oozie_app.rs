@@ -188,11 +188,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     let out = format!("/tmp/dm-oozie-{app}");
     let app_root = format!("/pnda/system/deployment-manager/applications/{user}/{app}");
     dmd.deployed("batch-1.0.0", &package("batch-1.0.0", &out));
-    let body = json!({"package": "batch-1.0.0"}).to_string();
-    let reply = dmd.put(
-        &format!("/applications/{app}?user.name={user}"),
-        Some(body.as_bytes()),
-    );
+    let reply = dmd.create_as(&app, "batch-1.0.0", &user);
     assert_eq!(reply.code, 202, "{}", reply.body);
     let status = dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
     assert_eq!(status["status"], "CREATED", "{status}");
@@ -362,11 +358,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
         .bytes();
     dmd.deployed("broken-1.0.0", &package);
     let app = format!("broken{}", std::process::id());
-    let body = json!({"package": "broken-1.0.0"}).to_string();
-    let reply = dmd.put(
-        &format!("/applications/{app}?user.name={user}"),
-        Some(body.as_bytes()),
-    );
+    let reply = dmd.create_as(&app, "broken-1.0.0", &user);
     assert_eq!(reply.code, 202, "{}", reply.body);
     let status = dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
     let information = status["information"].as_str().unwrap_or_default();
@@ -500,11 +492,7 @@ fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
         .bytes();
     dmd.deployed("flinkbatch-1.0.0", &package);
     let app = format!("fb{}", std::process::id());
-    let body = json!({"package": "flinkbatch-1.0.0"}).to_string();
-    let reply = dmd.put(
-        &format!("/applications/{app}?user.name={user}"),
-        Some(body.as_bytes()),
-    );
+    let reply = dmd.create_as(&app, "flinkbatch-1.0.0", &user);
     assert_eq!(reply.code, 202, "{}", reply.body);
     dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
     assert_eq!(

@@ -203,18 +203,9 @@ impl Engine {
             for (component, details) in components {
                 let dir = content.join(ty).join(component);
                 let bad = |e: String| DmError::BadRequest(format!("{ty}/{component}: {e}"));
-                let hdfs_paths = read_hdfs_paths(&dir).map_err(bad)?;
-                let overrides = by_type
-                    .and_then(|o| o.get(component))
-                    .and_then(Value::as_object);
-                let props = self.component_properties(
-                    name,
-                    component,
-                    details,
-                    overrides,
-                    user,
-                    &hdfs_paths,
-                );
+                let (props, _) = self
+                    .component_properties(name, component, details, by_type, user, &dir)
+                    .map_err(bad)?;
                 let ctx = ComponentContext {
                     application: name,
                     component_type: ty,
@@ -228,26 +219,29 @@ impl Engine {
         Ok(())
     }
 
-    /// A component's resolved properties, with its `hdfs.json` paths.
+    /// A component's resolved properties, with the paths of its `hdfs.json` (in `dir`).
     fn component_properties(
         &self,
         application: &str,
         component: &str,
         details: &packaging::Component,
-        overrides: Option<&Map<String, Value>>,
+        overrides_by_type: Option<&Map<String, Value>>,
         user: &str,
-        hdfs_paths: &[HdfsPath],
-    ) -> Map<String, Value> {
+        dir: &Path,
+    ) -> Result<(Map<String, Value>, Vec<HdfsPath>), String> {
+        let hdfs_paths = read_hdfs_paths(dir)?;
         let mut props = properties::resolve(&Layers {
             environment: &self.app_environment,
             defaults: details.properties(),
-            overrides,
+            overrides: overrides_by_type
+                .and_then(|o| o.get(component))
+                .and_then(Value::as_object),
             application,
             component,
             user,
         });
         props.extend(hdfs_paths.iter().map(HdfsPath::property));
-        props
+        Ok((props, hdfs_paths))
     }
 
     fn run_create(
@@ -295,20 +289,11 @@ impl Engine {
             let by_type = overrides.get(ty).and_then(Value::as_object);
             for (component, details) in components {
                 let dir = app_dir.join(ty).join(component);
-                let hdfs_paths = read_hdfs_paths(&dir).map_err(|e| {
-                    Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
-                })?;
-                let overrides = by_type
-                    .and_then(|o| o.get(component))
-                    .and_then(Value::as_object);
-                let props = self.component_properties(
-                    name,
-                    component,
-                    details,
-                    overrides,
-                    &op.user,
-                    &hdfs_paths,
-                );
+                let (props, hdfs_paths) = self
+                    .component_properties(name, component, details, by_type, &op.user, &dir)
+                    .map_err(|e| {
+                        Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
+                    })?;
                 // Recorded before anything is made, so a rollback also undoes a half-made one.
                 let mut record = json!({
                     "component_name": component,

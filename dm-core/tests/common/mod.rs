@@ -240,6 +240,15 @@ impl Dmd {
         self.wait_status(&format!("/packages/{id}/status"), "DEPLOYED");
     }
 
+    /// Asks to create `app` from `package` as `user`; the reply.
+    pub fn create_as(&self, app: &str, package: &str, user: &str) -> Reply {
+        let body = json!({"package": package}).to_string();
+        self.put(
+            &format!("/applications/{app}?user.name={user}"),
+            Some(body.as_bytes()),
+        )
+    }
+
     /// Creates `app` from `id` with `overrides`, as alice, and waits until it is CREATED.
     pub fn created(&self, app: &str, id: &str, overrides: Value) {
         let mut body = overrides;
