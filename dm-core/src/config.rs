@@ -33,6 +33,10 @@ pub struct Config {
     pub supervisor: SupervisorConfig,
     pub hdfs: crate::hdfs::HdfsConfig,
     pub oozie: crate::oozie::OozieConfig,
+    /// The cluster's service endpoints, for status observation and health probes.
+    pub cluster: crate::cluster::ClusterConfig,
+    pub status: crate::status::StatusConfig,
+    pub health: crate::health::HealthConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -186,6 +190,9 @@ impl Default for Config {
             supervisor: SupervisorConfig::default(),
             hdfs: Default::default(),
             oozie: Default::default(),
+            cluster: Default::default(),
+            status: Default::default(),
+            health: Default::default(),
         }
     }
 }
@@ -345,6 +352,9 @@ impl Config {
                     .to_string(),
             );
         }
+        problems.extend(self.cluster.problems());
+        problems.extend(self.status.problems());
+        problems.extend(self.health.problems());
         if let Some(path) = &self.logging.config {
             if let Err(e) = log4rs::config::load_config_file(path, Default::default()) {
                 problems.push(format!("logging.config {}: {e}", path.display()));

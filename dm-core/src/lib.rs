@@ -8,17 +8,21 @@
 //! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
 //! (components run by runtime plugins and the supervisor), [`properties`]
 //! (property layering), [`hdfs`] (HDFS client), [`hdfs_paths`] (PNDA's `hdfs.json`), [`oozie`] (Oozie's REST
-//! API) and [`oozie_job`] (Oozie plans carried out), [`oozie_summary`] (PNDA's Oozie summary), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
+//! API) and [`oozie_job`] (Oozie plans carried out), [`oozie_summary`] (PNDA's Oozie summary),
+//! [`status`] (what applications really do, observed on YARN) and [`health`] (platform health
+//! probes) with [`cluster`] (their endpoints), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
 //! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
 
 pub mod api;
 pub mod auth;
 pub mod callbacks;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod hdfs;
 pub mod hdfs_paths;
+pub mod health;
 pub mod hooks;
 pub mod journal;
 pub mod lifecycle;
@@ -33,3 +37,4 @@ pub mod registry;
 pub mod repository;
 pub mod runtime;
 pub mod server;
+pub mod status;

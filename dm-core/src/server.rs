@@ -6,6 +6,7 @@ use crate::auth::Authenticator;
 use crate::callbacks::Callbacks;
 use crate::config::Config;
 use crate::hdfs::Hdfs;
+use crate::health::{self, HealthBoard};
 use crate::hooks::PauseHook;
 use crate::lifecycle::{Dirs, Engine, EngineParts};
 use crate::metrics::Metrics;
@@ -14,6 +15,7 @@ use crate::plugin_runtime::{JobSettings, PluginRuntime, SupervisorLink};
 use crate::registry::Registry;
 use crate::repository::LocalStore;
 use crate::runtime::{enable_test_components, Runtimes};
+use crate::status::{self, StatusBoard};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use dm_plugin_api::host::{self, PluginInfo};
@@ -107,8 +109,11 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         report.len()
     );
 
+    let (status, health) = observe(config, &registry);
     Ok(web::Data::new(Api {
         engine,
+        status,
+        health,
         auth: Authenticator::new(&config.auth)?,
         auth_mode: config.auth.mode,
         policy: config.authorization.clone(),
@@ -117,6 +122,33 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         plugins,
         data_lock: lock,
     }))
+}
+
+/// Starts the status observer and the health probes, on the cluster endpoints of `[cluster]`
+/// (the ResourceManager defaulting to the supervisor's).
+fn observe(config: &Config, registry: &Arc<Registry>) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
+    let mut cluster = config.cluster.clone();
+    if cluster.rm_url.is_none() {
+        cluster.rm_url = config.supervisor.yarn_rm.clone();
+    }
+    let status = status::start(
+        &config.status,
+        status::Sources {
+            registry: Arc::clone(registry),
+            rm_url: cluster.rm_url.clone(),
+            supervisor_socket: config.supervisor_dir().join("supervisor.sock"),
+            flink_history_url: cluster.flink_history_urls.first().cloned(),
+        },
+    );
+    let health = health::start(
+        &config.health,
+        health::Targets {
+            cluster,
+            registry: Arc::clone(registry),
+            status: Arc::clone(&status),
+        },
+    );
+    (status, health)
 }
 
 /// Loads the runtime plugins of `[plugins] dir`: each validates its component type (in place

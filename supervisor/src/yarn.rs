@@ -72,9 +72,14 @@ pub struct ResourceManager {
 
 impl ResourceManager {
     pub fn new(base: &str) -> Self {
+        ResourceManager::with_timeouts(base, Duration::from_secs(5), Duration::from_secs(15))
+    }
+
+    /// A client whose calls give up after `connect` to connect and `total` in all.
+    pub fn with_timeouts(base: &str, connect: Duration, total: Duration) -> Self {
         let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout_connect(connect)
+            .timeout(total)
             .build();
         ResourceManager {
             base: base.trim_end_matches('/').to_string(),

@@ -7,6 +7,7 @@ use crate::lifecycle::check_app_name;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use packaging::PackageId;
+use std::sync::Arc;
 
 /// Overrides are a few properties per component; anything this big is a mistake.
 const MAX_CREATE_BODY: usize = 1 << 20;
@@ -90,10 +91,24 @@ pub async fn query(
             .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
         return Ok(HttpResponse::Ok().json(body));
     }
+    // Summaries and YARN details come from the status observer's last cycle, in memory.
+    let status = Arc::clone(&api.status);
     read_app(&api, &req, &name, |engine, name| match what.as_str() {
         "status" => engine.app_status(name),
-        "detail" => engine.app_detail(name),
-        _ => engine.app_summary(name),
+        "detail" => {
+            let (owner, mut body) = engine.app_detail(name)?;
+            if let Some(yarn) = status.yarn_applications(name) {
+                body["yarn_applications"] = Value::Object(yarn);
+            }
+            Ok((owner, body))
+        }
+        _ => {
+            let (owner, placeholder) = engine.app_summary(name)?;
+            // Only for an application that exists now: one destroyed since the last cycle is gone.
+            let exists = placeholder[name]["status"] == "Not Available";
+            let observed = exists.then(|| status.summary(name)).flatten();
+            Ok((owner, observed.unwrap_or(placeholder)))
+        }
     })
     .await
 }

@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// What every handler shares.
 pub struct Api {
     pub engine: Arc<Engine>,
+    /// Application summaries observed on the cluster.
+    pub status: Arc<crate::status::StatusBoard>,
+    /// Platform health, probed.
+    pub health: Arc<crate::health::HealthBoard>,
     pub auth: Authenticator,
     pub auth_mode: AuthMode,
     pub policy: Policy,
@@ -167,6 +171,7 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource(route::METRICS).route(web::get().to(system::metrics)))
             .service(resource(route::OPENAPI).route(web::get().to(system::openapi)))
             .service(resource(route::PLUGINS).route(web::get().to(system::plugins)))
+            .service(resource(route::PLATFORM_HEALTH).route(web::get().to(system::platform_health)))
             .default_service(web::to(not_found));
     }
 }
@@ -186,8 +191,9 @@ mod route {
     pub const METRICS: &str = "/metrics";
     pub const OPENAPI: &str = "/openapi.json";
     pub const PLUGINS: &str = "/plugins";
+    pub const PLATFORM_HEALTH: &str = "/platform/health";
     /// In registration order.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 14] = [
         APPLICATIONS,
         APPLICATION_QUERY,
         APPLICATION,
@@ -201,6 +207,7 @@ mod route {
         METRICS,
         OPENAPI,
         PLUGINS,
+        PLATFORM_HEALTH,
     ];
 
     /// The pattern `path` falls under. Segment by segment, as actix matches these patterns,
@@ -275,6 +282,7 @@ mod tests {
             "/environment/endpoints",
             "/metrics",
             "/openapi.json",
+            "/platform/health",
             "/",
             "/packages/",
             "/applications/x/y/z",

@@ -32,7 +32,8 @@ use utoipa::OpenApi;
         endpoints,
         metrics,
         openapi,
-        plugins
+        plugins,
+        platform_health
     )
 )]
 pub struct ApiDoc;
@@ -52,7 +53,20 @@ pub async fn metrics(api: web::Data<Api>) -> Reply {
     let counts = blocking(move || api2.engine.registry.read(registry::count_apps_by_state)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(api.engine.metrics.render(&counts)))
+        .body(
+            api.engine.metrics.render(&counts)
+                + &api.status.render_prometheus()
+                + &api.health.render_prometheus(),
+        ))
+}
+
+#[utoipa::path(get, path = "/platform/health", tag = "system",
+    responses((status = 200, description = "platform health in PNDA's metric names: {timestamp, data: [{source, metric, value (OK/WARN/ERROR or a figure), causes, timestamp}]}; services not configured are absent")))]
+pub async fn platform_health(api: web::Data<Api>, req: HttpRequest) -> Reply {
+    let identity = api.identify(&req)?;
+    api.policy
+        .check(&identity, action::ENVIRONMENT_READ, None)?;
+    Ok(HttpResponse::Ok().json(api.health.json()))
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this document")))]

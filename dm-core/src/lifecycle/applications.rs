@@ -37,7 +37,7 @@ impl Engine {
         })
     }
 
-    /// Runtime details come from the runtime plugins; until they report any, the map is empty.
+    /// The application's state; the API adds the YARN applications the status observer saw.
     pub fn app_detail(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
         let (state, owner) = self.existing_app(name)?;
         Ok((
@@ -46,7 +46,7 @@ impl Engine {
         ))
     }
 
-    /// The summary written by the (future) observer; PNDA's placeholders meanwhile.
+    /// PNDA's placeholders, served until the status observer has a summary of the application.
     pub fn app_summary(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
         let (owner, status) = match self.existing_app(name) {
             Ok((_, owner)) => (Some(owner), "Not Available"),

@@ -1,0 +1,882 @@
+//! The status observer: what each application's components are really doing, in PNDA's
+//! summary shapes (pnda-dm.md §5.6), kept in memory for `/applications/{a}/summary` and
+//! `/detail`.
+//!
+//! A background thread runs one cycle every `[status] interval_secs`: one ResourceManager call
+//! for all of dm's YARN applications (tag `dm`), then, for running jobs only, Flink's or Spark's
+//! REST API through the tracking URL, and the supervisor for jobs not on YARN or for the root
+//! cause of a failure; those calls run `concurrency` at a time, each bounded by `timeout_ms`.
+//! The API only ever swaps in or reads the finished snapshot.
+//!
+//! Every component summary says where it came from and when (`observed`). A source that does
+//! not answer makes the component `UNKNOWN` with `since` and the `last_good` observation — never
+//! a guessed FAILED: FAILED needs evidence (YARN's final state, the supervisor giving up).
+
+pub mod engines;
+pub mod rollup;
+
+use crate::cluster::{now_ms, Http};
+use crate::registry::{self, AppState, Registry};
+use dm_supervisor::client::Client;
+use dm_supervisor::protocol::{JobReport, JobState, Outcome, Request, Response};
+use dm_supervisor::yarn::{ResourceManager, YarnApp};
+use prometheus::{Encoder, Gauge, IntCounter, IntGaugeVec, Opts, TextEncoder};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusConfig {
+    /// Seconds between observation cycles.
+    pub interval_secs: f64,
+    /// Each call to the RM, Flink, Spark or the supervisor gives up after this long.
+    pub timeout_ms: u64,
+    /// Engine and supervisor calls of one cycle run this many at a time.
+    pub concurrency: usize,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            interval_secs: 5.0,
+            timeout_ms: 3000,
+            concurrency: 4,
+        }
+    }
+}
+
+impl StatusConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        // Also refuses NaN.
+        if self.interval_secs.is_nan() || self.interval_secs < 0.1 {
+            problems.push("status.interval_secs must be at least 0.1".into());
+        }
+        if self.concurrency == 0 {
+            problems.push("status.concurrency must be at least 1".into());
+        }
+        if self.timeout_ms == 0 {
+            problems.push("status.timeout_ms must be at least 1".into());
+        }
+        problems
+    }
+}
+
+/// What the observer needs to know of the rest of dmd.
+pub struct Sources {
+    pub registry: Arc<Registry>,
+    /// The ResourceManager's web address; without one, no component is looked for on YARN.
+    pub rm_url: Option<String>,
+    /// The supervisor's socket (asked only if it exists).
+    pub supervisor_socket: PathBuf,
+    /// Where finished Flink jobs are shown (the first HistoryServer).
+    pub flink_history_url: Option<String>,
+}
+
+/// One application's latest observation, ready to serve.
+struct AppView {
+    /// `{"<app>": {"aggregate_status", "<type>-<n>": {...}}}`.
+    summary: Value,
+    /// `{"<type>-<component>": {type, component, yarn-id, yarn-start-time, yarn-state, …}}`.
+    yarn_applications: Map<String, Value>,
+}
+
+/// A Flink job's figure, for the KPI metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kpi {
+    pub application: String,
+    pub component: String,
+    pub metric: String,
+    pub value: f64,
+}
+
+#[derive(Default)]
+struct Snapshot {
+    apps: HashMap<String, AppView>,
+    kpis: Vec<Kpi>,
+}
+
+/// The observer's results, read by the API.
+pub struct StatusBoard {
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// When the last cycle ended (ms), 0 before the first.
+    last_cycle_ms: std::sync::atomic::AtomicI64,
+    interval: Duration,
+    prometheus: prometheus::Registry,
+    cycles: IntCounter,
+    rm_calls: IntCounter,
+    cycle_seconds: Gauge,
+    kpi_gauges: prometheus::GaugeVec,
+    statuses: IntGaugeVec,
+}
+
+impl StatusBoard {
+    fn new(interval: Duration) -> StatusBoard {
+        let cycles = IntCounter::new("dm_status_cycles_total", "Status observation cycles run")
+            .expect("valid metric");
+        let rm_calls = IntCounter::new(
+            "dm_status_rm_calls_total",
+            "ResourceManager calls made by the status observer",
+        )
+        .expect("valid metric");
+        let cycle_seconds = Gauge::new(
+            "dm_status_cycle_seconds",
+            "Wall time of the last status observation cycle",
+        )
+        .expect("valid metric");
+        let kpi_gauges = prometheus::GaugeVec::new(
+            Opts::new(
+                "dm_application_kpi",
+                "Application KPIs read from the Flink REST API (application.kpi.<application>.<component>.<metric>)",
+            ),
+            &["application", "component", "metric"],
+        )
+        .expect("valid metric");
+        let statuses = IntGaugeVec::new(
+            Opts::new(
+                "dm_application_status",
+                "1 for each application's observed aggregate status",
+            ),
+            &["application", "status"],
+        )
+        .expect("valid metric");
+        let prometheus = prometheus::Registry::new();
+        for collector in [
+            Box::new(cycles.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rm_calls.clone()),
+            Box::new(cycle_seconds.clone()),
+            Box::new(kpi_gauges.clone()),
+            Box::new(statuses.clone()),
+        ] {
+            prometheus
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        StatusBoard {
+            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            last_cycle_ms: Default::default(),
+            interval,
+            prometheus,
+            cycles,
+            rm_calls,
+            cycle_seconds,
+            kpi_gauges,
+            statuses,
+        }
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The observed summary of `name`, once a cycle has seen it with components.
+    pub fn summary(&self, name: &str) -> Option<Value> {
+        self.current().apps.get(name).map(|a| a.summary.clone())
+    }
+
+    /// The YARN applications of `name`'s components, as last observed.
+    pub fn yarn_applications(&self, name: &str) -> Option<Map<String, Value>> {
+        self.current()
+            .apps
+            .get(name)
+            .map(|a| a.yarn_applications.clone())
+    }
+
+    pub fn kpis(&self) -> Vec<Kpi> {
+        self.current().kpis.clone()
+    }
+
+    /// The end of the last cycle (ms since the epoch), 0 before the first.
+    pub fn last_cycle_ms(&self) -> i64 {
+        self.last_cycle_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    pub fn render_prometheus(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.prometheus.gather(), &mut out)
+            .expect("text encoding of metrics");
+        String::from_utf8(out).expect("metrics text is UTF-8")
+    }
+
+    fn publish(&self, snapshot: Snapshot, took: Duration) {
+        self.kpi_gauges.reset();
+        for kpi in &snapshot.kpis {
+            self.kpi_gauges
+                .with_label_values(&[&kpi.application, &kpi.component, &kpi.metric])
+                .set(kpi.value);
+        }
+        self.statuses.reset();
+        for (name, view) in &snapshot.apps {
+            if let Some(status) = view.summary[name]["aggregate_status"].as_str() {
+                self.statuses.with_label_values(&[name, status]).set(1);
+            }
+        }
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        self.cycles.inc();
+        self.cycle_seconds.set(took.as_secs_f64());
+        self.last_cycle_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Starts the observer thread; its results appear on the returned board.
+pub fn start(config: &StatusConfig, sources: Sources) -> Arc<StatusBoard> {
+    let interval = Duration::from_secs_f64(config.interval_secs);
+    let board = Arc::new(StatusBoard::new(interval));
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let mut observer = Observer {
+        rm: sources
+            .rm_url
+            .as_deref()
+            .map(|url| ResourceManager::with_timeouts(url, timeout, timeout)),
+        http: Http::new(timeout),
+        timeout,
+        supervisor_socket: sources.supervisor_socket,
+        flink_history: sources.flink_history_url,
+        concurrency: config.concurrency,
+        registry: sources.registry,
+        board: Arc::clone(&board),
+        apps: HashMap::new(),
+        rm_down_since: None,
+    };
+    std::thread::Builder::new()
+        .name("dm-status".into())
+        .spawn(move || loop {
+            let started = Instant::now();
+            observer.cycle();
+            std::thread::sleep(interval.saturating_sub(started.elapsed()));
+        })
+        .expect("start the status observer thread");
+    board
+}
+
+/// One component of an application, and what the observer remembers of it between cycles.
+struct Component {
+    /// PNDA's summary key, `<type>-<n>`.
+    key: String,
+    ty: String,
+    name: String,
+    job_name: String,
+    /// The YARN tag of this component's applications.
+    tag: String,
+    last_good: Option<Value>,
+    unknown_since: Option<i64>,
+    /// The Flink job last seen running, to link its page on the HistoryServer once it ended.
+    flink_jid: Option<String>,
+    /// The root cause the supervisor gave for a YARN application's failure.
+    failure: Option<(String, String)>,
+}
+
+struct Tracked {
+    updated_at: String,
+    state: AppState,
+    app_tag: String,
+    components: Vec<Component>,
+}
+
+/// A call the cycle makes beside the RM, run on the bounded pool.
+enum Task {
+    Flink { tracking: String },
+    Spark { tracking: String, id: String },
+    Supervisor { job: String },
+}
+
+enum TaskResult {
+    Flink(Result<engines::FlinkView, String>),
+    Spark(Result<engines::SparkView, String>),
+    Supervisor(Result<Option<JobReport>, String>),
+}
+
+/// What is known of a component before its task (if any) has answered.
+struct Pending {
+    summary: Map<String, Value>,
+    yarn: Option<YarnApp>,
+    task: Option<usize>,
+}
+
+struct Observer {
+    registry: Arc<Registry>,
+    rm: Option<ResourceManager>,
+    http: Http,
+    timeout: Duration,
+    supervisor_socket: PathBuf,
+    flink_history: Option<String>,
+    concurrency: usize,
+    board: Arc<StatusBoard>,
+    apps: HashMap<String, Tracked>,
+    rm_down_since: Option<i64>,
+}
+
+impl Observer {
+    fn cycle(&mut self) {
+        let started = Instant::now();
+        if let Err(e) = self.refresh_applications() {
+            log::warn!("status: cannot read the applications: {e}");
+            return;
+        }
+        let now = now_ms();
+        let yarn = self.rm.as_ref().map(|rm| {
+            self.board.rm_calls.inc();
+            rm.apps_tagged("dm")
+        });
+        let yarn = match yarn {
+            Some(Ok(apps)) => {
+                self.rm_down_since = None;
+                Some(Ok(apps))
+            }
+            Some(Err(e)) => {
+                let since = *self.rm_down_since.get_or_insert(now);
+                Some(Err((e, since)))
+            }
+            None => None,
+        };
+        // Component tag → its YARN applications, newest first.
+        let mut by_tag: HashMap<&str, Vec<&YarnApp>> = HashMap::new();
+        if let Some(Ok(apps)) = &yarn {
+            for app in apps {
+                for tag in app.application_tags.as_deref().unwrap_or("").split(',') {
+                    if tag.starts_with("dm-") {
+                        by_tag.entry(tag).or_default().push(app);
+                    }
+                }
+            }
+            for list in by_tag.values_mut() {
+                list.sort_by_key(|a| std::cmp::Reverse(a.started_time));
+            }
+        }
+
+        let mut tasks = Vec::new();
+        let mut pending: Vec<(String, Vec<Pending>)> = Vec::with_capacity(self.apps.len());
+        for (name, tracked) in &self.apps {
+            let list = tracked
+                .components
+                .iter()
+                .map(|c| {
+                    let observed = match &yarn {
+                        None => None,
+                        Some(Err((e, since))) => {
+                            return unknown(c, "yarn", e, *since);
+                        }
+                        Some(Ok(_)) => by_tag.get(c.tag.as_str()).map(|apps| {
+                            apps.iter()
+                                .filter(|a| a.has_tags(std::slice::from_ref(&tracked.app_tag)))
+                                .copied()
+                                .collect::<Vec<_>>()
+                        }),
+                    };
+                    self.plan(
+                        name,
+                        tracked.state,
+                        c,
+                        observed.unwrap_or_default(),
+                        now,
+                        &mut tasks,
+                    )
+                })
+                .collect();
+            pending.push((name.clone(), list));
+        }
+
+        let results = self.run(&tasks);
+
+        let mut snapshot = Snapshot::default();
+        for (name, list) in pending {
+            let Some(tracked) = self.apps.get_mut(&name) else {
+                continue;
+            };
+            let mut body = Map::new();
+            let mut yarn_applications = Map::new();
+            for (component, mut p) in tracked.components.iter_mut().zip(list) {
+                if let Some(i) = p.task {
+                    let result = results[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                    finish(component, &mut p, result, now, &name, &mut snapshot.kpis);
+                }
+                if let Some(app) = &p.yarn {
+                    yarn_applications.insert(
+                        format!("{}-{}", component.ty, component.name),
+                        json!({"type": component.ty, "component": component.name, "yarn-id": app.id,
+                               "yarn-start-time": app.started_time, "yarn-state": app.state,
+                               "yarn-final-status": app.final_status, "tracking-url": app.tracking_url}),
+                    );
+                }
+                let status = p.summary["aggregate_status"].as_str().unwrap_or_default();
+                if status == rollup::UNKNOWN {
+                    if let Some(last) = &component.last_good {
+                        p.summary.insert("last_good".into(), last.clone());
+                    }
+                } else {
+                    component.unknown_since = None;
+                    component.last_good = Some(Value::Object(p.summary.clone()));
+                }
+                body.insert(component.key.clone(), Value::Object(p.summary));
+            }
+            let statuses = body.values().map(|c| c["aggregate_status"].as_str());
+            let Some(aggregate) = rollup::aggregate(statuses.collect::<Vec<_>>()) else {
+                continue;
+            };
+            body.insert("aggregate_status".into(), json!(aggregate));
+            body.insert("observed_at".into(), json!(now));
+            snapshot.apps.insert(
+                name.clone(),
+                AppView {
+                    summary: json!({ name: body }),
+                    yarn_applications,
+                },
+            );
+        }
+        self.board.publish(snapshot, started.elapsed());
+    }
+
+    /// The component's summary from its YARN applications (newest first) and dm's state, and
+    /// the call still needed to complete it.
+    fn plan(
+        &self,
+        app: &str,
+        state: AppState,
+        c: &Component,
+        yarn: Vec<&YarnApp>,
+        now: i64,
+        tasks: &mut Vec<Task>,
+    ) -> Pending {
+        let mut summary = Map::new();
+        summary.insert("name".into(), json!(c.job_name));
+        summary.insert("component".into(), json!(c.name));
+        summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
+        let Some(latest) = yarn.first().copied() else {
+            return self.plan_off_yarn(app, state, c, summary, now, tasks);
+        };
+        let tracking = latest.tracking_url.clone().unwrap_or_default();
+        summary.insert("yarnId".into(), json!(latest.id));
+        summary.insert("tracking_url".into(), json!(tracking));
+        summary.insert("information".into(), json!(diagnostics(latest)));
+        summary.insert("observed".into(), json!({"source": "yarn", "at": now}));
+        if let Some(previous) = yarn.get(1) {
+            // A component resubmitted after a kill or a crash shows what happened to the
+            // previous run, not only its new one.
+            summary.insert(
+                "previous".into(),
+                json!({"yarnId": previous.id, "state": previous.state, "finalStatus": previous.final_status,
+                       "information": diagnostics(previous)}),
+            );
+        }
+        summary.insert("yarn_attempts".into(), json!(yarn.len()));
+        let mut task = None;
+        let status = match latest.state.as_str() {
+            "NEW" | "NEW_SAVING" | "SUBMITTED" => "SUBMITTED".to_string(),
+            "ACCEPTED" => "ACCEPTED".to_string(),
+            "RUNNING" => {
+                match c.ty.as_str() {
+                    "flink" if !tracking.is_empty() => {
+                        task = Some(push(tasks, Task::Flink { tracking }));
+                    }
+                    "sparkStreaming" if !tracking.is_empty() => {
+                        task = Some(push(
+                            tasks,
+                            Task::Spark {
+                                tracking,
+                                id: latest.id.clone(),
+                            },
+                        ));
+                    }
+                    _ => {}
+                }
+                "RUNNING".to_string()
+            }
+            "FINISHED" => format!("FINISHED_{}", latest.final_status),
+            "FAILED" | "KILLED" => latest.state.clone(),
+            _ => "NOT_FOUND".to_string(),
+        };
+        let failed = matches!(status.as_str(), "FAILED" | "FINISHED_FAILED");
+        if latest.is_final() && c.ty == "flink" {
+            summary.insert("tracking_url".into(), json!(self.flink_history_link(c)));
+        }
+        if failed {
+            match &c.failure {
+                Some((id, reason)) if *id == latest.id => {
+                    summary.insert("failure".into(), json!(reason));
+                }
+                _ if is_plugin_type(&c.ty) && self.supervisor_socket.exists() => {
+                    task = Some(push(
+                        tasks,
+                        Task::Supervisor {
+                            job: job_id(app, c),
+                        },
+                    ));
+                }
+                _ => {}
+            }
+        }
+        summary.insert("aggregate_status".into(), json!(status));
+        Pending {
+            summary,
+            yarn: Some(latest.clone()),
+            task,
+        }
+    }
+
+    /// A component with no application on YARN (or no YARN to look at).
+    fn plan_off_yarn(
+        &self,
+        app: &str,
+        state: AppState,
+        c: &Component,
+        mut summary: Map<String, Value>,
+        now: i64,
+        tasks: &mut Vec<Task>,
+    ) -> Pending {
+        let mut task = None;
+        let status = match state {
+            AppState::Created => "CREATED",
+            AppState::Starting => "STARTING",
+            AppState::Started if is_plugin_type(&c.ty) => {
+                // The supervisor knows whether it is being submitted, runs locally, or failed.
+                task = Some(push(
+                    tasks,
+                    Task::Supervisor {
+                        job: job_id(app, c),
+                    },
+                ));
+                "NOT_FOUND"
+            }
+            // dm's own no-op components run wherever dm says they do.
+            AppState::Started => "RUNNING",
+            _ => "NOT_FOUND",
+        };
+        summary.insert("aggregate_status".into(), json!(status));
+        summary.insert("yarnId".into(), Value::Null);
+        summary.insert("tracking_url".into(), Value::Null);
+        summary.insert("information".into(), Value::Null);
+        summary.insert("observed".into(), json!({"source": "dm", "at": now}));
+        Pending {
+            summary,
+            yarn: None,
+            task,
+        }
+    }
+
+    fn flink_history_link(&self, c: &Component) -> String {
+        let Some(history) = &self.flink_history else {
+            return String::new();
+        };
+        let base = history.trim_end_matches('/');
+        match &c.flink_jid {
+            Some(jid) => format!("{base}/#/jobs/{jid}"),
+            None => format!("{base}/#/completed-jobs"),
+        }
+    }
+
+    /// Runs the cycle's tasks, `concurrency` at a time; result `i` belongs to task `i`.
+    fn run(&self, tasks: &[Task]) -> Vec<Mutex<Option<TaskResult>>> {
+        let results: Vec<Mutex<Option<TaskResult>>> =
+            tasks.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let workers = self.concurrency.min(tasks.len());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let result = self.execute(task);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                });
+            }
+        });
+        results
+    }
+
+    fn execute(&self, task: &Task) -> TaskResult {
+        match task {
+            Task::Flink { tracking } => TaskResult::Flink(engines::flink(&self.http, tracking)),
+            Task::Spark { tracking, id } => {
+                TaskResult::Spark(engines::spark(&self.http, tracking, id))
+            }
+            Task::Supervisor { job } => TaskResult::Supervisor(self.supervisor_job(job)),
+        }
+    }
+
+    /// `Ok(None)` when the supervisor has no such job.
+    fn supervisor_job(&self, id: &str) -> Result<Option<JobReport>, String> {
+        if !self.supervisor_socket.exists() {
+            return Err("the supervisor is not running".into());
+        }
+        let client = Client::new(&self.supervisor_socket);
+        match client.call(&Request::Status { id: id.to_string() }, self.timeout) {
+            Ok(Response::Job { job }) => Ok(Some(job)),
+            Ok(Response::Error { message }) if message.starts_with("no job") => Ok(None),
+            Ok(other) => Err(format!("unexpected answer from the supervisor: {other:?}")),
+            Err(e) => Err(format!("the supervisor does not answer: {e}")),
+        }
+    }
+
+    /// Re-reads the components of applications whose registry row changed since the last cycle.
+    fn refresh_applications(&mut self) -> Result<(), crate::error::DmError> {
+        let rows: Vec<(String, String, String)> = self.registry.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT name, state, updated_at FROM applications WHERE state != 'NOTCREATED'",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        let mut seen = HashMap::with_capacity(rows.len());
+        for (name, state, updated_at) in rows {
+            let state = AppState::parse(&state).unwrap_or(AppState::NotCreated);
+            let fresh = self
+                .apps
+                .get(&name)
+                .is_some_and(|t| t.updated_at == updated_at);
+            if !fresh {
+                if let Some(row) = self.registry.read(|c| registry::get_app(c, &name))? {
+                    let mut components = components_of(&row.name, row.create_data.as_ref());
+                    // Keep what was learnt about components that are still there.
+                    if let Some(old) = self.apps.remove(&name) {
+                        for (new, old) in components.iter_mut().zip(old.components) {
+                            if new.key == old.key && new.name == old.name {
+                                new.last_good = old.last_good;
+                                new.unknown_since = old.unknown_since;
+                                new.flink_jid = old.flink_jid;
+                                new.failure = old.failure;
+                            }
+                        }
+                    }
+                    self.apps.insert(
+                        name.clone(),
+                        Tracked {
+                            updated_at,
+                            state,
+                            app_tag: format!("dm-app-{}", name.to_lowercase()),
+                            components,
+                        },
+                    );
+                }
+            }
+            seen.insert(name, ());
+        }
+        self.apps.retain(|name, _| seen.contains_key(name));
+        Ok(())
+    }
+}
+
+fn push(tasks: &mut Vec<Task>, task: Task) -> usize {
+    tasks.push(task);
+    tasks.len() - 1
+}
+
+/// Completes a component's summary with what its task found.
+fn finish(
+    c: &mut Component,
+    p: &mut Pending,
+    result: Option<TaskResult>,
+    now: i64,
+    app: &str,
+    kpis: &mut Vec<Kpi>,
+) {
+    let s = &mut p.summary;
+    match result {
+        Some(TaskResult::Flink(Ok(view))) => {
+            if let Some(jid) = &view.jid {
+                c.flink_jid = Some(jid.clone());
+                let tracking = s["tracking_url"].as_str().unwrap_or_default().to_string();
+                s.insert(
+                    "tracking_url".into(),
+                    json!(format!("{tracking}#/jobs/{jid}")),
+                );
+            }
+            s.insert("aggregate_status".into(), json!(view.status));
+            s.insert("information".into(), view.information);
+            s.insert("observed".into(), json!({"source": "flink", "at": now}));
+            s.insert("kpis".into(), Value::Object(view.kpis.clone()));
+            for (metric, value) in view.kpis {
+                if let Some(value) = value.as_f64() {
+                    kpis.push(Kpi {
+                        application: app.to_string(),
+                        component: c.name.clone(),
+                        metric,
+                        value,
+                    });
+                }
+            }
+        }
+        Some(TaskResult::Spark(Ok(view))) => {
+            s.insert("aggregate_status".into(), json!(view.status));
+            s.insert("information".into(), view.information);
+            s.insert("observed".into(), json!({"source": "spark", "at": now}));
+        }
+        // YARN says it runs; only the engine's detail is missing, and the summary says so.
+        Some(TaskResult::Flink(Err(e))) | Some(TaskResult::Spark(Err(e))) => {
+            s.insert(
+                "engine".into(),
+                json!({"status": rollup::UNKNOWN, "error": e, "at": now}),
+            );
+        }
+        Some(TaskResult::Supervisor(report)) => {
+            supervised(c, s, report, now);
+            if s["aggregate_status"] == rollup::UNKNOWN {
+                let since = *c.unknown_since.get_or_insert(now);
+                s.insert("since".into(), json!(since));
+            }
+        }
+        None => {}
+    }
+}
+
+/// What the supervisor's report adds: the root cause of a failed YARN run, or, for a job not
+/// on YARN, its state.
+fn supervised(
+    c: &mut Component,
+    s: &mut Map<String, Value>,
+    report: Result<Option<JobReport>, String>,
+    now: i64,
+) {
+    let on_yarn = s["yarnId"].as_str().map(str::to_string);
+    let report = match report {
+        Ok(Some(report)) => report,
+        Ok(None) => {
+            if on_yarn.is_none() {
+                s.insert(
+                    "information".into(),
+                    json!("the supervisor has no job for this component"),
+                );
+            }
+            return;
+        }
+        Err(e) => {
+            if on_yarn.is_none() {
+                s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
+                s.insert(
+                    "observed".into(),
+                    json!({"source": "supervisor", "at": now, "error": e}),
+                );
+            }
+            return;
+        }
+    };
+    if let Some(id) = on_yarn {
+        let reason = report
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.yarn_application_id.as_deref() == Some(id.as_str()))
+            .and_then(|a| a.reason.clone());
+        if let Some(reason) = reason {
+            s.insert("failure".into(), json!(reason));
+            c.failure = Some((id, reason));
+        }
+        return;
+    }
+    let last = report.attempts.last();
+    let reason = report
+        .reason
+        .clone()
+        .or_else(|| last.and_then(|a| a.reason.clone()));
+    let status = match report.state {
+        JobState::Running => "RUNNING",
+        JobState::Starting | JobState::BackingOff => "STARTING",
+        JobState::Failed => "FAILED",
+        JobState::Ended => match last.and_then(|a| a.outcome) {
+            Some(Outcome::Succeeded) => "FINISHED_SUCCEEDED",
+            Some(Outcome::Failed) => "FAILED",
+            _ => "NOT_FOUND",
+        },
+        JobState::Stopped => "NOT_FOUND",
+    };
+    s.insert("aggregate_status".into(), json!(status));
+    s.insert(
+        "observed".into(),
+        json!({"source": "supervisor", "at": now}),
+    );
+    if let Some(reason) = reason {
+        let key = if status == "FAILED" {
+            "failure"
+        } else {
+            "information"
+        };
+        s.insert(key.into(), json!(reason));
+    }
+}
+
+/// A component whose source did not answer: UNKNOWN since the first failure.
+fn unknown(c: &Component, source: &str, error: &str, since: i64) -> Pending {
+    let mut summary = Map::new();
+    summary.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
+    summary.insert("name".into(), json!(c.job_name));
+    summary.insert("component".into(), json!(c.name));
+    summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
+    summary.insert("information".into(), json!(error));
+    summary.insert("since".into(), json!(since));
+    summary.insert("observed".into(), json!({"source": source, "error": error}));
+    Pending {
+        summary,
+        yarn: None,
+        task: None,
+    }
+}
+
+/// YARN's diagnostics, cut before the `Details :` that PNDA left out.
+fn diagnostics(app: &YarnApp) -> String {
+    let text = app.diagnostics.as_deref().unwrap_or_default();
+    text.split("Details :")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn component_type_label(ty: &str) -> String {
+    match ty {
+        "flink" => "Flink".into(),
+        "sparkStreaming" => "SparkStreaming".into(),
+        "oozie" => "Oozie".into(),
+        other => other.into(),
+    }
+}
+
+/// Types run by a plugin through the supervisor (dm's own `test` type is not).
+fn is_plugin_type(ty: &str) -> bool {
+    ty != crate::runtime::TEST_TYPE
+}
+
+/// The supervisor's id of a component's job (see `PluginRuntime::job_id`).
+fn job_id(app: &str, c: &Component) -> String {
+    format!("{app}/{}/{}", c.ty, c.name)
+}
+
+/// The components of an application's create data, in order, keyed `<type>-<n>` as PNDA did.
+fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
+    let Some(Value::Object(types)) = create_data else {
+        return Vec::new();
+    };
+    let mut list = Vec::new();
+    for (ty, components) in types {
+        for c in components.as_array().into_iter().flatten() {
+            let Some(name) = c["component_name"].as_str() else {
+                continue;
+            };
+            let job_name = c["properties"]["component_job_name"]
+                .as_str()
+                .map_or_else(|| format!("{app}-{name}-job"), str::to_string);
+            list.push(Component {
+                key: format!("{ty}-{}", list.len() + 1),
+                ty: ty.clone(),
+                name: name.to_string(),
+                job_name,
+                tag: format!("dm-component-{}-{}", ty.to_lowercase(), name.to_lowercase()),
+                last_good: None,
+                unknown_since: None,
+                flink_jid: None,
+                failure: None,
+            });
+        }
+    }
+    list
+}
