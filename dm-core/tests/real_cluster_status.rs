@@ -1,1 +1,707 @@
-//! placeholder
+//! Slow suite, against the real loopback cluster (`tests/env/up`): status and platform health.
+//!
+//! - Health: with every service up, every `.health` metric is OK (and posted to a console in
+//!   PNDA's format); the Flink 1.20 HistoryServer stopped ⇒ `hadoop.flink.health` ERROR within
+//!   two cycles, with a cause naming it; restarted ⇒ OK again.
+//! - Status: a Flink streaming app started through dmd (plugin + supervisor, on YARN) shows
+//!   RUNNING with its vertices, job id, KPIs and a tracking URL that answers; the RM cut off
+//!   from dmd ⇒ UNKNOWN since when, with the last good observation, never FAILED; back ⇒
+//!   RUNNING; its YARN application killed from outside ⇒ KILLED within two cycles.
+//!
+//! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_status`.
+
+mod common;
+
+use common::{supervisor_binary, Dmd, Options, SupervisorGuard};
+use dm_supervisor::yarn::ResourceManager;
+use dm_testkit::{built_cdylib, TarGz};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The observation cycle of these tests, and the most a call of a cycle may take.
+const CYCLE: Duration = Duration::from_secs(1);
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn env_json() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
+}
+
+/// `[cluster]`, `[status]` and `[health]` for the env, with the RM at `rm_url`.
+fn observation_config(env: &Value, rm_url: &str, console: Option<&str>) -> String {
+    let histories: Vec<String> = env["flink"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|f| format!("{:?}", s(f, "history_url")))
+        .collect();
+    let oozie = env["oozie_url"]
+        .as_str()
+        .map(|u| format!("oozie_url = {u:?}\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[cluster]
+rm_url = "{rm_url}"
+namenode_url = "{nn}"
+namenode_http_url = "{nn_http}"
+flink_history_urls = [{histories}]
+spark_history_url = "{spark}"
+{oozie}
+[status]
+interval_secs = {cycle}
+timeout_ms = {timeout}
+
+[health]
+interval_secs = {cycle}
+timeout_ms = {timeout}
+console_url = "{console}"
+"#,
+        nn = s(env, "namenode_url"),
+        nn_http = s(env, "namenode_http_url"),
+        histories = histories.join(", "),
+        spark = s(env, "spark_history_url"),
+        cycle = CYCLE.as_secs_f64(),
+        timeout = CALL_TIMEOUT.as_millis(),
+        console = console.unwrap_or_default(),
+    )
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn metric(health: &Value, name: &str) -> Value {
+    health["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|e| e["metric"] == name))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// A console stand-in: a real HTTP listener recording the bodies POSTed to it.
+struct Console {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Console {
+    fn start() -> Console {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_ok() {
+                    if let Ok(value) = serde_json::from_slice(&body) {
+                        seen.lock().unwrap().push(value);
+                    }
+                }
+                let _ = reader.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Console { url, bodies }
+    }
+}
+
+/// A Flink HistoryServer of the env, stopped by the test and always started again: the same
+/// JVM command line, environment and log file that `tests/env/up` used.
+struct StoppedHistoryServer {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    pid_file: PathBuf,
+    log: PathBuf,
+    url: String,
+    running: bool,
+}
+
+impl StoppedHistoryServer {
+    fn stop(version: &str, url: &str) -> StoppedHistoryServer {
+        let testenv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv");
+        let pid_file = testenv.join(format!("pids/flink-{version}-historyserver.pid"));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let split = |bytes: Vec<u8>| -> Vec<String> {
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        };
+        let argv = split(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
+        assert!(
+            argv.iter().any(|a| a.contains("HistoryServer")),
+            "pid {pid} is not a HistoryServer: {argv:?}"
+        );
+        let env = split(std::fs::read(format!("/proc/{pid}/environ")).unwrap())
+            .into_iter()
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
+        // SAFETY: a signal to the env's HistoryServer, which `drop` starts again.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let mut server = StoppedHistoryServer {
+            argv,
+            env,
+            cwd,
+            pid_file,
+            log: testenv.join(format!("logs/flink-{version}-historyserver.out")),
+            url: url.to_string(),
+            running: false,
+        };
+        wait_for("the HistoryServer to stop", Duration::from_secs(30), || {
+            (!server.answers()).then_some(())
+        });
+        server.running = false;
+        server
+    }
+
+    fn answers(&self) -> bool {
+        ureq::get(&format!("{}/config", self.url))
+            .timeout(Duration::from_secs(2))
+            .call()
+            .is_ok()
+    }
+
+    /// Starts the JVM again, detached like `up` starts it, and records its pid for `down`.
+    fn relaunch(&mut self) -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.log)?;
+        let child = std::process::Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .current_dir(&self.cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()?;
+        self.running = true;
+        std::fs::write(&self.pid_file, format!("{}\n", child.id()))
+    }
+
+    fn restart(&mut self) {
+        self.relaunch().expect("restart the HistoryServer");
+        wait_for(
+            "the HistoryServer to answer again",
+            Duration::from_secs(90),
+            || self.answers().then_some(()),
+        );
+    }
+}
+
+impl Drop for StoppedHistoryServer {
+    fn drop(&mut self) {
+        // A failed test must not leave the shared env without its HistoryServer.
+        if !self.running {
+            if let Err(e) = self.relaunch() {
+                eprintln!("could not restart the HistoryServer: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn platform_health_follows_the_flink_history_server() {
+    let env = env_json();
+    let console = Console::start();
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(observation_config(
+            &env,
+            &s(&env, "rm_url"),
+            Some(&console.url),
+        )),
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+
+    let mut services = vec![
+        "flink.health",
+        "hadoop.flink.health",
+        "hadoop.SPARK_ON_YARN.health",
+        "hadoop.YARN.health",
+        "hadoop.HDFS.health",
+        "deployment-manager.health",
+    ];
+    if env["oozie_url"].is_string() {
+        services.push("hadoop.OOZIE.health");
+    }
+    let health = wait_for("every service OK", Duration::from_secs(30), || {
+        let health = dmd.get("/platform/health").body;
+        services
+            .iter()
+            .all(|m| metric(&health, m)["value"] == "OK")
+            .then_some(health)
+    });
+    assert_eq!(
+        metric(&health, "flink.installed_flink_version")["value"],
+        "2.3.0,1.20.5"
+    );
+    assert_eq!(metric(&health, "hadoop.HDFS.live_datanodes")["value"], 1);
+    assert_eq!(metric(&health, "hadoop.YARN.active_nodes")["value"], 1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let stamp = metric(&health, "hadoop.YARN.health")["timestamp"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        (now - stamp).abs() < 60_000,
+        "millisecond timestamps: {stamp} vs {now}"
+    );
+
+    let prometheus = String::from_utf8(dmd.get("/metrics").bytes).unwrap();
+    assert!(
+        prometheus
+            .contains(r#"dm_platform_health{metric="hadoop.flink.health",service="flink"} 0"#),
+        "{prometheus}"
+    );
+    assert!(prometheus
+        .contains(r#"dm_platform_figure{metric="hadoop.YARN.active_nodes",service="YARN"} 1"#));
+
+    // The console got PNDA's format: {data: [{source, metric, value, causes, timestamp}], timestamp}.
+    let posted = wait_for("a post to the console", Duration::from_secs(10), || {
+        console.bodies.lock().unwrap().last().cloned()
+    });
+    assert!(posted["timestamp"].is_i64(), "{posted}");
+    let flink = posted["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["metric"] == "flink.health")
+        .expect("flink.health posted")
+        .clone();
+    assert_eq!(flink["source"], "flink");
+    assert_eq!(
+        flink["causes"], "[]",
+        "causes as PNDA's runner sent them: a JSON string"
+    );
+
+    // The Flink 1.20 HistoryServer stops: ERROR within two cycles, with a cause naming it.
+    let version = "1.20.5";
+    let url = s(&env["flink"][version], "history_url");
+    let mut server = StoppedHistoryServer::stop(version, &url);
+    let stopped_at = Instant::now();
+    let error = wait_for(
+        "hadoop.flink.health ERROR",
+        2 * CYCLE + CALL_TIMEOUT + CYCLE,
+        || {
+            let health = dmd.get("/platform/health").body;
+            let m = metric(&health, "hadoop.flink.health");
+            (m["value"] == "ERROR").then_some(health)
+        },
+    );
+    eprintln!("ERROR seen {:?} after the stop", stopped_at.elapsed());
+    let cause = metric(&error, "hadoop.flink.health")["causes"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cause.contains("Flink History Server") && cause.contains(&url),
+        "{cause}"
+    );
+    assert_eq!(metric(&error, "flink.health")["value"], "ERROR");
+    assert_eq!(
+        metric(&error, "flink.history_server_available_success")["value"],
+        false
+    );
+
+    // Started again: OK within two cycles of it answering.
+    server.restart();
+    wait_for(
+        "hadoop.flink.health OK again",
+        2 * CYCLE + CALL_TIMEOUT + CYCLE,
+        || {
+            let health = dmd.get("/platform/health").body;
+            (metric(&health, "hadoop.flink.health")["value"] == "OK").then_some(())
+        },
+    );
+}
+
+/// Forwards a local port to the RM; `cut` closes the port and every connection through it,
+/// `restore` opens it again. What dmd sees is exactly an RM that stopped answering.
+struct Forwarder {
+    port: u16,
+    target: String,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn start(target: &str) -> Forwarder {
+        let mut forwarder = Forwarder {
+            port: 0,
+            target: target.to_string(),
+            stop: Arc::new(AtomicBool::new(false)),
+            connections: Arc::new(Mutex::new(Vec::new())),
+            accept: None,
+        };
+        forwarder.restore();
+        forwarder
+    }
+
+    fn restore(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        self.stop.store(false, Ordering::SeqCst);
+        let (stop, connections, target) = (
+            Arc::clone(&self.stop),
+            Arc::clone(&self.connections),
+            self.target.clone(),
+        );
+        self.accept = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(&target) else {
+                            continue;
+                        };
+                        let mut list = connections.lock().unwrap();
+                        list.push(client.try_clone().unwrap());
+                        list.push(server.try_clone().unwrap());
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }));
+    }
+
+    fn cut(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            accept.join().unwrap();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// Kills whatever YARN application of `app` is left, even when the test fails half-way.
+struct YarnCleanup {
+    rm: ResourceManager,
+    tag: String,
+}
+
+impl Drop for YarnCleanup {
+    fn drop(&mut self) {
+        for app in self.rm.apps_tagged(&self.tag).unwrap_or_default() {
+            if !app.is_final() {
+                let _ = self.rm.kill(&app.id);
+            }
+        }
+    }
+}
+
+fn current_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let mut forwarder = Forwarder::start(rm_url.trim_start_matches("http://"));
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        built_cdylib("dm_plugin_flink"),
+        plugins.join("libdm_plugin_flink.so"),
+    )
+    .unwrap();
+    let version = s(&env, "flink_default_version");
+    let flink = &env["flink"][&version];
+    let config = format!(
+        r#"
+[plugins]
+dir = "{plugins}"
+
+[jobs]
+target = "yarn"
+
+[jobs.env]
+JAVA_HOME = "{java}"
+HADOOP_CONF_DIR = "{hadoop_conf}"
+HADOOP_CLASSPATH = "{hadoop_cp}"
+FLINK_CONF_DIR = "{flink_conf}"
+
+[jobs.engines]
+flink_homes = {{ "{version}" = "{flink_home}" }}
+default_flink_version = "{version}"
+
+[supervisor]
+binary = "{supervisor}"
+yarn_rm = "{rm_url}"
+{observation}"#,
+        plugins = plugins.display(),
+        java = s(&env, "java_home"),
+        hadoop_conf = s(&env, "hadoop_conf_dir"),
+        hadoop_cp = s(&env, "hadoop_classpath"),
+        flink_conf = s(flink, "conf_dir"),
+        flink_home = s(flink, "home"),
+        supervisor = supervisor_binary().display(),
+        // dmd observes YARN through the forwarder; the supervisor talks to the RM directly.
+        observation =
+            observation_config(&env, &format!("http://127.0.0.1:{}", forwarder.port), None),
+    );
+    let options = Options {
+        config: Some(config),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("obs{}", std::process::id());
+    let _cleanup = YarnCleanup {
+        rm: ResourceManager::new(&rm_url),
+        tag: format!("dm-app-{app}"),
+    };
+
+    // A Flink streaming job that is not respawned, so a kill stays visible as such.
+    let properties = json!({"main_jar": "jobs.jar", "main_class": s(&env["jobs"], "flink_streaming_class"),
+                            "application_args": "--rate 20", "respawn_type": "no"});
+    let package = TarGz::new()
+        .file("obs-1.0.0/flink/job/application.properties", "")
+        .file(
+            "obs-1.0.0/flink/job/properties.json",
+            properties.to_string(),
+        )
+        .file(
+            "obs-1.0.0/flink/job/jobs.jar",
+            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
+        )
+        .bytes();
+    dmd.deployed("obs-1.0.0", &package);
+    let user = current_user();
+    let body = json!({"package": "obs-1.0.0"}).to_string();
+    assert_eq!(
+        dmd.put(
+            &format!("/applications/{app}?user.name={user}"),
+            Some(body.as_bytes())
+        )
+        .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+
+    // RUNNING, with the job's vertices, its id, and a tracking URL that answers.
+    let summary_path = format!("/applications/{app}/summary");
+    let summary = wait_for(
+        "a RUNNING summary with vertices",
+        Duration::from_secs(300),
+        || {
+            let body = dmd.get(&summary_path).body;
+            let vertices = body[&app]["flink-1"]["information"]["vertices"]
+                .as_array()?
+                .len();
+            (body[&app]["aggregate_status"] == "RUNNING" && vertices > 0).then_some(body)
+        },
+    );
+    let component = &summary[&app]["flink-1"];
+    assert_eq!(component["componentType"], "Flink");
+    assert_eq!(component["name"], format!("{app}-job-job"));
+    assert_eq!(component["observed"]["source"], "flink");
+    let jid = component["information"]["flinkJid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(jid.len(), 32, "{component}");
+    let tracking = component["tracking_url"].as_str().unwrap();
+    assert!(tracking.ends_with(&format!("#/jobs/{jid}")), "{tracking}");
+    let page = tracking.split('#').next().unwrap();
+    assert_eq!(
+        ureq::get(page).call().map(|r| r.status()).unwrap(),
+        200,
+        "{page}"
+    );
+
+    let yarn_id = component["yarnId"].as_str().unwrap().to_string();
+    let on_yarn = rm.app(&yarn_id).unwrap();
+    assert_eq!(on_yarn.state, "RUNNING");
+    let detail = dmd.get(&format!("/applications/{app}/detail")).body;
+    assert_eq!(
+        detail["yarn_applications"]["flink-job"]["yarn-id"],
+        yarn_id.as_str()
+    );
+    assert_eq!(
+        detail["yarn_applications"]["flink-job"]["yarn-state"],
+        "RUNNING"
+    );
+
+    // KPIs from Flink's REST API: in the summary, the health JSON and Prometheus.
+    let records = wait_for("records flowing", Duration::from_secs(60), || {
+        let body = dmd.get(&summary_path).body;
+        let n = body[&app]["flink-1"]["kpis"]["records_in"].as_u64()?;
+        (n > 0).then_some(n)
+    });
+    assert!(records > 0);
+    let kpi = format!("application.kpi.{app}.job.records_in");
+    wait_for(
+        "the KPI in /platform/health",
+        Duration::from_secs(10),
+        || {
+            let health = dmd.get("/platform/health").body;
+            (metric(&health, &kpi)["source"] == format!("application.{app}")).then_some(())
+        },
+    );
+    let prometheus = String::from_utf8(dmd.get("/metrics").bytes).unwrap();
+    assert!(
+        prometheus.contains(&format!(
+            r#"dm_application_kpi{{application="{app}",component="job",metric="records_in"}}"#
+        )),
+        "{prometheus}"
+    );
+
+    // The RM cut off from dmd: UNKNOWN since when, with the last good observation.
+    forwarder.cut();
+    let cut_at = Instant::now();
+    let unknown = wait_for("UNKNOWN", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
+        let body = dmd.get(&summary_path).body;
+        (body[&app]["aggregate_status"] == "UNKNOWN").then_some(body)
+    });
+    eprintln!("UNKNOWN seen {:?} after the cut", cut_at.elapsed());
+    let component = &unknown[&app]["flink-1"];
+    assert!(component["since"].is_i64(), "{component}");
+    assert_eq!(component["last_good"]["aggregate_status"], "RUNNING");
+    assert_eq!(component["last_good"]["yarnId"], yarn_id.as_str());
+    std::thread::sleep(3 * CYCLE);
+    let later = dmd.get(&summary_path).body;
+    assert_eq!(later[&app]["aggregate_status"], "UNKNOWN");
+    assert!(
+        !later.to_string().contains("FAILED"),
+        "never a guessed failure: {later:#}"
+    );
+    assert_eq!(
+        rm.app(&yarn_id).unwrap().state,
+        "RUNNING",
+        "it ran all along"
+    );
+
+    forwarder.restore();
+    wait_for("RUNNING again", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
+        let body = dmd.get(&summary_path).body;
+        (body[&app]["aggregate_status"] == "RUNNING").then_some(())
+    });
+
+    // Killed from outside: the summary says so within two cycles of YARN saying so.
+    rm.kill(&yarn_id).unwrap();
+    wait_for("YARN to report the kill", Duration::from_secs(60), || {
+        (rm.app(&yarn_id).ok()?.state == "KILLED").then_some(())
+    });
+    let killed_at = Instant::now();
+    let killed = wait_for("KILLED in the summary", 2 * CYCLE + CALL_TIMEOUT, || {
+        let body = dmd.get(&summary_path).body;
+        (body[&app]["aggregate_status"] == "KILLED").then_some(body)
+    });
+    eprintln!(
+        "KILLED seen {:?} after YARN reported it",
+        killed_at.elapsed()
+    );
+    let component = &killed[&app]["flink-1"];
+    assert_eq!(component["aggregate_status"], "KILLED");
+    assert_eq!(component["yarnId"], yarn_id.as_str());
+    assert_eq!(component["observed"]["source"], "yarn");
+    let history = s(&env["flink"][&version], "history_url");
+    assert_eq!(
+        component["tracking_url"],
+        format!("{}/#/jobs/{jid}", history.trim_end_matches('/'))
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}/detail")).body["yarn_applications"]["flink-job"]
+            ["yarn-state"],
+        "KILLED"
+    );
+
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+}
