@@ -475,21 +475,15 @@ fn current_user() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-#[test]
-fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
-    let env = env_json();
-    let rm_url = s(&env, "rm_url");
-    let rm = ResourceManager::new(&rm_url);
-    let mut forwarder = Forwarder::start(rm_url.trim_start_matches("http://"));
-    let root = tempfile::tempdir().unwrap();
-    let plugins = root.path().join("plugins");
+/// dmd with the Flink and Spark plugins and the supervisor, jobs on YARN, observing the RM at
+/// `observed_rm`.
+fn plugin_options(root: &Path, env: &Value, observed_rm: &str) -> Options {
+    let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        built_cdylib("dm_plugin_flink"),
-        plugins.join("libdm_plugin_flink.so"),
-    )
-    .unwrap();
-    let version = s(&env, "flink_default_version");
+    for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
+        std::fs::copy(built_cdylib(lib), plugins.join(format!("lib{lib}.so"))).unwrap();
+    }
+    let version = s(env, "flink_default_version");
     let flink = &env["flink"][&version];
     let config = format!(
         r#"
@@ -504,31 +498,60 @@ JAVA_HOME = "{java}"
 HADOOP_CONF_DIR = "{hadoop_conf}"
 HADOOP_CLASSPATH = "{hadoop_cp}"
 FLINK_CONF_DIR = "{flink_conf}"
+SPARK_CONF_DIR = "{spark_conf}"
+SPARK_LOCAL_IP = "127.0.0.1"
 
 [jobs.engines]
 flink_homes = {{ "{version}" = "{flink_home}" }}
 default_flink_version = "{version}"
+spark_home = "{spark_home}"
 
 [supervisor]
 binary = "{supervisor}"
-yarn_rm = "{rm_url}"
+yarn_rm = "{rm}"
 {observation}"#,
         plugins = plugins.display(),
-        java = s(&env, "java_home"),
-        hadoop_conf = s(&env, "hadoop_conf_dir"),
-        hadoop_cp = s(&env, "hadoop_classpath"),
+        java = s(env, "java_home"),
+        hadoop_conf = s(env, "hadoop_conf_dir"),
+        hadoop_cp = s(env, "hadoop_classpath"),
         flink_conf = s(flink, "conf_dir"),
         flink_home = s(flink, "home"),
+        spark_conf = s(env, "spark_conf_dir"),
+        spark_home = s(env, "spark_home"),
         supervisor = supervisor_binary().display(),
-        // dmd observes YARN through the forwarder; the supervisor talks to the RM directly.
-        observation =
-            observation_config(&env, &format!("http://127.0.0.1:{}", forwarder.port), None),
+        rm = s(env, "rm_url"),
+        observation = observation_config(env, observed_rm, None),
     );
-    let options = Options {
+    Options {
         config: Some(config),
         test_components: Some(false),
         ..Options::default()
-    };
+    }
+}
+
+/// Creates and starts `app` from the deployed `package`, as the current user.
+fn started(dmd: &Dmd, app: &str, package: &str) -> String {
+    let user = current_user();
+    let body = json!({"package": package}).to_string();
+    let path = format!("/applications/{app}?user.name={user}");
+    assert_eq!(dmd.put(&path, Some(body.as_bytes())).code, 202);
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    let start = format!("/applications/{app}/start?user.name={user}");
+    assert_eq!(dmd.post(&start).code, 202);
+    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    user
+}
+
+#[test]
+fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let mut forwarder = Forwarder::start(rm_url.trim_start_matches("http://"));
+    let root = tempfile::tempdir().unwrap();
+    // dmd observes YARN through the forwarder; the supervisor talks to the RM directly.
+    let observed_rm = format!("http://127.0.0.1:{}", forwarder.port);
+    let options = plugin_options(root.path(), &env, &observed_rm);
     let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
     let dmd = Dmd::start_with(root.path(), &options);
     let app = format!("obs{}", std::process::id());
@@ -552,23 +575,7 @@ yarn_rm = "{rm_url}"
         )
         .bytes();
     dmd.deployed("obs-1.0.0", &package);
-    let user = current_user();
-    let body = json!({"package": "obs-1.0.0"}).to_string();
-    assert_eq!(
-        dmd.put(
-            &format!("/applications/{app}?user.name={user}"),
-            Some(body.as_bytes())
-        )
-        .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
-    assert_eq!(
-        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
-            .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    let user = started(&dmd, &app, "obs-1.0.0");
 
     // RUNNING, with the job's vertices, its id, and a tracking URL that answers.
     let summary_path = format!("/applications/{app}/summary");
@@ -687,7 +694,9 @@ yarn_rm = "{rm_url}"
     assert_eq!(component["aggregate_status"], "KILLED");
     assert_eq!(component["yarnId"], yarn_id.as_str());
     assert_eq!(component["observed"]["source"], "yarn");
-    let history = s(&env["flink"][&version], "history_url");
+    // The first HistoryServer configured (flink_history_urls follows env.json's order).
+    let first = env["flink"].as_object().unwrap().values().next().unwrap();
+    let history = s(first, "history_url");
     assert_eq!(
         component["tracking_url"],
         format!("{}/#/jobs/{jid}", history.trim_end_matches('/'))
@@ -696,6 +705,78 @@ yarn_rm = "{rm_url}"
         dmd.get(&format!("/applications/{app}/detail")).body["yarn_applications"]["flink-job"]
             ["yarn-state"],
         "KILLED"
+    );
+
+    assert_eq!(
+        dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+}
+
+/// A Spark Structured Streaming app through dmd: its summary counts the jobs and stages Spark's
+/// REST API reports through the RM proxy, and its detail names the YARN application.
+#[test]
+fn a_spark_streaming_apps_summary_counts_its_jobs_and_stages() {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = plugin_options(root.path(), &env, &s(&env, "rm_url"));
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("spk{}", std::process::id());
+    let _cleanup = YarnCleanup {
+        rm: ResourceManager::new(&s(&env, "rm_url")),
+        tag: format!("dm-app-{app}"),
+    };
+    let properties = json!({"main_py": "stream.py", "application_args": format!("--name {app}")});
+    let package = TarGz::new()
+        .file("spk-1.0.0/sparkStreaming/totals/application.properties", "")
+        .file(
+            "spk-1.0.0/sparkStreaming/totals/log4j.properties",
+            "log4j.rootCategory=WARN, console\n",
+        )
+        .file(
+            "spk-1.0.0/sparkStreaming/totals/properties.json",
+            properties.to_string(),
+        )
+        .file(
+            "spk-1.0.0/sparkStreaming/totals/stream.py",
+            std::fs::read(s(&env["jobs"], "spark_streaming_py")).unwrap(),
+        )
+        .bytes();
+    dmd.deployed("spk-1.0.0", &package);
+    let user = started(&dmd, &app, "spk-1.0.0");
+
+    let summary_path = format!("/applications/{app}/summary");
+    let summary = wait_for("jobs counted", Duration::from_secs(300), || {
+        let body = dmd.get(&summary_path).body;
+        let jobs = body[&app]["sparkStreaming-1"]["information"]["jobSummary"]["number_of_jobs"]
+            .as_u64()?;
+        (jobs > 0).then_some(body)
+    });
+    let component = &summary[&app]["sparkStreaming-1"];
+    assert_eq!(summary[&app]["aggregate_status"], "RUNNING", "{summary:#}");
+    assert_eq!(component["componentType"], "SparkStreaming");
+    assert_eq!(component["observed"]["source"], "spark");
+    let stages = &component["information"]["stageSummary"];
+    assert!(
+        stages["number_of_stages"].as_u64().unwrap() > 0,
+        "{component}"
+    );
+    let yarn_id = component["yarnId"].as_str().unwrap();
+    assert_eq!(rm.app(yarn_id).unwrap().state, "RUNNING");
+    let tracking = component["tracking_url"].as_str().unwrap();
+    assert_eq!(
+        ureq::get(tracking).call().map(|r| r.status()).unwrap(),
+        200,
+        "{tracking}"
+    );
+    let detail = dmd.get(&format!("/applications/{app}/detail")).body;
+    assert_eq!(
+        detail["yarn_applications"]["sparkStreaming-totals"]["yarn-id"],
+        yarn_id
     );
 
     assert_eq!(

@@ -78,12 +78,41 @@ pub struct Sources {
     pub flink_history_url: Option<String>,
 }
 
-/// One application's latest observation, ready to serve.
+/// One application's latest observation. The JSON is assembled when it is read (one
+/// application's worth), so a cycle only builds each component's summary once and shares it.
 struct AppView {
-    /// `{"<app>": {"aggregate_status", "<type>-<n>": {...}}}`.
-    summary: Value,
+    aggregate: &'static str,
+    at: i64,
+    /// `(<type>-<n>, summary)`, in create order.
+    components: Vec<(String, Arc<Map<String, Value>>)>,
+    /// `(<type>, <component>, its latest YARN application)`.
+    yarn: Vec<(String, String, Arc<YarnApp>)>,
+}
+
+impl AppView {
+    /// `{"<app>": {"aggregate_status", "observed_at", "<type>-<n>": {...}}}`.
+    fn summary(&self, name: &str) -> Value {
+        let mut body = Map::new();
+        body.insert("aggregate_status".into(), json!(self.aggregate));
+        body.insert("observed_at".into(), json!(self.at));
+        for (key, summary) in &self.components {
+            body.insert(key.clone(), Value::Object(Map::clone(summary)));
+        }
+        json!({ name: body })
+    }
+
     /// `{"<type>-<component>": {type, component, yarn-id, yarn-start-time, yarn-state, …}}`.
-    yarn_applications: Map<String, Value>,
+    fn yarn_applications(&self) -> Map<String, Value> {
+        self.yarn
+            .iter()
+            .map(|(ty, component, app)| {
+                let value = json!({"type": ty, "component": component, "yarn-id": app.id,
+                    "yarn-start-time": app.started_time, "yarn-state": app.state,
+                    "yarn-final-status": app.final_status, "tracking-url": app.tracking_url});
+                (format!("{ty}-{component}"), value)
+            })
+            .collect()
+    }
 }
 
 /// A Flink job's figure, for the KPI metrics.
@@ -176,7 +205,7 @@ impl StatusBoard {
 
     /// The observed summary of `name`, once a cycle has seen it with components.
     pub fn summary(&self, name: &str) -> Option<Value> {
-        self.current().apps.get(name).map(|a| a.summary.clone())
+        self.current().apps.get(name).map(|a| a.summary(name))
     }
 
     /// The YARN applications of `name`'s components, as last observed.
@@ -184,7 +213,7 @@ impl StatusBoard {
         self.current()
             .apps
             .get(name)
-            .map(|a| a.yarn_applications.clone())
+            .map(AppView::yarn_applications)
     }
 
     pub fn kpis(&self) -> Vec<Kpi> {
@@ -217,9 +246,9 @@ impl StatusBoard {
         }
         self.statuses.reset();
         for (name, view) in &snapshot.apps {
-            if let Some(status) = view.summary[name]["aggregate_status"].as_str() {
-                self.statuses.with_label_values(&[name, status]).set(1);
-            }
+            self.statuses
+                .with_label_values(&[name, view.aggregate])
+                .set(1);
         }
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
         self.cycles.inc();
@@ -268,7 +297,7 @@ struct Component {
     job_name: String,
     /// The YARN tag of this component's applications.
     tag: String,
-    last_good: Option<Value>,
+    last_good: Option<Arc<Map<String, Value>>>,
     unknown_since: Option<i64>,
     /// The Flink job last seen running, to link its page on the HistoryServer once it ended.
     flink_jid: Option<String>,
@@ -299,7 +328,7 @@ enum TaskResult {
 /// What is known of a component before its task (if any) has answered.
 struct Pending {
     summary: Map<String, Value>,
-    yarn: Option<YarnApp>,
+    yarn: Option<Arc<YarnApp>>,
     task: Option<usize>,
 }
 
@@ -331,7 +360,8 @@ impl Observer {
         let yarn = match yarn {
             Some(Ok(apps)) => {
                 self.rm_down_since = None;
-                Some(Ok(apps))
+                // Shared by the snapshot's details, never copied.
+                Some(Ok(apps.into_iter().map(Arc::new).collect::<Vec<_>>()))
             }
             Some(Err(e)) => {
                 let since = *self.rm_down_since.get_or_insert(now);
@@ -339,14 +369,17 @@ impl Observer {
             }
             None => None,
         };
-        // Component tag → its YARN applications, newest first.
-        let mut by_tag: HashMap<&str, Vec<&YarnApp>> = HashMap::new();
+        // (application tag, component tag) → the component's YARN applications, newest first.
+        // Keyed by both: components of the same name in different applications share a tag.
+        let mut by_tag: HashMap<(&str, &str), Vec<&Arc<YarnApp>>> = HashMap::new();
         if let Some(Ok(apps)) = &yarn {
             for app in apps {
-                for tag in app.application_tags.as_deref().unwrap_or("").split(',') {
-                    if tag.starts_with("dm-") {
-                        by_tag.entry(tag).or_default().push(app);
-                    }
+                let tags = app.application_tags.as_deref().unwrap_or("");
+                let Some(app_tag) = tags.split(',').find(|t| t.starts_with("dm-app-")) else {
+                    continue;
+                };
+                for tag in tags.split(',').filter(|t| t.starts_with("dm-component-")) {
+                    by_tag.entry((app_tag, tag)).or_default().push(app);
                 }
             }
             for list in by_tag.values_mut() {
@@ -366,12 +399,9 @@ impl Observer {
                         Some(Err((e, since))) => {
                             return unknown(c, "yarn", e, *since);
                         }
-                        Some(Ok(_)) => by_tag.get(c.tag.as_str()).map(|apps| {
-                            apps.iter()
-                                .filter(|a| a.has_tags(std::slice::from_ref(&tracked.app_tag)))
-                                .copied()
-                                .collect::<Vec<_>>()
-                        }),
+                        Some(Ok(_)) => by_tag
+                            .get(&(tracked.app_tag.as_str(), c.tag.as_str()))
+                            .map(Vec::as_slice),
                     };
                     self.plan(
                         name,
@@ -393,45 +423,44 @@ impl Observer {
             let Some(tracked) = self.apps.get_mut(&name) else {
                 continue;
             };
-            let mut body = Map::new();
-            let mut yarn_applications = Map::new();
+            let mut view = AppView {
+                aggregate: "",
+                at: now,
+                components: Vec::with_capacity(list.len()),
+                yarn: Vec::new(),
+            };
             for (component, mut p) in tracked.components.iter_mut().zip(list) {
                 if let Some(i) = p.task {
                     let result = results[i].lock().unwrap_or_else(|e| e.into_inner()).take();
                     finish(component, &mut p, result, now, &name, &mut snapshot.kpis);
                 }
-                if let Some(app) = &p.yarn {
-                    yarn_applications.insert(
-                        format!("{}-{}", component.ty, component.name),
-                        json!({"type": component.ty, "component": component.name, "yarn-id": app.id,
-                               "yarn-start-time": app.started_time, "yarn-state": app.state,
-                               "yarn-final-status": app.final_status, "tracking-url": app.tracking_url}),
-                    );
+                if let Some(app) = p.yarn.take() {
+                    view.yarn
+                        .push((component.ty.clone(), component.name.clone(), app));
                 }
-                let status = p.summary["aggregate_status"].as_str().unwrap_or_default();
-                if status == rollup::UNKNOWN {
+                let unknown = p.summary["aggregate_status"] == rollup::UNKNOWN;
+                if unknown {
                     if let Some(last) = &component.last_good {
-                        p.summary.insert("last_good".into(), last.clone());
+                        p.summary
+                            .insert("last_good".into(), Value::Object(Map::clone(last)));
                     }
-                } else {
-                    component.unknown_since = None;
-                    component.last_good = Some(Value::Object(p.summary.clone()));
                 }
-                body.insert(component.key.clone(), Value::Object(p.summary));
+                let summary = Arc::new(p.summary);
+                if !unknown {
+                    component.unknown_since = None;
+                    component.last_good = Some(Arc::clone(&summary));
+                }
+                view.components.push((component.key.clone(), summary));
             }
-            let statuses = body.values().map(|c| c["aggregate_status"].as_str());
+            let statuses = view
+                .components
+                .iter()
+                .map(|(_, c)| c["aggregate_status"].as_str());
             let Some(aggregate) = rollup::aggregate(statuses.collect::<Vec<_>>()) else {
                 continue;
             };
-            body.insert("aggregate_status".into(), json!(aggregate));
-            body.insert("observed_at".into(), json!(now));
-            snapshot.apps.insert(
-                name.clone(),
-                AppView {
-                    summary: json!({ name: body }),
-                    yarn_applications,
-                },
-            );
+            view.aggregate = aggregate;
+            snapshot.apps.insert(name.clone(), view);
         }
         self.board.publish(snapshot, started.elapsed());
     }
@@ -443,7 +472,7 @@ impl Observer {
         app: &str,
         state: AppState,
         c: &Component,
-        yarn: Vec<&YarnApp>,
+        yarn: &[&Arc<YarnApp>],
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
@@ -518,7 +547,7 @@ impl Observer {
         summary.insert("aggregate_status".into(), json!(status));
         Pending {
             summary,
-            yarn: Some(latest.clone()),
+            yarn: Some(Arc::clone(latest)),
             task,
         }
     }
