@@ -113,12 +113,13 @@ impl Http {
         Ok((value, started.elapsed().as_millis() as u64))
     }
 
-    /// Whether `url` answers with a success code (what a user clicking it would see).
-    pub fn answers(&self, url: &str) -> Result<u16, String> {
+    /// GETs `url` as text (logs).
+    pub fn get_text(&self, url: &str) -> Result<String, String> {
         self.agent
             .get(url)
             .call()
-            .map(|r| r.status())
+            .map_err(|e| format!("GET {url}: {e}"))?
+            .into_string()
             .map_err(|e| format!("GET {url}: {e}"))
     }
 

@@ -786,3 +786,56 @@ fn a_spark_streaming_apps_summary_counts_its_jobs_and_stages() {
     );
     dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
 }
+
+/// A Flink job whose main method throws fails on YARN: the summary says so in PNDA's words
+/// (YARN's FINISHED with final status FAILED is `FINISHED_FAILED`, rolled up as
+/// `COMPLETED_WITH_FAILURES`) and names the root exception from the JobManager's log.
+#[test]
+fn a_failed_flink_job_names_its_root_exception() {
+    let env = env_json();
+    let root = tempfile::tempdir().unwrap();
+    let options = plugin_options(root.path(), &env, &s(&env, "rm_url"));
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("bad{}", std::process::id());
+    let _cleanup = YarnCleanup {
+        rm: ResourceManager::new(&s(&env, "rm_url")),
+        tag: format!("dm-app-{app}"),
+    };
+    let properties = json!({"main_jar": "jobs.jar", "main_class": s(&env["jobs"], "flink_streaming_class"),
+                            "application_args": "--rate not-a-number", "respawn_type": "no"});
+    let package = TarGz::new()
+        .file("bad-1.0.0/flink/job/application.properties", "")
+        .file(
+            "bad-1.0.0/flink/job/properties.json",
+            properties.to_string(),
+        )
+        .file(
+            "bad-1.0.0/flink/job/jobs.jar",
+            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
+        )
+        .bytes();
+    dmd.deployed("bad-1.0.0", &package);
+    started(&dmd, &app, "bad-1.0.0");
+
+    let summary_path = format!("/applications/{app}/summary");
+    let summary = wait_for(
+        "a FAILED summary with its cause",
+        Duration::from_secs(300),
+        || {
+            let body = dmd.get(&summary_path).body;
+            body[&app]["flink-1"]["failure"].is_string().then_some(body)
+        },
+    );
+    let component = &summary[&app]["flink-1"];
+    assert_eq!(
+        summary[&app]["aggregate_status"], "COMPLETED_WITH_FAILURES",
+        "{summary:#}"
+    );
+    assert_eq!(component["aggregate_status"], "FINISHED_FAILED");
+    let failure = component["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("NumberFormatException") && failure.contains("not-a-number"),
+        "the root exception: {failure}"
+    );
+}

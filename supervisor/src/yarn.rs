@@ -21,6 +21,10 @@ pub struct YarnApp {
     pub started_time: i64,
     #[serde(default)]
     pub diagnostics: Option<String>,
+    /// The NodeManager page of the ApplicationMaster container's logs
+    /// (`http://nm:8042/node/containerlogs/<container>/<user>`).
+    #[serde(default)]
+    pub am_container_logs: Option<String>,
 }
 
 impl YarnApp {

@@ -4,8 +4,9 @@
 //!
 //! A background thread runs one cycle every `[status] interval_secs`: one ResourceManager call
 //! for all of dm's YARN applications (tag `dm`), then, for running jobs only, Flink's or Spark's
-//! REST API through the tracking URL, and the supervisor for jobs not on YARN or for the root
-//! cause of a failure; those calls run `concurrency` at a time, each bounded by `timeout_ms`.
+//! REST API through the tracking URL, the supervisor for jobs not on YARN, and, once per failed
+//! YARN run, its ApplicationMaster's log for the root exception; those calls run `concurrency`
+//! at a time, each bounded by `timeout_ms`.
 //! The API only ever swaps in or reads the finished snapshot.
 //!
 //! Every component summary says where it came from and when (`observed`). A source that does
@@ -314,15 +315,29 @@ struct Tracked {
 
 /// A call the cycle makes beside the RM, run on the bounded pool.
 enum Task {
-    Flink { tracking: String },
-    Spark { tracking: String, id: String },
-    Supervisor { job: String },
+    Flink {
+        tracking: String,
+    },
+    Spark {
+        tracking: String,
+        id: String,
+    },
+    Supervisor {
+        job: String,
+    },
+    /// Why a YARN application failed: its ApplicationMaster's log, else what the supervisor
+    /// recorded (`job`, for plugin components), else YARN's diagnostics.
+    Failure {
+        app: Arc<YarnApp>,
+        job: Option<String>,
+    },
 }
 
 enum TaskResult {
     Flink(Result<engines::FlinkView, String>),
     Spark(Result<engines::SparkView, String>),
     Supervisor(Result<Option<JobReport>, String>),
+    Failure(String),
 }
 
 /// What is known of a component before its task (if any) has answered.
@@ -530,18 +545,15 @@ impl Observer {
         }
         if failed {
             match &c.failure {
+                // Found once per failed application: its logs do not change any more.
                 Some((id, reason)) if *id == latest.id => {
                     summary.insert("failure".into(), json!(reason));
                 }
-                _ if is_plugin_type(&c.ty) && self.supervisor_socket.exists() => {
-                    task = Some(push(
-                        tasks,
-                        Task::Supervisor {
-                            job: job_id(app, c),
-                        },
-                    ));
+                _ => {
+                    let job = is_plugin_type(&c.ty).then(|| job_id(app, c));
+                    let app = Arc::clone(latest);
+                    task = Some(push(tasks, Task::Failure { app, job }));
                 }
-                _ => {}
             }
         }
         summary.insert("aggregate_status".into(), json!(status));
@@ -629,7 +641,42 @@ impl Observer {
                 TaskResult::Spark(engines::spark(&self.http, tracking, id))
             }
             Task::Supervisor { job } => TaskResult::Supervisor(self.supervisor_job(job)),
+            Task::Failure { app, job } => TaskResult::Failure(self.failure(app, job.as_deref())),
         }
+    }
+
+    fn failure(&self, app: &YarnApp, job: Option<&str>) -> String {
+        if let Some(cause) = app
+            .am_container_logs
+            .as_deref()
+            .and_then(|url| self.root_cause_in_logs(url))
+        {
+            return cause;
+        }
+        let recorded = job
+            .and_then(|job| self.supervisor_job(job).ok().flatten())
+            .and_then(|report| {
+                let attempt = report
+                    .attempts
+                    .iter()
+                    .rev()
+                    .find(|a| a.yarn_application_id.as_deref() == Some(app.id.as_str()))?;
+                attempt.reason.clone()
+            });
+        recorded.unwrap_or_else(|| diagnostics(app))
+    }
+
+    /// The root exception in the ApplicationMaster container's logs, read from its NodeManager
+    /// (YARN keeps them there for a while without log aggregation): Flink's JobManager log,
+    /// else the container's stderr (a Spark driver's).
+    fn root_cause_in_logs(&self, page: &str) -> Option<String> {
+        let (node, rest) = page.split_once("/node/containerlogs/")?;
+        let container = rest.split('/').next()?;
+        ["jobmanager.log", "stderr"].iter().find_map(|file| {
+            let url = format!("{node}/ws/v1/node/containerlogs/{container}/{file}?size=-262144");
+            let text = self.http.get_text(&url).ok()?;
+            dm_supervisor::process::root_cause(&text)
+        })
     }
 
     /// `Ok(None)` when the supervisor has no such job.
@@ -748,8 +795,14 @@ fn finish(
                 json!({"status": rollup::UNKNOWN, "error": e, "at": now}),
             );
         }
+        Some(TaskResult::Failure(cause)) => {
+            if let Some(id) = s["yarnId"].as_str() {
+                c.failure = Some((id.to_string(), cause.clone()));
+            }
+            s.insert("failure".into(), json!(cause));
+        }
         Some(TaskResult::Supervisor(report)) => {
-            supervised(c, s, report, now);
+            supervised(s, report, now);
             if s["aggregate_status"] == rollup::UNKNOWN {
                 let since = *c.unknown_since.get_or_insert(now);
                 s.insert("since".into(), json!(since));
@@ -759,50 +812,22 @@ fn finish(
     }
 }
 
-/// What the supervisor's report adds: the root cause of a failed YARN run, or, for a job not
-/// on YARN, its state.
-fn supervised(
-    c: &mut Component,
-    s: &mut Map<String, Value>,
-    report: Result<Option<JobReport>, String>,
-    now: i64,
-) {
-    let on_yarn = s["yarnId"].as_str().map(str::to_string);
+/// The state of a job not on YARN, from the supervisor's report.
+fn supervised(s: &mut Map<String, Value>, report: Result<Option<JobReport>, String>, now: i64) {
     let report = match report {
         Ok(Some(report)) => report,
         Ok(None) => {
-            if on_yarn.is_none() {
-                s.insert(
-                    "information".into(),
-                    json!("the supervisor has no job for this component"),
-                );
-            }
+            let text = "the supervisor has no job for this component";
+            s.insert("information".into(), json!(text));
             return;
         }
         Err(e) => {
-            if on_yarn.is_none() {
-                s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
-                s.insert(
-                    "observed".into(),
-                    json!({"source": "supervisor", "at": now, "error": e}),
-                );
-            }
+            s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
+            let observed = json!({"source": "supervisor", "at": now, "error": e});
+            s.insert("observed".into(), observed);
             return;
         }
     };
-    if let Some(id) = on_yarn {
-        let reason = report
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.yarn_application_id.as_deref() == Some(id.as_str()))
-            .and_then(|a| a.reason.clone());
-        if let Some(reason) = reason {
-            s.insert("failure".into(), json!(reason));
-            c.failure = Some((id, reason));
-        }
-        return;
-    }
     let last = report.attempts.last();
     let reason = report
         .reason
