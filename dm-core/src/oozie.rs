@@ -45,12 +45,24 @@ pub fn is_final(status: &str) -> bool {
 
 impl Oozie {
     pub fn from_config(config: &OozieConfig) -> Option<Oozie> {
-        let base = config.url.as_ref()?.trim_end_matches('/').to_string();
+        let url = config.url.as_ref()?;
+        Some(Oozie::with_timeouts(
+            url,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        ))
+    }
+
+    /// A client whose calls give up after `connect` to connect and `total` in all.
+    pub fn with_timeouts(url: &str, connect: Duration, total: Duration) -> Oozie {
         let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .timeout_connect(connect)
+            .timeout(total)
             .build();
-        Some(Oozie { base, agent })
+        Oozie {
+            base: url.trim_end_matches('/').to_string(),
+            agent,
+        }
     }
 
     pub fn url(&self) -> &str {

@@ -125,11 +125,18 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
 }
 
 /// Starts the status observer and the health probes, on the cluster endpoints of `[cluster]`
-/// (the ResourceManager defaulting to the supervisor's).
+/// (defaulting to the supervisor's ResourceManager, `[hdfs]`'s NameNode and `[oozie]`'s url).
 fn observe(config: &Config, registry: &Arc<Registry>) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
     let mut cluster = config.cluster.clone();
+    // One place to name a service is enough.
     if cluster.rm_url.is_none() {
         cluster.rm_url = config.supervisor.yarn_rm.clone();
+    }
+    if cluster.namenode_url.is_none() {
+        cluster.namenode_url = config.hdfs.namenode.clone();
+    }
+    if cluster.oozie_url.is_none() {
+        cluster.oozie_url = config.oozie.url.clone();
     }
     let status = status::start(
         &config.status,
@@ -138,6 +145,7 @@ fn observe(config: &Config, registry: &Arc<Registry>) -> (Arc<StatusBoard>, Arc<
             rm_url: cluster.rm_url.clone(),
             supervisor_socket: config.supervisor_dir().join("supervisor.sock"),
             flink_history_url: cluster.flink_history_urls.first().cloned(),
+            oozie_url: cluster.oozie_url.clone(),
         },
     );
     let health = health::start(

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{supervisor_binary, Dmd, Options, SupervisorGuard};
+use common::{current_user, env_json, s, supervisor_binary, Dmd, Options, SupervisorGuard};
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
@@ -26,24 +26,6 @@ use std::time::{Duration, Instant};
 /// The observation cycle of these tests, and the most a call of a cycle may take.
 const CYCLE: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
-
-fn env_json() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/env.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the test env is not up ({}: {e}); run tests/env/up first",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
-fn s(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("env.json has no {key}"))
-        .to_string()
-}
 
 /// `[cluster]`, `[status]` and `[health]` for the env, with the RM at `rm_url`.
 fn observation_config(env: &Value, rm_url: &str, console: Option<&str>) -> String {
@@ -85,7 +67,9 @@ console_url = "{console}"
     )
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+/// Polls every 100 ms, so "within two cycles" can be checked (`common::wait_for` polls by the
+/// second).
+fn within<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check() {
@@ -199,7 +183,7 @@ impl StoppedHistoryServer {
             url: url.to_string(),
             running: false,
         };
-        wait_for("the HistoryServer to stop", Duration::from_secs(30), || {
+        within("the HistoryServer to stop", Duration::from_secs(30), || {
             (!server.answers()).then_some(())
         });
         server.running = false;
@@ -236,7 +220,7 @@ impl StoppedHistoryServer {
 
     fn restart(&mut self) {
         self.relaunch().expect("restart the HistoryServer");
-        wait_for(
+        within(
             "the HistoryServer to answer again",
             Duration::from_secs(90),
             || self.answers().then_some(()),
@@ -281,7 +265,7 @@ fn platform_health_follows_the_flink_history_server() {
     if env["oozie_url"].is_string() {
         services.push("hadoop.OOZIE.health");
     }
-    let health = wait_for("every service OK", Duration::from_secs(30), || {
+    let health = within("every service OK", Duration::from_secs(30), || {
         let health = dmd.get("/platform/health").body;
         services
             .iter()
@@ -316,7 +300,7 @@ fn platform_health_follows_the_flink_history_server() {
         .contains(r#"dm_platform_figure{metric="hadoop.YARN.active_nodes",service="YARN"} 1"#));
 
     // The console got PNDA's format: {data: [{source, metric, value, causes, timestamp}], timestamp}.
-    let posted = wait_for("a post to the console", Duration::from_secs(10), || {
+    let posted = within("a post to the console", Duration::from_secs(10), || {
         console.bodies.lock().unwrap().last().cloned()
     });
     assert!(posted["timestamp"].is_i64(), "{posted}");
@@ -338,7 +322,7 @@ fn platform_health_follows_the_flink_history_server() {
     let url = s(&env["flink"][version], "history_url");
     let mut server = StoppedHistoryServer::stop(version, &url);
     let stopped_at = Instant::now();
-    let error = wait_for(
+    let error = within(
         "hadoop.flink.health ERROR",
         2 * CYCLE + CALL_TIMEOUT + CYCLE,
         || {
@@ -364,7 +348,7 @@ fn platform_health_follows_the_flink_history_server() {
 
     // Started again: OK within two cycles of it answering.
     server.restart();
-    wait_for(
+    within(
         "hadoop.flink.health OK again",
         2 * CYCLE + CALL_TIMEOUT + CYCLE,
         || {
@@ -465,14 +449,6 @@ impl Drop for YarnCleanup {
             }
         }
     }
-}
-
-fn current_user() -> String {
-    let out = std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// dmd with the Flink and Spark plugins and the supervisor, jobs on YARN, observing the RM at
@@ -579,7 +555,7 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
 
     // RUNNING, with the job's vertices, its id, and a tracking URL that answers.
     let summary_path = format!("/applications/{app}/summary");
-    let summary = wait_for(
+    let summary = within(
         "a RUNNING summary with vertices",
         Duration::from_secs(300),
         || {
@@ -622,14 +598,14 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     );
 
     // KPIs from Flink's REST API: in the summary, the health JSON and Prometheus.
-    let records = wait_for("records flowing", Duration::from_secs(60), || {
+    let records = within("records flowing", Duration::from_secs(60), || {
         let body = dmd.get(&summary_path).body;
         let n = body[&app]["flink-1"]["kpis"]["records_in"].as_u64()?;
         (n > 0).then_some(n)
     });
     assert!(records > 0);
     let kpi = format!("application.kpi.{app}.job.records_in");
-    wait_for(
+    within(
         "the KPI in /platform/health",
         Duration::from_secs(10),
         || {
@@ -648,7 +624,7 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     // The RM cut off from dmd: UNKNOWN since when, with the last good observation.
     forwarder.cut();
     let cut_at = Instant::now();
-    let unknown = wait_for("UNKNOWN", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
+    let unknown = within("UNKNOWN", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
         let body = dmd.get(&summary_path).body;
         (body[&app]["aggregate_status"] == "UNKNOWN").then_some(body)
     });
@@ -671,18 +647,18 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     );
 
     forwarder.restore();
-    wait_for("RUNNING again", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
+    within("RUNNING again", 2 * CYCLE + CALL_TIMEOUT + CYCLE, || {
         let body = dmd.get(&summary_path).body;
         (body[&app]["aggregate_status"] == "RUNNING").then_some(())
     });
 
     // Killed from outside: the summary says so within two cycles of YARN saying so.
     rm.kill(&yarn_id).unwrap();
-    wait_for("YARN to report the kill", Duration::from_secs(60), || {
+    within("YARN to report the kill", Duration::from_secs(60), || {
         (rm.app(&yarn_id).ok()?.state == "KILLED").then_some(())
     });
     let killed_at = Instant::now();
-    let killed = wait_for("KILLED in the summary", 2 * CYCLE + CALL_TIMEOUT, || {
+    let killed = within("KILLED in the summary", 2 * CYCLE + CALL_TIMEOUT, || {
         let body = dmd.get(&summary_path).body;
         (body[&app]["aggregate_status"] == "KILLED").then_some(body)
     });
@@ -750,7 +726,7 @@ fn a_spark_streaming_apps_summary_counts_its_jobs_and_stages() {
     let user = started(&dmd, &app, "spk-1.0.0");
 
     let summary_path = format!("/applications/{app}/summary");
-    let summary = wait_for("jobs counted", Duration::from_secs(300), || {
+    let summary = within("jobs counted", Duration::from_secs(300), || {
         let body = dmd.get(&summary_path).body;
         let jobs = body[&app]["sparkStreaming-1"]["information"]["jobSummary"]["number_of_jobs"]
             .as_u64()?;
@@ -819,7 +795,7 @@ fn a_failed_flink_job_names_its_root_exception() {
     started(&dmd, &app, "bad-1.0.0");
 
     let summary_path = format!("/applications/{app}/summary");
-    let summary = wait_for(
+    let summary = within(
         "a FAILED summary with its cause",
         Duration::from_secs(300),
         || {
@@ -838,4 +814,84 @@ fn a_failed_flink_job_names_its_root_exception() {
         failure.contains("NumberFormatException") && failure.contains("not-a-number"),
         "the root exception: {failure}"
     );
+}
+
+/// An Oozie workflow through dmd: PNDA's Oozie summary, CREATED while the job waits in PREP,
+/// COMPLETED once Oozie says SUCCEEDED, with the job's id and its actions.
+#[test]
+fn an_oozie_workflows_summary_follows_oozie() {
+    let env = env_json();
+    if !env["oozie_url"].is_string() {
+        panic!("the env runs without Oozie (DM_TESTENV_OOZIE=0); this test needs it");
+    }
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        built_cdylib("dm_plugin_oozie"),
+        plugins.join("libdm_plugin_oozie.so"),
+    )
+    .unwrap();
+    // Oozie and the NameNode named once, in [oozie] and [hdfs]: the observer uses them too.
+    let config = format!(
+        "[plugins]\ndir = \"{}\"\n[hdfs]\nnamenode = \"{}\"\n[oozie]\nurl = \"{}\"\n[supervisor]\nyarn_rm = \"{}\"\n[status]\ninterval_secs = {}\n",
+        plugins.display(),
+        s(&env, "namenode_url"),
+        s(&env, "oozie_url"),
+        s(&env, "rm_url"),
+        CYCLE.as_secs_f64(),
+    );
+    let options = Options {
+        config: Some(config),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("wf{}", std::process::id());
+    let workflow = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="dm-status-once">
+  <start to="mark"/>
+  <action name="mark">
+    <fs><mkdir path="${environment_name_node}/tmp/dm-status-${component_application}"/></fs>
+    <ok to="end"/>
+    <error to="fail"/>
+  </action>
+  <kill name="fail"><message>${wf:errorMessage(wf:lastErrorNode())}</message></kill>
+  <end name="end"/>
+</workflow-app>"#;
+    let package = TarGz::new()
+        .file("wf-1.0.0/oozie/once/workflow.xml", workflow)
+        .file("wf-1.0.0/oozie/once/properties.json", "{}")
+        .bytes();
+    dmd.deployed("wf-1.0.0", &package);
+    let user = current_user();
+    let body = json!({"package": "wf-1.0.0"}).to_string();
+    let path = format!("/applications/{app}?user.name={user}");
+    assert_eq!(dmd.put(&path, Some(body.as_bytes())).code, 202);
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+
+    let summary_path = format!("/applications/{app}/summary");
+    let created = within("CREATED from Oozie", Duration::from_secs(30), || {
+        let body = dmd.get(&summary_path).body;
+        (body[&app]["oozie-1"]["observed"]["source"] == "oozie").then_some(body)
+    });
+    assert_eq!(created[&app]["aggregate_status"], "CREATED", "{created:#}");
+    let job = created[&app]["oozie-1"]["oozieId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(job.ends_with("-W"), "a workflow id: {job}");
+
+    let start = format!("/applications/{app}/start?user.name={user}");
+    assert_eq!(dmd.post(&start).code, 202);
+    let done = within("COMPLETED", Duration::from_secs(120), || {
+        let body = dmd.get(&summary_path).body;
+        (body[&app]["aggregate_status"] == "COMPLETED").then_some(body)
+    });
+    let component = &done[&app]["oozie-1"];
+    assert_eq!(component["componentType"], "Oozie");
+    assert_eq!(component["oozieId"], job.as_str());
+    assert_eq!(component["name"], "dm-status-once");
+
+    assert_eq!(dmd.delete(&path).code, 202);
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
 }

@@ -17,6 +17,8 @@ pub mod engines;
 pub mod rollup;
 
 use crate::cluster::{now_ms, Http};
+use crate::oozie::Oozie;
+use crate::oozie_summary;
 use crate::registry::{self, AppState, Registry};
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, JobState, Outcome, Request, Response};
@@ -77,6 +79,8 @@ pub struct Sources {
     pub supervisor_socket: PathBuf,
     /// Where finished Flink jobs are shown (the first HistoryServer).
     pub flink_history_url: Option<String>,
+    /// Oozie, for `oozie` components (PNDA's Oozie summary).
+    pub oozie_url: Option<String>,
 }
 
 /// One application's latest observation. The JSON is assembled when it is read (one
@@ -269,6 +273,10 @@ pub fn start(config: &StatusConfig, sources: Sources) -> Arc<StatusBoard> {
             .as_deref()
             .map(|url| ResourceManager::with_timeouts(url, timeout, timeout)),
         http: Http::new(timeout),
+        oozie: sources
+            .oozie_url
+            .as_deref()
+            .map(|url| Oozie::with_timeouts(url, timeout, timeout)),
         timeout,
         supervisor_socket: sources.supervisor_socket,
         flink_history: sources.flink_history_url,
@@ -302,8 +310,10 @@ struct Component {
     unknown_since: Option<i64>,
     /// The Flink job last seen running, to link its page on the HistoryServer once it ended.
     flink_jid: Option<String>,
-    /// The root cause the supervisor gave for a YARN application's failure.
+    /// The root cause found for a failed YARN application: (its id, the cause).
     failure: Option<(String, String)>,
+    /// The Oozie job of an `oozie` component, once created.
+    oozie_job: Option<String>,
 }
 
 struct Tracked {
@@ -331,6 +341,10 @@ enum Task {
         app: Arc<YarnApp>,
         job: Option<String>,
     },
+    /// PNDA's summary of an Oozie job and its actions.
+    Oozie {
+        job: String,
+    },
 }
 
 enum TaskResult {
@@ -338,6 +352,7 @@ enum TaskResult {
     Spark(Result<engines::SparkView, String>),
     Supervisor(Result<Option<JobReport>, String>),
     Failure(String),
+    Oozie(Result<Value, String>),
 }
 
 /// What is known of a component before its task (if any) has answered.
@@ -351,6 +366,7 @@ struct Observer {
     registry: Arc<Registry>,
     rm: Option<ResourceManager>,
     http: Http,
+    oozie: Option<Oozie>,
     timeout: Duration,
     supervisor_socket: PathBuf,
     flink_history: Option<String>,
@@ -409,6 +425,10 @@ impl Observer {
                 .components
                 .iter()
                 .map(|c| {
+                    // Oozie says what its jobs do, asking YARN itself about their actions.
+                    if c.ty == "oozie" {
+                        return self.plan_oozie(tracked.state, c, now, &mut tasks);
+                    }
                     let observed = match &yarn {
                         None => None,
                         Some(Err((e, since))) => {
@@ -564,6 +584,40 @@ impl Observer {
         }
     }
 
+    fn plan_oozie(
+        &self,
+        state: AppState,
+        c: &Component,
+        now: i64,
+        tasks: &mut Vec<Task>,
+    ) -> Pending {
+        let mut summary = Map::new();
+        summary.insert("name".into(), json!(c.job_name));
+        summary.insert("component".into(), json!(c.name));
+        summary.insert("componentType".into(), json!("Oozie"));
+        summary.insert("observed".into(), json!({"source": "dm", "at": now}));
+        let mut task = None;
+        let status = match (&c.oozie_job, &self.oozie) {
+            (Some(job), Some(_)) => {
+                task = Some(push(tasks, Task::Oozie { job: job.clone() }));
+                "NOT_FOUND"
+            }
+            (None, _) if state == AppState::Created => "CREATED",
+            (_, None) => {
+                let text = "this dmd has no Oozie to ask ([oozie] url or [cluster] oozie_url)";
+                summary.insert("information".into(), json!(text));
+                "NOT_FOUND"
+            }
+            (None, Some(_)) => "NOT_FOUND",
+        };
+        summary.insert("aggregate_status".into(), json!(status));
+        Pending {
+            summary,
+            yarn: None,
+            task,
+        }
+    }
+
     /// A component with no application on YARN (or no YARN to look at).
     fn plan_off_yarn(
         &self,
@@ -642,6 +696,14 @@ impl Observer {
             }
             Task::Supervisor { job } => TaskResult::Supervisor(self.supervisor_job(job)),
             Task::Failure { app, job } => TaskResult::Failure(self.failure(app, job.as_deref())),
+            Task::Oozie { job } => {
+                let oozie = self.oozie.as_ref().expect("planned only with an Oozie");
+                let facts = oozie_summary::LiveFacts {
+                    oozie,
+                    rm: self.rm.as_ref(),
+                };
+                TaskResult::Oozie(oozie_summary::component_summary(&facts, job))
+            }
         }
     }
 
@@ -795,6 +857,24 @@ fn finish(
                 json!({"status": rollup::UNKNOWN, "error": e, "at": now}),
             );
         }
+        Some(TaskResult::Oozie(Ok(Value::Object(found)))) => {
+            s.extend(found);
+            s.insert("observed".into(), json!({"source": "oozie", "at": now}));
+        }
+        Some(TaskResult::Oozie(result)) => {
+            let error = match result {
+                Err(e) => e,
+                Ok(other) => format!("unexpected Oozie summary {other}"),
+            };
+            let since = *c.unknown_since.get_or_insert(now);
+            s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
+            s.insert("since".into(), json!(since));
+            s.insert("information".into(), json!(error));
+            s.insert(
+                "observed".into(),
+                json!({"source": "oozie", "at": now, "error": error}),
+            );
+        }
         Some(TaskResult::Failure(cause)) => {
             if let Some(id) = s["yarnId"].as_str() {
                 c.failure = Some((id.to_string(), cause.clone()));
@@ -929,6 +1009,7 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
                 unknown_since: None,
                 flink_jid: None,
                 failure: None,
+                oozie_job: c["runtime"]["oozie"]["job_id"].as_str().map(str::to_string),
             });
         }
     }
