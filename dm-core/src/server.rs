@@ -109,7 +109,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         report.len()
     );
 
-    let (status, health) = observe(config, &registry);
+    let (status, health) = observe(config, &registry, &engine);
     Ok(web::Data::new(Api {
         engine,
         status,
@@ -126,7 +126,11 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
 
 /// Starts the status observer and the health probes, on the cluster endpoints of `[cluster]`
 /// (defaulting to the supervisor's ResourceManager, `[hdfs]`'s NameNode and `[oozie]`'s url).
-fn observe(config: &Config, registry: &Arc<Registry>) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
+fn observe(
+    config: &Config,
+    registry: &Arc<Registry>,
+    engine: &Arc<Engine>,
+) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
     let mut cluster = config.cluster.clone();
     // One place to name a service is enough.
     if cluster.rm_url.is_none() {
@@ -152,7 +156,7 @@ fn observe(config: &Config, registry: &Arc<Registry>) -> (Arc<StatusBoard>, Arc<
         &config.health,
         health::Targets {
             cluster,
-            registry: Arc::clone(registry),
+            engine: Arc::clone(engine),
             status: Arc::clone(&status),
         },
     );

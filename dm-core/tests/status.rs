@@ -78,6 +78,17 @@ fn without_a_cluster_summaries_follow_dm_and_only_dm_reports_health() {
         metric(&health, "deployment-manager.applications_count").unwrap()["value"],
         1
     );
+    // PNDA's dm_blackbox figures, which the console's DM tile reads.
+    for (name, value) in [
+        ("deployment-manager.packages_available_count", 1),
+        ("deployment-manager.packages_deployed_count", 1),
+    ] {
+        assert_eq!(metric(&health, name).unwrap()["value"], value, "{name}");
+    }
+    assert_eq!(
+        metric(&health, "deployment-manager.packages_deployed_succeeded").unwrap()["value"],
+        true
+    );
     let services: Vec<&str> = health["data"]
         .as_array()
         .unwrap()

@@ -12,7 +12,7 @@
 mod probes;
 
 use crate::cluster::{now_ms, ClusterConfig, Http};
-use crate::registry::Registry;
+use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
 use prometheus::{Encoder, GaugeVec, Opts, TextEncoder};
 use serde::Deserialize;
@@ -231,7 +231,7 @@ impl HealthBoard {
 /// What the probes need.
 pub struct Targets {
     pub cluster: ClusterConfig,
-    pub registry: Arc<Registry>,
+    pub engine: Arc<Engine>,
     pub status: Arc<StatusBoard>,
 }
 
@@ -292,7 +292,7 @@ fn round(targets: &Targets, http: &Http, timeout: Duration, now: i64) -> Vec<Eve
         if let Some(url) = &cluster.oozie_url {
             running.push(scope.spawn(move || probes::oozie(http, url, now)));
         }
-        running.push(scope.spawn(|| probes::dm(&targets.registry, &targets.status, now)));
+        running.push(scope.spawn(|| probes::dm(&targets.engine, &targets.status, now)));
         for probe in running {
             match probe.join() {
                 Ok(probe) => {

@@ -2,7 +2,7 @@
 
 use super::{Event, Level, Probe};
 use crate::cluster::{join, Fault, Http};
-use crate::registry::Registry;
+use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -351,47 +351,70 @@ pub fn oozie(http: &Http, url: &str, now: i64) -> Probe {
     finish("OOZIE", "hadoop.OOZIE.health", findings, events, now)
 }
 
-/// dm itself: its registry answers, and the status observer keeps up.
-pub fn dm(registry: &Registry, status: &StatusBoard, now: i64) -> Probe {
+/// dm itself, with PNDA's `dm_blackbox` figures (what the console's DM tile reads): the
+/// repository's packages and the deployed ones listed, with counts and times; plus the status
+/// observer keeping up.
+pub fn dm(engine: &Engine, status: &StatusBoard, now: i64) -> Probe {
+    const SOURCE: &str = "deployment-manager";
     let mut findings = Findings::default();
     let mut events = Vec::new();
-    let counts = registry.read(|c| {
-        let count = |sql: &str| -> rusqlite::Result<i64> { c.query_row(sql, [], |r| r.get(0)) };
-        Ok((
-            count("SELECT count(*) FROM packages WHERE state = 'DEPLOYED'")?,
-            count("SELECT count(*) FROM applications WHERE state != 'NOTCREATED'")?,
-        ))
+    let figure = |metric: &str, value: Value| {
+        Event::figure(SOURCE, &format!("{SOURCE}.{metric}"), value, now)
+    };
+    let started = Instant::now();
+    // `/repository/packages` lists each package name once (its latest version).
+    let available = engine.store.list().map(|files| {
+        let names: std::collections::BTreeSet<String> =
+            files.iter().map(|f| f.id.name().to_string()).collect();
+        names.len()
     });
-    match counts {
-        Ok((packages, applications)) => {
-            findings.add(Level::Ok, None);
-            events.push(Event::figure(
-                "deployment-manager",
-                "deployment-manager.packages_deployed_count",
-                json!(packages),
-                now,
-            ));
-            events.push(Event::figure(
-                "deployment-manager",
-                "deployment-manager.applications_count",
-                json!(applications),
-                now,
-            ));
+    let available_ms = started.elapsed().as_millis() as u64;
+    let started = Instant::now();
+    let deployed = engine.list_packages().map(|p| p.len());
+    let deployed_ms = started.elapsed().as_millis() as u64;
+    for (what, result, ms, path) in [
+        (
+            "available",
+            available.map_err(|e| e.to_string()),
+            available_ms,
+            "/repository/packages",
+        ),
+        (
+            "deployed",
+            deployed.map_err(|e| e.to_string()),
+            deployed_ms,
+            "/packages",
+        ),
+    ] {
+        events.push(figure(&format!("packages_{what}_time_ms"), json!(ms)));
+        events.push(figure(
+            &format!("packages_{what}_succeeded"),
+            json!(result.is_ok()),
+        ));
+        match result {
+            Ok(count) => {
+                findings.add(Level::Ok, None);
+                events.push(figure(&format!("packages_{what}_count"), json!(count)));
+            }
+            Err(e) => findings.add(
+                Level::Error,
+                Some(format!("Deployment Manager - {e} (request path = {path})")),
+            ),
         }
+    }
+    match engine.list_applications(None) {
+        Ok(apps) => events.push(figure("applications_count", json!(apps.len()))),
         Err(e) => findings.add(
             Level::Error,
-            Some(format!("Deployment Manager - registry: {e}")),
+            Some(format!(
+                "Deployment Manager - {e} (request path = /applications)"
+            )),
         ),
     }
     let last = status.last_cycle_ms();
     if last > 0 {
         let age = now - last;
-        events.push(Event::figure(
-            "deployment-manager",
-            "deployment-manager.status_age_ms",
-            json!(age),
-            now,
-        ));
+        events.push(figure("status_age_ms", json!(age)));
         // Three missed cycles (and some slack for a slow one): the summaries are going stale.
         let stale = 3 * status.interval().as_millis() as i64 + 30_000;
         if age > stale {
