@@ -143,35 +143,44 @@ struct StoppedHistoryServer {
     running: bool,
 }
 
+/// The env's HistoryServer of a Flink version: its pid, and the JVM's command line, environment
+/// and working folder (what `tests/env/up` started).
+fn history_server_jvm(version: &str) -> (i32, Vec<String>, Vec<(String, String)>, PathBuf) {
+    let testenv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv");
+    let pid_file = testenv.join(format!("pids/flink-{version}-historyserver.pid"));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    let argv = split(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
+    assert!(
+        argv.iter().any(|a| a.contains("HistoryServer")),
+        "pid {pid} is not a HistoryServer: {argv:?}"
+    );
+    let env = split(std::fs::read(format!("/proc/{pid}/environ")).unwrap())
+        .into_iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
+    (pid, argv, env, cwd)
+}
+
 impl StoppedHistoryServer {
     fn stop(version: &str, url: &str) -> StoppedHistoryServer {
         let testenv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv");
         let pid_file = testenv.join(format!("pids/flink-{version}-historyserver.pid"));
-        let pid: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let split = |bytes: Vec<u8>| -> Vec<String> {
-            bytes
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        };
-        let argv = split(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
-        assert!(
-            argv.iter().any(|a| a.contains("HistoryServer")),
-            "pid {pid} is not a HistoryServer: {argv:?}"
-        );
-        let env = split(std::fs::read(format!("/proc/{pid}/environ")).unwrap())
-            .into_iter()
-            .filter_map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect();
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
+        let (pid, argv, env, cwd) = history_server_jvm(version);
         // SAFETY: a signal to the env's HistoryServer, which `drop` starts again.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let mut server = StoppedHistoryServer {
@@ -894,4 +903,152 @@ fn an_oozie_workflows_summary_follows_oozie() {
 
     assert_eq!(dmd.delete(&path).code, 202);
     dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+}
+
+/// A HistoryServer of the test's own, with nothing archived yet, on a free port: the env's JVM
+/// command line (same Flink, classpath and options) with a configuration of its own. Killed
+/// when dropped.
+struct EmptyHistoryServer {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EmptyHistoryServer {
+    fn start(version: &str) -> EmptyHistoryServer {
+        let (_, argv, env, cwd) = history_server_jvm(version);
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("conf");
+        let archive = dir.path().join("archive");
+        std::fs::create_dir_all(&archive).unwrap();
+        std::fs::create_dir_all(&conf).unwrap();
+        let at = argv.iter().position(|a| a == "--configDir").unwrap();
+        let env_conf = PathBuf::from(&argv[at + 1]);
+        for entry in std::fs::read_dir(&env_conf).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), conf.join(entry.file_name())).unwrap();
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = std::fs::read_to_string(conf.join("config.yaml")).unwrap();
+        let mut lines: Vec<String> = config
+            .lines()
+            .filter(|l| !l.starts_with("historyserver."))
+            .map(str::to_string)
+            .collect();
+        lines.push(format!(
+            "historyserver.web.address: 127.0.0.1\nhistoryserver.web.port: {port}"
+        ));
+        lines.push(format!(
+            "historyserver.web.tmpdir: {}",
+            dir.path().join("tmp").display()
+        ));
+        lines.push(format!(
+            "historyserver.archive.fs.dir: file://{}",
+            archive.display()
+        ));
+        lines.push("historyserver.archive.fs.refresh-interval: 2 s".into());
+        std::fs::write(conf.join("config.yaml"), lines.join("\n") + "\n").unwrap();
+        // The value after `--configDir`: argv[at + 1], which is args[at] without argv[0].
+        let mut args = argv[1..].to_vec();
+        args[at] = conf.display().to_string();
+        for arg in args.iter_mut() {
+            if arg.starts_with("-Dlog.file=") {
+                *arg = format!("-Dlog.file={}", dir.path().join("hs.log").display());
+            }
+        }
+        let log = std::fs::File::create(dir.path().join("hs.out")).unwrap();
+        let child = std::process::Command::new(&argv[0])
+            .args(&args)
+            .env_clear()
+            .envs(env)
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server = EmptyHistoryServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        within(
+            "the empty HistoryServer to answer",
+            Duration::from_secs(90),
+            || {
+                ureq::get(&format!("{}/config", server.url))
+                    .call()
+                    .ok()
+                    .map(drop)
+            },
+        );
+        server
+    }
+}
+
+impl Drop for EmptyHistoryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The seed design's rule: a HistoryServer that has archived nothing yet is healthy, with 0
+/// completed jobs; for every Flink version of the env.
+#[test]
+fn a_flink_history_server_with_nothing_archived_is_healthy() {
+    let env = env_json();
+    for version in env["flink"].as_object().unwrap().keys() {
+        empty_history_server_is_healthy(version);
+    }
+}
+
+fn empty_history_server_is_healthy(version: &str) {
+    let server = EmptyHistoryServer::start(version);
+    // Flink 1.4 answered 404 here until the first archive; 2.x serves an empty list at once.
+    // Either is a healthy server with no completed jobs.
+    match ureq::get(&format!("{}/jobs/overview", server.url)).call() {
+        Err(ureq::Error::Status(404, _)) => {
+            eprintln!("Flink {version}: 404 before the first archive")
+        }
+        Ok(r) => {
+            let body: Value = r.into_json().unwrap();
+            assert_eq!(body["jobs"], json!([]), "nothing archived yet");
+            eprintln!("Flink {version}: an empty list before the first archive");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    let root = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[cluster]\nflink_history_urls = [{:?}]\n[health]\ninterval_secs = {}\n",
+        server.url,
+        CYCLE.as_secs_f64()
+    );
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            config: Some(config),
+            ..Options::default()
+        },
+    );
+    let health = within("flink.health", Duration::from_secs(30), || {
+        let health = dmd.get("/platform/health").body;
+        metric(&health, "flink.health")
+            .is_object()
+            .then_some(health)
+    });
+    assert_eq!(metric(&health, "flink.health")["value"], "OK", "{health:#}");
+    assert_eq!(metric(&health, "hadoop.flink.health")["value"], "OK");
+    assert_eq!(
+        metric(&health, "flink.history_server_completed_jobs_count")["value"],
+        0
+    );
+    assert_eq!(
+        metric(&health, "flink.installed_flink_version")["value"],
+        version
+    );
 }
