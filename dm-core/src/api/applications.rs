@@ -68,7 +68,7 @@ pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>
 
 #[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
     params(("name" = String, Path,), ("what" = String, Path, description = "status, detail, summary or logs")),
-    responses((status = 200, description = "the status, runtime detail or summary"), (status = 400, description = "not a valid query"),
+    responses((status = 200, description = "status: {status, information}; detail: {name, status, yarn_applications: {<type>-<component>: {yarn-id, yarn-state, yarn-final-status, yarn-start-time, tracking-url}}}; summary: PNDA's {<name>: {aggregate_status, observed_at, <type>-<n>: {aggregate_status, yarnId, tracking_url, information, name, componentType, observed: {source, at}, since?, last_good?, failure?, kpis?}}} from the status observer's last cycle ({<name>: {status: Not Available}} before it); logs: each component's latest attempt"), (status = 400, description = "not a valid query"),
               (status = 404, description = "detail of an application that does not exist")))]
 pub async fn query(
     api: web::Data<Api>,
