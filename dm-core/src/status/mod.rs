@@ -467,7 +467,16 @@ impl Observer {
             for (component, mut p) in tracked.components.iter_mut().zip(list) {
                 if let Some(i) = p.task {
                     let result = results[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                    finish(component, &mut p, result, now, &name, &mut snapshot.kpis);
+                    let yarn = self.rm.is_some();
+                    finish(
+                        component,
+                        &mut p,
+                        result,
+                        now,
+                        &name,
+                        &mut snapshot.kpis,
+                        yarn,
+                    );
                 }
                 if let Some(app) = p.yarn.take() {
                     view.yarn
@@ -647,9 +656,10 @@ impl Observer {
             _ => "NOT_FOUND",
         };
         summary.insert("aggregate_status".into(), json!(status));
-        summary.insert("yarnId".into(), Value::Null);
-        summary.insert("tracking_url".into(), Value::Null);
-        summary.insert("information".into(), Value::Null);
+        // Empty, as PNDA wrote them for a component with no YARN application.
+        summary.insert("yarnId".into(), json!(""));
+        summary.insert("tracking_url".into(), json!(""));
+        summary.insert("information".into(), json!(""));
         summary.insert("observed".into(), json!({"source": "dm", "at": now}));
         Pending {
             summary,
@@ -810,7 +820,8 @@ fn push(tasks: &mut Vec<Task>, task: Task) -> usize {
     tasks.len() - 1
 }
 
-/// Completes a component's summary with what its task found.
+/// Completes a component's summary with what its task found; `yarn`: whether dmd watches a
+/// ResourceManager (so jobs are meant to run on YARN).
 fn finish(
     c: &mut Component,
     p: &mut Pending,
@@ -818,6 +829,7 @@ fn finish(
     now: i64,
     app: &str,
     kpis: &mut Vec<Kpi>,
+    yarn: bool,
 ) {
     let s = &mut p.summary;
     match result {
@@ -882,7 +894,7 @@ fn finish(
             s.insert("failure".into(), json!(cause));
         }
         Some(TaskResult::Supervisor(report)) => {
-            supervised(s, report, now);
+            supervised(s, report, yarn, now);
             if s["aggregate_status"] == rollup::UNKNOWN {
                 let since = *c.unknown_since.get_or_insert(now);
                 s.insert("since".into(), json!(since));
@@ -893,7 +905,12 @@ fn finish(
 }
 
 /// The state of a job not on YARN, from the supervisor's report.
-fn supervised(s: &mut Map<String, Value>, report: Result<Option<JobReport>, String>, now: i64) {
+fn supervised(
+    s: &mut Map<String, Value>,
+    report: Result<Option<JobReport>, String>,
+    yarn: bool,
+    now: i64,
+) {
     let report = match report {
         Ok(Some(report)) => report,
         Ok(None) => {
@@ -913,13 +930,20 @@ fn supervised(s: &mut Map<String, Value>, report: Result<Option<JobReport>, Stri
         .reason
         .clone()
         .or_else(|| last.and_then(|a| a.reason.clone()));
+    // A job that failed without ever reaching the YARN dmd watches never got submitted: PNDA's
+    // label for that (the app rolls up to NOT_FOUND, as in PNDA).
+    let failed = if yarn {
+        "FAILED_TO_SUBMIT_TO_YARN"
+    } else {
+        "FAILED"
+    };
     let status = match report.state {
         JobState::Running => "RUNNING",
         JobState::Starting | JobState::BackingOff => "STARTING",
-        JobState::Failed => "FAILED",
+        JobState::Failed => failed,
         JobState::Ended => match last.and_then(|a| a.outcome) {
             Some(Outcome::Succeeded) => "FINISHED_SUCCEEDED",
-            Some(Outcome::Failed) => "FAILED",
+            Some(Outcome::Failed) => failed,
             _ => "NOT_FOUND",
         },
         JobState::Stopped => "NOT_FOUND",
@@ -930,12 +954,10 @@ fn supervised(s: &mut Map<String, Value>, report: Result<Option<JobReport>, Stri
         json!({"source": "supervisor", "at": now}),
     );
     if let Some(reason) = reason {
-        let key = if status == "FAILED" {
-            "failure"
-        } else {
-            "information"
-        };
-        s.insert(key.into(), json!(reason));
+        if status == failed {
+            s.insert("failure".into(), json!(reason));
+        }
+        s.insert("information".into(), json!(reason));
     }
 }
 
@@ -1014,4 +1036,126 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
         }
     }
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dm_supervisor::protocol::Attempt;
+
+    fn report(state: JobState, outcome: Option<Outcome>, reason: Option<&str>) -> JobReport {
+        JobReport {
+            id: "a/flink/job".into(),
+            state,
+            reason: None,
+            attempts: vec![Attempt {
+                number: 1,
+                started_ms: 1,
+                ended_ms: outcome.map(|_| 2),
+                pid: None,
+                yarn_application_id: None,
+                outcome,
+                reason: reason.map(str::to_string),
+                log: PathBuf::from("attempt-1.log"),
+            }],
+            last_savepoint: None,
+            resources: None,
+        }
+    }
+
+    fn supervised_summary(
+        report: Result<Option<JobReport>, String>,
+        yarn: bool,
+    ) -> Map<String, Value> {
+        let mut s = Map::new();
+        s.insert("aggregate_status".into(), json!("NOT_FOUND"));
+        supervised(&mut s, report, yarn, 7);
+        s
+    }
+
+    #[test]
+    fn a_job_the_supervisor_gave_up_on_before_yarn_failed_to_submit() {
+        let cause = "java.io.FileNotFoundException: /data/in.csv";
+        let failed = report(JobState::Failed, Some(Outcome::Failed), Some(cause));
+        let s = supervised_summary(Ok(Some(failed.clone())), true);
+        assert_eq!(s["aggregate_status"], "FAILED_TO_SUBMIT_TO_YARN");
+        assert_eq!(
+            (&s["failure"], &s["information"]),
+            (&json!(cause), &json!(cause))
+        );
+        assert_eq!(s["observed"], json!({"source": "supervisor", "at": 7}));
+        // Run locally (no YARN watched), the same evidence is a plain failure.
+        assert_eq!(
+            supervised_summary(Ok(Some(failed)), false)["aggregate_status"],
+            "FAILED"
+        );
+    }
+
+    #[test]
+    fn the_supervisors_other_states() {
+        let running = report(JobState::Running, None, None);
+        assert_eq!(
+            supervised_summary(Ok(Some(running)), false)["aggregate_status"],
+            "RUNNING"
+        );
+        let waiting = report(JobState::BackingOff, Some(Outcome::Failed), Some("exit 1"));
+        let s = supervised_summary(Ok(Some(waiting)), true);
+        assert_eq!(
+            (&s["aggregate_status"], &s["information"]),
+            (&json!("STARTING"), &json!("exit 1"))
+        );
+        assert!(
+            s.get("failure").is_none(),
+            "being retried is not a failure: {s:?}"
+        );
+        let done = report(JobState::Ended, Some(Outcome::Succeeded), None);
+        assert_eq!(
+            supervised_summary(Ok(Some(done)), true)["aggregate_status"],
+            "FINISHED_SUCCEEDED"
+        );
+        let none = supervised_summary(Ok(None), true);
+        assert_eq!(none["aggregate_status"], "NOT_FOUND");
+        // An unreachable supervisor is not evidence of anything.
+        let s = supervised_summary(Err("the supervisor does not answer".into()), true);
+        assert_eq!(s["aggregate_status"], rollup::UNKNOWN);
+        assert_eq!(s["observed"]["error"], "the supervisor does not answer");
+    }
+
+    #[test]
+    fn components_are_keyed_as_pnda_did_with_dms_tags() {
+        let data = json!({
+            "flink": [{"component_name": "Stream", "properties": {"component_job_name": "app1-Stream-job"}}],
+            "sparkStreaming": [{"component_name": "totals", "properties": {}}],
+        });
+        let list = components_of("app1", Some(&data));
+        let keys: Vec<(&str, &str, &str, &str)> = list
+            .iter()
+            .map(|c| {
+                (
+                    c.key.as_str(),
+                    c.name.as_str(),
+                    c.job_name.as_str(),
+                    c.tag.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "flink-1",
+                    "Stream",
+                    "app1-Stream-job",
+                    "dm-component-flink-stream"
+                ),
+                (
+                    "sparkStreaming-2",
+                    "totals",
+                    "app1-totals-job",
+                    "dm-component-sparkstreaming-totals"
+                ),
+            ]
+        );
+        assert!(components_of("app1", None).is_empty());
+    }
 }
