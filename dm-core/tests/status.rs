@@ -156,3 +156,38 @@ fn an_unreachable_resource_manager_makes_summaries_unknown_since_not_failed() {
         "{yarn}"
     );
 }
+
+#[test]
+fn a_resource_manager_that_never_answers_blocks_neither_the_api_nor_the_truth() {
+    // Accepts connections (the kernel's backlog) but never answers a byte.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut options = options(&format!("[cluster]\nrm_url = \"http://{addr}\"\n"));
+    options
+        .env
+        .push(("DMD__STATUS__TIMEOUT_MS".into(), "1500".into()));
+    let dmd = Dmd::start_with(root.path(), &options);
+    dmd.deployed("two-1.0.0", &two_components("two-1.0.0"));
+    dmd.created("app1", "two-1.0.0", serde_json::json!({}));
+
+    // While a cycle waits on the RM, reads are answered from memory at once.
+    for _ in 0..20 {
+        let started = Instant::now();
+        let reply = dmd.get("/applications/app1/summary");
+        assert_eq!(reply.code, 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "a summary read took {:?}",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // After the call's timeout, the summary says what is known: nothing, since when.
+    let summary = wait_for(&dmd, "/applications/app1/summary", "UNKNOWN", |b| {
+        b["app1"]["aggregate_status"] == "UNKNOWN"
+    });
+    let information = summary["app1"]["test-1"]["information"].as_str().unwrap();
+    assert!(information.contains(&addr.to_string()), "{information}");
+    drop(silent);
+}
