@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -246,6 +247,7 @@ def main():
         dmd.terminate()
         dmd.wait(timeout=60)
         rm.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
