@@ -213,16 +213,25 @@ impl StoppedHistoryServer {
             .append(true)
             .create(true)
             .open(&self.log)?;
-        let child = std::process::Command::new(&self.argv[0])
+        let mut command = std::process::Command::new(&self.argv[0]);
+        command
             .args(&self.argv[1..])
             .env_clear()
             .envs(self.env.iter().cloned())
             .current_dir(&self.cwd)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()?;
+            .stderr(log);
+        // A session of its own, as `up`'s setsid: it must outlive this test and whatever
+        // session ran it.
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
         self.running = true;
         std::fs::write(&self.pid_file, format!("{}\n", child.id()))
     }
