@@ -4,7 +4,7 @@
 
 use crate::process;
 use crate::protocol::{Attempt, JobReport, JobSpec, JobState, Outcome};
-use crate::yarn::{FlinkJob, ResourceManager, YarnApp};
+use crate::yarn::{FlinkJob, FlinkProgress, ResourceManager, YarnApp};
 use dm_plugin_api::{expand, RespawnPolicy, Slot, StopStep};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -1015,15 +1015,26 @@ fn run_to_end(
     }
 }
 
-/// A savepoint needs every task running; a job just (re)started may still be deploying them.
+/// A savepoint needs every task running; a job just (re)started may still be building its
+/// graph or deploying its tasks, and a JobManager just started may not answer yet: wait for
+/// that (up to a limit), not for a job that has ended.
 fn wait_all_tasks_running(rm: &ResourceManager, app: &YarnApp) -> Option<FlinkJob> {
+    if app.state != "RUNNING" {
+        // No JobManager yet: nothing to take a savepoint of.
+        return None;
+    }
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let job = rm.running_flink_job(app);
-        if job.as_ref().is_none_or(|j| j.all_tasks_running) || Instant::now() > deadline {
-            return job;
+        let progress = rm.flink_job_progress(app);
+        let out_of_time = Instant::now() > deadline;
+        match progress {
+            FlinkProgress::Running(job) if job.all_tasks_running || out_of_time => {
+                return Some(job)
+            }
+            FlinkProgress::Ended => return None,
+            FlinkProgress::Unknown | FlinkProgress::Starting if out_of_time => return None,
+            _ => std::thread::sleep(Duration::from_secs(1)),
         }
-        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

@@ -152,20 +152,61 @@ impl ResourceManager {
 
     /// The running Flink job of a Flink application, through its tracking URL.
     pub fn running_flink_job(&self, app: &YarnApp) -> Option<FlinkJob> {
-        let tracking = app.tracking_url.as_deref()?.trim_end_matches('/');
-        let url = format!("{tracking}/jobs/overview");
-        let overview: serde_json::Value = self.agent.get(&url).call().ok()?.into_json().ok()?;
-        let job = overview["jobs"]
-            .as_array()?
-            .iter()
-            .find(|j| j["state"] == "RUNNING")?;
-        let tasks = &job["tasks"];
-        Some(FlinkJob {
-            id: job["jid"].as_str()?.to_string(),
-            all_tasks_running: tasks["running"].as_u64().is_some()
-                && tasks["running"] == tasks["total"],
-        })
+        match self.flink_job_progress(app) {
+            FlinkProgress::Running(job) => Some(job),
+            _ => None,
+        }
     }
+
+    /// How far the Flink application's job has come, through its tracking URL.
+    pub fn flink_job_progress(&self, app: &YarnApp) -> FlinkProgress {
+        let Some(tracking) = app.tracking_url.as_deref() else {
+            return FlinkProgress::Unknown;
+        };
+        let url = format!("{}/jobs/overview", tracking.trim_end_matches('/'));
+        let overview: serde_json::Value = match self.agent.get(&url).call() {
+            Ok(response) => match response.into_json() {
+                Ok(overview) => overview,
+                Err(_) => return FlinkProgress::Unknown,
+            },
+            Err(_) => return FlinkProgress::Unknown,
+        };
+        let jobs = overview["jobs"].as_array().cloned().unwrap_or_default();
+        if let Some(job) = jobs.iter().find(|j| j["state"] == "RUNNING") {
+            let tasks = &job["tasks"];
+            if let Some(id) = job["jid"].as_str() {
+                return FlinkProgress::Running(FlinkJob {
+                    id: id.to_string(),
+                    all_tasks_running: tasks["running"].as_u64().is_some()
+                        && tasks["running"] == tasks["total"],
+                });
+            }
+        }
+        let ended = |j: &serde_json::Value| {
+            matches!(
+                j["state"].as_str(),
+                Some("FINISHED" | "CANCELED" | "FAILED" | "SUSPENDED")
+            )
+        };
+        if !jobs.is_empty() && jobs.iter().all(ended) {
+            FlinkProgress::Ended
+        } else {
+            // No job listed yet (main() still building it), or one initializing or restarting.
+            FlinkProgress::Starting
+        }
+    }
+}
+
+/// What a Flink application's JobManager says of its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlinkProgress {
+    /// The JobManager did not answer (not up yet, or gone).
+    Unknown,
+    /// No job yet, or one being created, initialized or restarted.
+    Starting,
+    Running(FlinkJob),
+    /// Every job it ran has ended.
+    Ended,
 }
 
 /// A Flink job as its JobManager reports it.
