@@ -14,11 +14,11 @@
 mod common;
 
 use common::{
-    current_user, env_json, s, supervisor_binary, supervisor_pids, wait_for, Dmd, Options,
+    current_user, env_json, jobs_config, s, supervisor_pids, wait_for, Dmd, Options,
     SupervisorGuard,
 };
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
-use dm_testkit::{built_cdylib, TarGz};
+use dm_testkit::TarGz;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,55 +29,7 @@ fn config(root: &Path, env: &Value, target: &str) -> String {
 
 /// dmd's configuration with one Flink version installed, `version`.
 fn config_for(root: &Path, env: &Value, target: &str, version: &str) -> String {
-    let plugins = root.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
-        std::fs::copy(built_cdylib(lib), plugins.join(format!("lib{lib}.so"))).unwrap();
-    }
-    let flink = &env["flink"][version];
-    format!(
-        r#"
-[plugins]
-dir = "{plugins}"
-
-[jobs]
-target = "{target}"
-savepoint_dir = "{savepoints}"
-
-[jobs.env]
-JAVA_HOME = "{java}"
-HADOOP_CONF_DIR = "{hadoop_conf}"
-HADOOP_CLASSPATH = "{hadoop_cp}"
-FLINK_CONF_DIR = "{flink_conf}"
-SPARK_CONF_DIR = "{spark_conf}"
-SPARK_LOCAL_IP = "127.0.0.1"
-
-[jobs.engines]
-flink_homes = {{ "{version}" = "{flink_home}" }}
-default_flink_version = "{version}"
-spark_home = "{spark_home}"
-
-[supervisor]
-binary = "{supervisor}"
-yarn_rm = "{rm}"
-
-[hdfs]
-namenode = "{nn}"
-"#,
-        plugins = plugins.display(),
-        savepoints = s(flink, "savepoint_dir"),
-        java = s(env, "java_home"),
-        hadoop_conf = s(env, "hadoop_conf_dir"),
-        hadoop_cp = s(env, "hadoop_classpath"),
-        flink_conf = s(flink, "conf_dir"),
-        spark_conf = s(env, "spark_conf_dir"),
-        flink_home = s(flink, "home"),
-        spark_home = s(env, "spark_home"),
-        supervisor = supervisor_binary().display(),
-        rm = s(env, "rm_url"),
-        nn = s(env, "namenode_url"),
-        target = target,
-    )
+    jobs_config(root, env, target, version)
 }
 
 /// A package with a Flink streaming component (the env's example jar) and a Spark Structured

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{current_user, env_json, s, supervisor_binary, Dmd, Options, SupervisorGuard};
+use common::{current_user, env_json, jobs_config, s, Dmd, Options, SupervisorGuard};
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
@@ -472,50 +472,9 @@ impl Drop for YarnCleanup {
 /// dmd with the Flink and Spark plugins and the supervisor, jobs on YARN, observing the RM at
 /// `observed_rm`.
 fn plugin_options(root: &Path, env: &Value, observed_rm: &str) -> Options {
-    let plugins = root.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
-        std::fs::copy(built_cdylib(lib), plugins.join(format!("lib{lib}.so"))).unwrap();
-    }
     let version = s(env, "flink_default_version");
-    let flink = &env["flink"][&version];
-    let config = format!(
-        r#"
-[plugins]
-dir = "{plugins}"
-
-[jobs]
-target = "yarn"
-
-[jobs.env]
-JAVA_HOME = "{java}"
-HADOOP_CONF_DIR = "{hadoop_conf}"
-HADOOP_CLASSPATH = "{hadoop_cp}"
-FLINK_CONF_DIR = "{flink_conf}"
-SPARK_CONF_DIR = "{spark_conf}"
-SPARK_LOCAL_IP = "127.0.0.1"
-
-[jobs.engines]
-flink_homes = {{ "{version}" = "{flink_home}" }}
-default_flink_version = "{version}"
-spark_home = "{spark_home}"
-
-[supervisor]
-binary = "{supervisor}"
-yarn_rm = "{rm}"
-{observation}"#,
-        plugins = plugins.display(),
-        java = s(env, "java_home"),
-        hadoop_conf = s(env, "hadoop_conf_dir"),
-        hadoop_cp = s(env, "hadoop_classpath"),
-        flink_conf = s(flink, "conf_dir"),
-        flink_home = s(flink, "home"),
-        spark_conf = s(env, "spark_conf_dir"),
-        spark_home = s(env, "spark_home"),
-        supervisor = supervisor_binary().display(),
-        rm = s(env, "rm_url"),
-        observation = observation_config(env, observed_rm, None),
-    );
+    let config =
+        jobs_config(root, env, "yarn", &version) + &observation_config(env, observed_rm, None);
     Options {
         config: Some(config),
         test_components: Some(false),
