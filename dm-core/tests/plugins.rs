@@ -149,6 +149,7 @@ fn create_is_refused_at_once_with_the_plugins_reason() {
 #[test]
 fn oozie_components_are_checked_against_the_cluster_before_anything_is_made() {
     let root = tempfile::tempdir().unwrap();
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
     let config = format!(
         "[plugins]\ndir = \"{}\"\n[jobs.engines]\noozie_spark_version = \"2\"\n[environment]\nname_node = \"hdfs://127.0.0.1:1\"\n",
         plugins_dir(root.path()).display()

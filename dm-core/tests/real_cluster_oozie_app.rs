@@ -114,8 +114,14 @@ fn package(id: &str, out: &str) -> Vec<u8> {
         .bytes()
 }
 
-/// dmd with the Oozie plugin, the cluster's HDFS and Oozie, and `extra` configuration.
-fn oozie_dmd(root: &std::path::Path, env: &serde_json::Value, extra: &str) -> Dmd {
+/// dmd with the Oozie plugin, the cluster's HDFS and Oozie, and `extra` configuration; and a
+/// guard that ends the supervisor dmd starts beside it.
+fn oozie_dmd(
+    root: &std::path::Path,
+    env: &serde_json::Value,
+    extra: &str,
+) -> (Dmd, SupervisorGuard) {
+    let guard = SupervisorGuard(root.join("data/supervisor"));
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
@@ -129,14 +135,15 @@ fn oozie_dmd(root: &std::path::Path, env: &serde_json::Value, extra: &str) -> Dm
         s(env, "namenode_url"),
         s(env, "oozie_url"),
     );
-    Dmd::start_with(
+    let dmd = Dmd::start_with(
         root,
         &Options {
             config: Some(config),
             test_components: Some(false),
             ..Options::default()
         },
-    )
+    );
+    (dmd, guard)
 }
 
 /// The Oozie job ids of `once` and `every`, as dmd shows them in the application's logs.
@@ -164,7 +171,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     std::fs::write(&policy, "#!/bin/sh\necho default\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let dmd = oozie_dmd(
+    let (dmd, _supervisor) = oozie_dmd(
         root.path(),
         &env,
         &format!(
@@ -342,7 +349,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let nn = s(&env, "namenode_url");
     let user = current_user();
     let root = tempfile::tempdir().unwrap();
-    let dmd = oozie_dmd(root.path(), &env, "");
+    let (dmd, _supervisor) = oozie_dmd(root.path(), &env, "");
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn),
         user: None,
@@ -463,8 +470,7 @@ fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
         cp = s(&env, "hadoop_classpath"),
         rm = s(&env, "rm_url"),
     );
-    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
-    let dmd = oozie_dmd(root.path(), &env, &extra);
+    let (dmd, _supervisor) = oozie_dmd(root.path(), &env, &extra);
     let oozie = Oozie::from_config(&OozieConfig {
         url: Some(s(&env, "oozie_url")),
     })

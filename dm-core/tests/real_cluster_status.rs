@@ -823,6 +823,7 @@ fn an_oozie_workflows_summary_follows_oozie() {
         test_components: Some(false),
         ..Options::default()
     };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
     let dmd = Dmd::start_with(root.path(), &options);
     let app = format!("wf{}", std::process::id());
     let workflow = r#"<workflow-app xmlns="uri:oozie:workflow:1.0" name="dm-status-once">
