@@ -60,11 +60,6 @@ impl Hdfs {
         }))
     }
 
-    /// The NameNode's URL, without a trailing `/`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     fn run<T: Send + 'static>(
         &self,
         what: String,

@@ -65,10 +65,6 @@ impl Oozie {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.base
-    }
-
     /// Submits a job configuration without starting it (a workflow waits in PREP, a
     /// coordinator in PREP until its start time). Returns the job id.
     pub fn submit(&self, configuration_xml: &str) -> Result<String, String> {
