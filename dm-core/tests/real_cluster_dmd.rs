@@ -14,7 +14,7 @@
 mod common;
 
 use common::{
-    current_user, env_json, jobs_config, s, supervisor_pids, wait_for, Dmd, Options,
+    current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd, Options,
     SupervisorGuard,
 };
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
@@ -112,22 +112,7 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     );
 
     dmd.deployed("streams-1.0.0", &package(&env, "streams-1.0.0", &app));
-    let body = json!({"package": "streams-1.0.0"});
-    assert_eq!(
-        dmd.put(
-            &format!("/applications/{app}?user.name={user}"),
-            Some(body.to_string().as_bytes())
-        )
-        .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
-    assert_eq!(
-        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
-            .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    dmd.started(&app, "streams-1.0.0", &user);
 
     // Both components RUNNING on YARN, named and tagged by dm.
     let flink_app = wait_for("the Flink job RUNNING on YARN", 300, || {
@@ -249,32 +234,6 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     }
 }
 
-/// A package with one Flink component of the env's example jar.
-fn flink_package(env: &Value, id: &str, class_key: &str, properties: Value) -> Vec<u8> {
-    let jar = s(&env["jobs"], "flink_jar");
-    flink_package_with(env, id, class_key, properties, &jar)
-}
-
-fn flink_package_with(
-    env: &Value,
-    id: &str,
-    class_key: &str,
-    properties: Value,
-    jar: &str,
-) -> Vec<u8> {
-    let mut props = properties;
-    props["main_jar"] = json!("jobs.jar");
-    props["main_class"] = json!(s(&env["jobs"], class_key));
-    TarGz::new()
-        .file(format!("{id}/flink/job/application.properties"), "")
-        .file(format!("{id}/flink/job/properties.json"), props.to_string())
-        .file(
-            format!("{id}/flink/job/jobs.jar"),
-            std::fs::read(jar).unwrap(),
-        )
-        .bytes()
-}
-
 #[test]
 fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     let env = env_json();
@@ -297,10 +256,10 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     let jar = s(&env["flink"][version], "jobs_jar");
     dmd.deployed(
         "perjob-1.0.0",
-        &flink_package_with(&env, "perjob-1.0.0", "flink_streaming_class", props, &jar),
+        &flink_package(&env, "perjob-1.0.0", "flink_streaming_class", props, &jar),
     );
     let user = current_user();
-    started(&dmd, &app, "perjob-1.0.0", &user);
+    dmd.started(&app, "perjob-1.0.0", &user);
     let tag = "dm-component-flink-job";
     let yarn_id = wait_for("the per-job cluster to run on YARN", 300, || {
         one_running(&rm, &app, tag)
@@ -337,25 +296,6 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
 }
 
-fn started(dmd: &Dmd, app: &str, package: &str, user: &str) {
-    let body = json!({"package": package});
-    assert_eq!(
-        dmd.put(
-            &format!("/applications/{app}?user.name={user}"),
-            Some(body.to_string().as_bytes())
-        )
-        .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
-    assert_eq!(
-        dmd.post(&format!("/applications/{app}/start?user.name={user}"))
-            .code,
-        202
-    );
-    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
-}
-
 #[test]
 fn a_flink_batch_app_runs_to_completion_and_is_not_restarted() {
     let env = env_json();
@@ -376,9 +316,10 @@ fn a_flink_batch_app_runs_to_completion_and_is_not_restarted() {
             "batch-1.0.0",
             "flink_batch_class",
             json!({"flink_job_type": "batch"}),
+            &s(&env["jobs"], "flink_jar"),
         ),
     );
-    started(&dmd, &app, "batch-1.0.0", &current_user());
+    dmd.started(&app, "batch-1.0.0", &current_user());
 
     let finished = wait_for("the batch job to finish on YARN", 300, || {
         let apps = rm.apps_tagged(&format!("dm-app-{app}")).ok()?;
@@ -421,10 +362,16 @@ fn the_local_target_runs_the_same_flink_job_without_yarn() {
     let props = json!({"application_args": "--name local-counter --rate 5 --checkpoint-ms 0"});
     dmd.deployed(
         "local-1.0.0",
-        &flink_package(&env, "local-1.0.0", "flink_streaming_class", props),
+        &flink_package(
+            &env,
+            "local-1.0.0",
+            "flink_streaming_class",
+            props,
+            &s(&env["jobs"], "flink_jar"),
+        ),
     );
     let user = current_user();
-    started(&dmd, &app, "local-1.0.0", &user);
+    dmd.started(&app, "local-1.0.0", &user);
 
     // The job prints its running counts: visible through dmd's logs endpoint.
     wait_for("the local job's output", 120, || {

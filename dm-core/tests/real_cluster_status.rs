@@ -12,7 +12,9 @@
 
 mod common;
 
-use common::{current_user, env_json, jobs_config, s, Dmd, Options, SupervisorGuard};
+use common::{
+    current_user, env_json, flink_package, jobs_config, s, Dmd, Options, SupervisorGuard,
+};
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
@@ -482,19 +484,6 @@ fn plugin_options(root: &Path, env: &Value, observed_rm: &str) -> Options {
     }
 }
 
-/// Creates and starts `app` from the deployed `package`, as the current user.
-fn started(dmd: &Dmd, app: &str, package: &str) -> String {
-    let user = current_user();
-    let body = json!({"package": package}).to_string();
-    let path = format!("/applications/{app}?user.name={user}");
-    assert_eq!(dmd.put(&path, Some(body.as_bytes())).code, 202);
-    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
-    let start = format!("/applications/{app}/start?user.name={user}");
-    assert_eq!(dmd.post(&start).code, 202);
-    dmd.wait_status(&format!("/applications/{app}/status"), "STARTED");
-    user
-}
-
 #[test]
 fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     let env = env_json();
@@ -514,21 +503,12 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     };
 
     // A Flink streaming job that is not respawned, so a kill stays visible as such.
-    let properties = json!({"main_jar": "jobs.jar", "main_class": s(&env["jobs"], "flink_streaming_class"),
-                            "application_args": "--rate 20", "respawn_type": "no"});
-    let package = TarGz::new()
-        .file("obs-1.0.0/flink/job/application.properties", "")
-        .file(
-            "obs-1.0.0/flink/job/properties.json",
-            properties.to_string(),
-        )
-        .file(
-            "obs-1.0.0/flink/job/jobs.jar",
-            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
-        )
-        .bytes();
+    let properties = json!({"application_args": "--rate 20", "respawn_type": "no"});
+    let jar = s(&env["jobs"], "flink_jar");
+    let package = flink_package(&env, "obs-1.0.0", "flink_streaming_class", properties, &jar);
     dmd.deployed("obs-1.0.0", &package);
-    let user = started(&dmd, &app, "obs-1.0.0");
+    let user = current_user();
+    dmd.started(&app, "obs-1.0.0", &user);
 
     // RUNNING, with the job's vertices, its id, and a tracking URL that answers.
     let summary_path = format!("/applications/{app}/summary");
@@ -700,7 +680,8 @@ fn a_spark_streaming_apps_summary_counts_its_jobs_and_stages() {
         )
         .bytes();
     dmd.deployed("spk-1.0.0", &package);
-    let user = started(&dmd, &app, "spk-1.0.0");
+    let user = current_user();
+    dmd.started(&app, "spk-1.0.0", &user);
 
     let summary_path = format!("/applications/{app}/summary");
     let summary = within("jobs counted", Duration::from_secs(300), || {
@@ -755,21 +736,11 @@ fn a_failed_flink_job_names_its_root_exception() {
         rm: ResourceManager::new(&s(&env, "rm_url")),
         tag: format!("dm-app-{app}"),
     };
-    let properties = json!({"main_jar": "jobs.jar", "main_class": s(&env["jobs"], "flink_streaming_class"),
-                            "application_args": "--rate not-a-number", "respawn_type": "no"});
-    let package = TarGz::new()
-        .file("bad-1.0.0/flink/job/application.properties", "")
-        .file(
-            "bad-1.0.0/flink/job/properties.json",
-            properties.to_string(),
-        )
-        .file(
-            "bad-1.0.0/flink/job/jobs.jar",
-            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
-        )
-        .bytes();
+    let properties = json!({"application_args": "--rate not-a-number", "respawn_type": "no"});
+    let jar = s(&env["jobs"], "flink_jar");
+    let package = flink_package(&env, "bad-1.0.0", "flink_streaming_class", properties, &jar);
     dmd.deployed("bad-1.0.0", &package);
-    started(&dmd, &app, "bad-1.0.0");
+    dmd.started(&app, "bad-1.0.0", &current_user());
 
     let summary_path = format!("/applications/{app}/summary");
     let summary = within(

@@ -249,6 +249,16 @@ impl Dmd {
         )
     }
 
+    /// Creates and starts `app` from the deployed `package` as `user`, waiting for each.
+    pub fn started(&self, app: &str, package: &str, user: &str) {
+        let reply = self.create_as(app, package, user);
+        assert_eq!(reply.code, 202, "{}", reply.body);
+        self.wait_status(&format!("/applications/{app}/status"), "CREATED");
+        let start = format!("/applications/{app}/start?user.name={user}");
+        assert_eq!(self.post(&start).code, 202);
+        self.wait_status(&format!("/applications/{app}/status"), "STARTED");
+    }
+
     /// Creates `app` from `id` with `overrides`, as alice, and waits until it is CREATED.
     pub fn created(&self, app: &str, id: &str, overrides: Value) {
         let mut body = overrides;
@@ -460,4 +470,26 @@ namenode = "{nn}"
         rm = s(env, "rm_url"),
         nn = s(env, "namenode_url"),
     )
+}
+
+/// A package `id` with one Flink component `job`: `jar` (a path on this machine) as `jobs.jar`,
+/// its main class `jobs.<class_key>` of env.json, and `properties`.
+pub fn flink_package(
+    env: &Value,
+    id: &str,
+    class_key: &str,
+    properties: Value,
+    jar: &str,
+) -> Vec<u8> {
+    let mut props = properties;
+    props["main_jar"] = json!("jobs.jar");
+    props["main_class"] = json!(s(&env["jobs"], class_key));
+    TarGz::new()
+        .file(format!("{id}/flink/job/application.properties"), "")
+        .file(format!("{id}/flink/job/properties.json"), props.to_string())
+        .file(
+            format!("{id}/flink/job/jobs.jar"),
+            std::fs::read(jar).unwrap(),
+        )
+        .bytes()
 }
