@@ -141,6 +141,7 @@ impl ComponentPlugin for FlinkPlugin {
                 stop,
             }),
             oozie: None,
+            notebooks: None,
         })
     }
 }
