@@ -24,6 +24,11 @@ fn example(file: &str) -> Vec<u8> {
 /// dmd with the jupyter plugin (and a guard that ends the supervisor plugins make it start);
 /// summaries refreshed every 0.2 s.
 fn start(root: &Path) -> (Dmd, SupervisorGuard) {
+    start_pausing(root, None)
+}
+
+/// The same, with operations stopping at the crash-test pause point `pause_at`.
+fn start_pausing(root: &Path, pause_at: Option<&str>) -> (Dmd, SupervisorGuard) {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
@@ -42,6 +47,7 @@ fn start(root: &Path) -> (Dmd, SupervisorGuard) {
         &Options {
             config: Some(config),
             test_components: Some(false),
+            pause_at: pause_at.map(str::to_string),
             ..Options::default()
         },
     );
@@ -294,4 +300,37 @@ fn a_create_that_fails_is_rolled_back_out_of_the_repository() {
         "",
         "nothing left over"
     );
+}
+
+#[test]
+fn a_create_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
+    let root = tempfile::tempdir().unwrap();
+    let (dmd, _supervisor) = start_pausing(root.path(), Some("create.component"));
+    dmd.deployed(PACKAGE, &package(&["word-count-notebook"]));
+    assert_eq!(dmd.create_as("literary", PACKAGE, "alice").code, 202);
+    // The notebooks are committed; dmd dies before the application is CREATED.
+    dmd.wait_paused("create.component");
+    let repo = dmd.data.join("git-repos/jupyter-alice");
+    assert!(repo.join("literary/literature.ipynb").is_file());
+    dmd.kill();
+
+    let (dmd, _supervisor) = start(root.path());
+    let status = dmd.wait_status("/applications/literary/status", "NOTCREATED");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Interrupted"),
+        "{status}"
+    );
+    assert!(
+        !repo.join("literary").exists(),
+        "recovery took the folder out"
+    );
+    assert_eq!(
+        log(&repo)[0],
+        "dm <dm@localhost> deleted literary app notebooks"
+    );
+    let clone = clone(&dmd, "alice", root.path(), "after-crash");
+    assert!(!clone.join("literary").exists());
 }
