@@ -99,9 +99,11 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
             }
         }
         // `-yDk=v` is the attached form of `-yD k=v`; `--long=value` of `--long value`.
-        let (name, attached) = if let Some(rest) = arg.strip_prefix("-yD").filter(|r| !r.is_empty()) {
+        let (name, attached) = if let Some(rest) = arg.strip_prefix("-yD").filter(|r| !r.is_empty())
+        {
             ("-yD", Some(rest.to_string()))
-        } else if let Some((long, value)) = arg.split_once('=').filter(|(l, _)| l.starts_with("--")) {
+        } else if let Some((long, value)) = arg.split_once('=').filter(|(l, _)| l.starts_with("--"))
+        {
             (long, Some(value.to_string()))
         } else {
             (arg.as_str(), None)
@@ -131,9 +133,11 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
         let value = value.unwrap_or_default();
         match rule {
             Rule::Key(key, check) => {
-                let value = check(&value).map_err(|why| format!("flink_config_args: {name} {value}: {why}"))?;
+                let value = check(&value)
+                    .map_err(|why| format!("flink_config_args: {name} {value}: {why}"))?;
                 let new = format!("-D{key}={value}");
-                out.warnings.push(format!("flink_config_args: {short} translated to {new}"));
+                out.warnings
+                    .push(format!("flink_config_args: {short} translated to {new}"));
                 out.args.push(new);
             }
             Rule::Dynamic => {
@@ -143,7 +147,9 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
                     ));
                 };
                 let new = format!("-D{value}");
-                out.warnings.push(format!("flink_config_args: -yD {key} translated to -D{key}"));
+                out.warnings.push(format!(
+                    "flink_config_args: -yD {key} translated to -D{key}"
+                ));
                 out.args.push(new);
             }
             Rule::Name => {
@@ -157,7 +163,9 @@ pub fn translate(args: &[String]) -> Result<Translated, String> {
                 .warnings
                 .push(format!("flink_config_args: {short} dropped: {why}")),
             Rule::Refuse(why) => {
-                return Err(format!("flink_config_args: {name} cannot be translated: {why}"))
+                return Err(format!(
+                    "flink_config_args: {name} cannot be translated: {why}"
+                ))
             }
         }
     }
@@ -178,8 +186,21 @@ fn memory(value: &str) -> Result<String, String> {
         return Err("expected a memory size such as 1024 (megabytes) or 2g".into());
     }
     const UNITS: [&str; 15] = [
-        "b", "bytes", "k", "kb", "kibibytes", "m", "mb", "mebibytes", "g", "gb", "gibibytes",
-        "t", "tb", "tebibytes", "",
+        "b",
+        "bytes",
+        "k",
+        "kb",
+        "kibibytes",
+        "m",
+        "mb",
+        "mebibytes",
+        "g",
+        "gb",
+        "gibibytes",
+        "t",
+        "tb",
+        "tebibytes",
+        "",
     ];
     let unit = unit.to_ascii_lowercase();
     if !UNITS.contains(&unit.as_str()) {

@@ -364,7 +364,10 @@ fn pndas_legacy_yarn_flags_are_translated_with_warnings_on_flink_1_and_2() {
             "-Dtaskmanager.memory.process.size=1024m",
             "-Dyarn.application.name=wordcount",
         ] {
-            assert!(argv.iter().any(|a| a == wanted), "{version}: {wanted} in {argv:?}");
+            assert!(
+                argv.iter().any(|a| a == wanted),
+                "{version}: {wanted} in {argv:?}"
+            );
         }
         assert!(
             !argv.iter().any(|a| a.starts_with("-y")),
@@ -373,7 +376,10 @@ fn pndas_legacy_yarn_flags_are_translated_with_warnings_on_flink_1_and_2() {
         assert_eq!(plan.warnings.len(), 4, "{:?}", plan.warnings);
         // The configuration keys come before the program, where Flink's CLI reads options.
         let jar = argv.iter().position(|a| a.ends_with("job.jar")).unwrap();
-        let key = argv.iter().position(|a| a.starts_with("-Djobmanager")).unwrap();
+        let key = argv
+            .iter()
+            .position(|a| a.starts_with("-Djobmanager"))
+            .unwrap();
         assert!(key < jar, "{argv:?}");
     }
 }
