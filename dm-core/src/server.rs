@@ -120,6 +120,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         endpoints: Value::Object(endpoints),
         max_upload_bytes: config.repository.max_upload_bytes,
         plugins,
+        discovered: config.discovered.clone(),
         data_lock: lock,
     }))
 }

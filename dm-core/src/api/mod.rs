@@ -34,6 +34,8 @@ pub struct Api {
     pub max_upload_bytes: u64,
     /// The runtime plugins loaded at start-up, for `GET /plugins`.
     pub plugins: Vec<dm_plugin_api::host::PluginInfo>,
+    /// What dmd found on its own and what is missing, for `GET /plugins`.
+    pub discovered: crate::discovery::Report,
     /// Held for the life of the process (see `server::build`).
     pub data_lock: std::fs::File,
 }
