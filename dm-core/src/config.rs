@@ -38,6 +38,11 @@ pub struct Config {
     pub cluster: crate::cluster::ClusterConfig,
     pub status: crate::status::StatusConfig,
     pub health: crate::health::HealthConfig,
+    /// Filling what is unset from dmd's surroundings ([`crate::discovery`]).
+    pub discovery: crate::discovery::DiscoveryConfig,
+    /// What discovery filled in and what is missing, for `GET /plugins`; not configurable.
+    #[serde(skip)]
+    pub discovered: crate::discovery::Report,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -204,6 +209,8 @@ impl Default for Config {
             cluster: Default::default(),
             status: Default::default(),
             health: Default::default(),
+            discovery: Default::default(),
+            discovered: Default::default(),
         }
     }
 }

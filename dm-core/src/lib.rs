@@ -19,6 +19,7 @@ pub mod callbacks;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod hdfs;
 pub mod hdfs_paths;

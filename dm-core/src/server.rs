@@ -130,6 +130,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         max_upload_bytes: config.repository.max_upload_bytes,
         plugins,
         notebooks,
+        discovered: config.discovered.clone(),
         data_lock: lock,
     }))
 }

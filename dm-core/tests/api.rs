@@ -1160,6 +1160,64 @@ fn failed_undeploy_keeps_the_package() {
     assert_eq!(dmd.get("/packages").body, json!(["app-1.0.0"]));
 }
 
+/// A bare dmd, with no configuration and no DMD__ variables, finds a data folder, the plugins
+/// cargo built beside it, and the Flink of FLINK_HOME, and says what is missing.
+#[test]
+fn a_bare_dmd_needs_no_configuration_and_says_what_it_found() {
+    let root = tempfile::tempdir().unwrap();
+    let home = root.path().join("home");
+    let flink = root.path().join("flink-2.3.0");
+    std::fs::create_dir_all(flink.join("lib")).unwrap();
+    std::fs::create_dir_all(flink.join("bin")).unwrap();
+    std::fs::write(flink.join("lib/flink-dist-2.3.0.jar"), "").unwrap();
+    std::fs::write(flink.join("bin/flink"), "").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dmd"));
+    cmd.arg("--check-config")
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("FLINK_HOME", &flink);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SAFETY: geteuid has no preconditions.
+    let data = if unsafe { libc::geteuid() } == 0 {
+        std::path::PathBuf::from("/var/lib/dm")
+    } else {
+        home.join(".local/share/dm")
+    };
+    assert!(
+        stdout.contains(&format!("found: data folder {}", data.display())),
+        "{stdout}"
+    );
+    let plugins_dir = std::path::Path::new(env!("CARGO_BIN_EXE_dmd"))
+        .parent()
+        .unwrap();
+    let built_beside = std::fs::read_dir(plugins_dir).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("libdm_plugin_")
+    });
+    if built_beside {
+        assert!(stdout.contains("found: plugins folder"), "{stdout}");
+    } else {
+        assert!(stdout.contains("missing: no runtime plugins"), "{stdout}");
+    }
+    assert!(
+        stdout.contains(&format!(
+            "found: Flink 2.3.0 {} (FLINK_HOME)",
+            flink.display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("missing: no Spark"), "{stdout}");
+}
+
 #[test]
 fn config_checks() {
     let data = tempfile::tempdir().unwrap();
@@ -1171,7 +1229,12 @@ fn config_checks() {
             .output()
             .unwrap()
     };
-    let out = run(&["--check-config"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dmd"))
+        .arg("--check-config")
+        .env_remove("DMD__STORAGE__DATA_DIR")
+        .env("DMD__DISCOVERY__ENABLED", "false")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("storage.data_dir is not set"));
     let out = run(&[

@@ -77,15 +77,19 @@ fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
     let (dmd, _supervisor) = start(root.path());
     let plugins = dmd.get("/plugins");
     assert_eq!(plugins.code, 200);
-    let types: Vec<&str> = plugins
-        .body
+    let types: Vec<&str> = plugins.body["plugins"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["flink", "jupyter", "oozie", "sparkStreaming"]);
-    assert_eq!(plugins.body[0]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        plugins.body["plugins"][0]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    // Configured, not discovered: nothing found on its own, and no engine configured.
+    assert_eq!(plugins.body["found"], json!([]));
     assert!(
         dmd.log_text()
             .contains("libbroken.so refused: not a loadable library"),

@@ -37,6 +37,8 @@ pub struct Api {
     pub plugins: Vec<dm_plugin_api::host::PluginInfo>,
     /// The notebook repositories of `jupyter` components, served read-only.
     pub notebooks: Arc<crate::notebooks::NotebookRepos>,
+    /// What dmd found on its own and what is missing, for `GET /plugins`.
+    pub discovered: crate::discovery::Report,
     /// Held for the life of the process (see `server::build`).
     pub data_lock: std::fs::File,
 }

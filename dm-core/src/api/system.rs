@@ -76,7 +76,11 @@ pub async fn openapi() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/plugins", tag = "system",
-    responses((status = 200, description = "the runtime plugins loaded: [{type, version, file}]")))]
+    responses((status = 200, description = "the runtime plugins loaded (`plugins`: [{type, version, file}]), what dmd found on its own (`found`: [{what, value, source}]: data folder, plugins folder, Flink versions, Spark) and what is missing (`missing`: [text])")))]
 pub async fn plugins(api: web::Data<Api>) -> HttpResponse {
-    HttpResponse::Ok().json(&api.plugins)
+    HttpResponse::Ok().json(serde_json::json!({
+        "plugins": api.plugins,
+        "found": api.discovered.found,
+        "missing": api.discovered.missing,
+    }))
 }

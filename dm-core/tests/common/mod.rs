@@ -57,8 +57,10 @@ impl Dmd {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmd"));
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data);
+        // Tests say what dmd runs with: nothing found beside the test binaries.
         cmd.env_remove("DM_TEST_PAUSE_AT")
-            .env("DMD__LOGGING__LEVEL", "info");
+            .env("DMD__LOGGING__LEVEL", "info")
+            .env("DMD__DISCOVERY__ENABLED", "false");
         if options.test_components.unwrap_or(true) {
             cmd.env("DMD__LIFECYCLE__TEST_COMPONENTS", "true");
         }

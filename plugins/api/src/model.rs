@@ -108,6 +108,10 @@ pub struct Plan {
     pub oozie: Option<OozieJob>,
     #[serde(default)]
     pub notebooks: Option<Notebooks>,
+    /// What the plugin changed or ignored in the component's properties (e.g. Flink 1.x
+    /// options translated); dmd logs them and keeps them with the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Notebooks committed to the user's git repository, which JupyterHub clones over HTTP

@@ -66,6 +66,7 @@ impl ComponentPlugin for JupyterPlugin {
                 added_commit: format!("added {app} app notebooks"),
                 deleted_commit: format!("deleted {app} app notebooks"),
             }),
+            warnings: Vec::new(),
         })
     }
 }

@@ -173,6 +173,7 @@ impl ComponentPlugin for OoziePlugin {
                 yarn_tags,
             }),
             notebooks: None,
+            warnings: Vec::new(),
         })
     }
 }

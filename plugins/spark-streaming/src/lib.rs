@@ -165,6 +165,7 @@ impl ComponentPlugin for SparkStreamingPlugin {
             }),
             oozie: None,
             notebooks: None,
+            warnings: Vec::new(),
         })
     }
 }
