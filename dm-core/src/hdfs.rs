@@ -22,7 +22,7 @@ pub struct HdfsConfig {
 
 /// Every call gives up after this long: a NameNode that does not answer must not hold a
 /// lifecycle operation (and its application's lock) for ever.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Hdfs {
     client: Client,

@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The longest dmd waits for the supervisor's answer: a stop with a savepoint of a job still
+/// deploying takes up to 90 s of waiting plus 120 s per stop step.
+pub const SUPERVISOR_CALL_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How dmd reaches the supervisor, starting it when none answers.
 pub struct SupervisorLink {
     client: Client,
@@ -67,7 +71,7 @@ impl SupervisorLink {
     pub fn call(&self, request: Request) -> Result<Response, String> {
         self.ensure_running()?;
         self.client
-            .call(&request, Duration::from_secs(600))
+            .call(&request, SUPERVISOR_CALL_TIMEOUT)
             .map_err(|e| format!("supervisor: {e}"))
     }
 }

@@ -9,7 +9,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const WAIT: Duration = Duration::from_secs(30);
+/// The longest one of dmd's operations takes before it ends, well or not: one call to the
+/// supervisor (a stop with savepoint) and one to HDFS, each bounded by dmd. Waits for an
+/// operation's outcome use it; they end early when the outcome is another one.
+pub const WAIT: Duration = Duration::from_secs(
+    dm_core::plugin_runtime::SUPERVISOR_CALL_TIMEOUT.as_secs()
+        + dm_core::hdfs::CALL_TIMEOUT.as_secs(),
+);
+
+/// The states an operation passes through; any other is where it ended.
+const TRANSIENT: [&str; 6] = [
+    "CREATING",
+    "STARTING",
+    "STOPPING",
+    "DESTROYING",
+    "DEPLOYING",
+    "UNDEPLOYING",
+];
 
 pub struct Reply {
     pub code: u16,
@@ -171,17 +187,29 @@ impl Dmd {
         self.call("DELETE", path, None, &[])
     }
 
-    /// Polls `path` until its `status` is `want`; returns the body.
+    /// Polls `path` until its `status` is `want`; returns the body. Fails once the operation
+    /// ended elsewhere (the status moved on to a state that is not an operation's), or after
+    /// [`WAIT`], naming what it saw.
     pub fn wait_status(&self, path: &str, want: &str) -> Value {
         let deadline = Instant::now() + WAIT;
+        let mut seen: Vec<String> = Vec::new();
         loop {
             let reply = self.get(path);
-            if reply.body["status"] == want {
+            let status = reply.body["status"]
+                .as_str()
+                .unwrap_or("(none)")
+                .to_string();
+            if status == want {
                 return reply.body;
             }
+            if seen.last() != Some(&status) {
+                seen.push(status.clone());
+            }
+            let ended_elsewhere = seen.len() > 1 && !TRANSIENT.contains(&status.as_str());
             assert!(
-                Instant::now() < deadline,
-                "{path} stayed {} instead of {want}\n{}",
+                !ended_elsewhere && Instant::now() < deadline,
+                "waited for {path} to be {want}; saw {} (last answer {})\n{}",
+                seen.join(" → "),
                 reply.body,
                 self.log_text()
             );
