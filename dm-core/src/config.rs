@@ -33,6 +33,7 @@ pub struct Config {
     pub supervisor: SupervisorConfig,
     pub hdfs: crate::hdfs::HdfsConfig,
     pub oozie: crate::oozie::OozieConfig,
+    pub jupyter: Jupyter,
     /// The cluster's service endpoints, for status observation and health probes.
     pub cluster: crate::cluster::ClusterConfig,
     pub status: crate::status::StatusConfig,
@@ -66,6 +67,15 @@ pub struct Jobs {
     pub savepoint_dir: Option<String>,
     /// Environment of every submit command and local job (e.g. `HADOOP_CONF_DIR`).
     pub env: BTreeMap<String, String>,
+}
+
+/// `jupyter` components' notebooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jupyter {
+    /// The users' notebook repositories, `jupyter-<user>` each (PNDA's `git_repos_root`);
+    /// `<data_dir>/git-repos` when unset. Served read-only at `/notebooks/jupyter-<user>`.
+    pub repos_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -195,6 +205,7 @@ impl Default for Config {
             supervisor: SupervisorConfig::default(),
             hdfs: Default::default(),
             oozie: Default::default(),
+            jupyter: Default::default(),
             cluster: Default::default(),
             status: Default::default(),
             health: Default::default(),
@@ -382,6 +393,13 @@ impl Config {
             .dir
             .clone()
             .unwrap_or_else(|| self.data_dir().join("supervisor"))
+    }
+
+    pub fn jupyter_repos_root(&self) -> PathBuf {
+        self.jupyter
+            .repos_root
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("git-repos"))
     }
 
     pub fn repository_dir(&self) -> PathBuf {

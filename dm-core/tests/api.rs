@@ -861,6 +861,7 @@ fn environment_metrics_openapi_and_unknown_paths() {
         "/applications/{name}/{action}",
         "/repository/packages/{file}",
         "/environment/endpoints",
+        "/notebooks/{path}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

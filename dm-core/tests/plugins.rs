@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A plugins folder with the three plugins and a file that is not one.
+/// A plugins folder with the four plugins and a file that is not one.
 fn plugins_dir(root: &Path) -> PathBuf {
     let dir = root.join("plugins");
     std::fs::create_dir_all(&dir).unwrap();
@@ -20,6 +20,7 @@ fn plugins_dir(root: &Path) -> PathBuf {
         "dm_plugin_flink",
         "dm_plugin_spark_streaming",
         "dm_plugin_oozie",
+        "dm_plugin_jupyter",
     ] {
         std::fs::copy(built_cdylib(lib), dir.join(format!("lib{lib}.so"))).unwrap();
     }
@@ -82,7 +83,7 @@ fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
         .iter()
         .map(|p| p["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["flink", "oozie", "sparkStreaming"]);
+    assert_eq!(types, ["flink", "jupyter", "oozie", "sparkStreaming"]);
     assert_eq!(
         plugins.body["plugins"][0]["version"],
         env!("CARGO_PKG_VERSION")

@@ -5,6 +5,7 @@
 //! `applications::read_app`).
 
 mod applications;
+mod notebooks;
 mod packages;
 mod repository;
 mod system;
@@ -34,6 +35,8 @@ pub struct Api {
     pub max_upload_bytes: u64,
     /// The runtime plugins loaded at start-up, for `GET /plugins`.
     pub plugins: Vec<dm_plugin_api::host::PluginInfo>,
+    /// The notebook repositories of `jupyter` components, served read-only.
+    pub notebooks: Arc<crate::notebooks::NotebookRepos>,
     /// What dmd found on its own and what is missing, for `GET /plugins`.
     pub discovered: crate::discovery::Report,
     /// Held for the life of the process (see `server::build`).
@@ -174,6 +177,7 @@ pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource(route::OPENAPI).route(web::get().to(system::openapi)))
             .service(resource(route::PLUGINS).route(web::get().to(system::plugins)))
             .service(resource(route::PLATFORM_HEALTH).route(web::get().to(system::platform_health)))
+            .service(resource(route::NOTEBOOKS).route(web::get().to(notebooks::file)))
             .default_service(web::to(not_found));
     }
 }
@@ -194,8 +198,9 @@ mod route {
     pub const OPENAPI: &str = "/openapi.json";
     pub const PLUGINS: &str = "/plugins";
     pub const PLATFORM_HEALTH: &str = "/platform/health";
+    pub const NOTEBOOKS: &str = "/notebooks/{path:.*}";
     /// In registration order.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         APPLICATIONS,
         APPLICATION_QUERY,
         APPLICATION,
@@ -210,6 +215,7 @@ mod route {
         OPENAPI,
         PLUGINS,
         PLATFORM_HEALTH,
+        NOTEBOOKS,
     ];
 
     /// The pattern `path` falls under. Segment by segment, as actix matches these patterns,
@@ -226,6 +232,8 @@ mod route {
         loop {
             match (want.next(), got.next()) {
                 (None, None) => return true,
+                // A tail parameter takes the rest of the path, slashes included.
+                (Some(w), Some(_)) if w.ends_with(":.*}") => return true,
                 (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
                 (Some(w), Some(g)) if w == g => {}
                 _ => return false,
@@ -285,6 +293,10 @@ mod tests {
             "/metrics",
             "/openapi.json",
             "/platform/health",
+            "/notebooks/jupyter-alice/info/refs",
+            "/notebooks/jupyter-alice",
+            "/notebooks/",
+            "/notebooks",
             "/",
             "/packages/",
             "/applications/x/y/z",

@@ -1,6 +1,6 @@
 //! `/environment/endpoints`, `/metrics` and `/openapi.json`.
 
-use super::{applications, blocking, packages, repository, Api, Reply};
+use super::{applications, blocking, notebooks, packages, repository, Api, Reply};
 use crate::auth::action;
 use crate::registry;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -33,7 +33,8 @@ use utoipa::OpenApi;
         metrics,
         openapi,
         plugins,
-        platform_health
+        platform_health,
+        notebooks::file
     )
 )]
 pub struct ApiDoc;

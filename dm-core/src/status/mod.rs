@@ -429,6 +429,18 @@ impl Observer {
                     if c.ty == "oozie" {
                         return self.plan_oozie(tracked.state, c, now, &mut tasks);
                     }
+                    // Notebooks run nowhere: their state is dm's.
+                    if c.ty == NOTEBOOKS_TYPE {
+                        let summary = base_summary(c);
+                        return self.plan_off_yarn(
+                            name,
+                            tracked.state,
+                            c,
+                            summary,
+                            now,
+                            &mut tasks,
+                        );
+                    }
                     let observed = match &yarn {
                         None => None,
                         Some(Err((e, since))) => {
@@ -520,10 +532,7 @@ impl Observer {
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
-        let mut summary = Map::new();
-        summary.insert("name".into(), json!(c.job_name));
-        summary.insert("component".into(), json!(c.name));
-        summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
+        let mut summary = base_summary(c);
         let Some(latest) = yarn.first().copied() else {
             return self.plan_off_yarn(app, state, c, summary, now, tasks);
         };
@@ -993,13 +1002,26 @@ fn component_type_label(ty: &str) -> String {
         "flink" => "Flink".into(),
         "sparkStreaming" => "SparkStreaming".into(),
         "oozie" => "Oozie".into(),
+        NOTEBOOKS_TYPE => "Jupyter".into(),
         other => other.into(),
     }
 }
 
-/// Types run by a plugin through the supervisor (dm's own `test` type is not).
+/// The component type whose plugin commits notebooks and runs nothing.
+const NOTEBOOKS_TYPE: &str = "jupyter";
+
+/// What every component's summary starts with.
+fn base_summary(c: &Component) -> Map<String, Value> {
+    let mut summary = Map::new();
+    summary.insert("name".into(), json!(c.job_name));
+    summary.insert("component".into(), json!(c.name));
+    summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
+    summary
+}
+
+/// Types run by a plugin through the supervisor (dm's own `test` type and notebooks are not).
 fn is_plugin_type(ty: &str) -> bool {
-    ty != crate::runtime::TEST_TYPE
+    ty != crate::runtime::TEST_TYPE && ty != NOTEBOOKS_TYPE
 }
 
 /// The supervisor's id of a component's job (see `PluginRuntime::job_id`).

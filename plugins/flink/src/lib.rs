@@ -151,6 +151,7 @@ impl ComponentPlugin for FlinkPlugin {
                 stop,
             }),
             oozie: None,
+            notebooks: None,
             warnings: legacy.warnings,
         })
     }
