@@ -43,7 +43,7 @@ impl SupervisorLink {
             here.and_then(|exe| exe.parent().map(|d| d.join("dm-supervisor")))
                 .unwrap_or_else(|| PathBuf::from("dm-supervisor"))
         });
-        let args = match &config.supervisor.yarn_rm {
+        let args = match &config.yarn.rm_url {
             Some(rm) => vec!["--yarn-rm".to_string(), rm.clone()],
             None => Vec::new(),
         };
@@ -90,9 +90,9 @@ impl JobSettings {
     pub fn from_config(config: &Config) -> JobSettings {
         let mut engines = config.jobs.engines.clone();
         engines.git_repos_root = Some(config.jupyter_repos_root().display().to_string());
-        if engines.yarn_rm_url.is_none() {
-            engines.yarn_rm_url = config.supervisor.yarn_rm.clone();
-        }
+        // What plugins plan with comes from dmd's one key per endpoint.
+        engines.yarn_rm_url = config.yarn.rm_url.clone();
+        engines.yarn_rm_address = config.yarn.rm_address.clone();
         if engines.cluster_env.is_empty() {
             // Edge node and cluster nodes are alike unless the configuration says otherwise.
             engines.cluster_env = ["JAVA_HOME", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH"]

@@ -622,7 +622,7 @@ impl Observer {
             }
             (None, _) if state == AppState::Created => "CREATED",
             (_, None) => {
-                let text = "this dmd has no Oozie to ask ([oozie] url or [cluster] oozie_url)";
+                let text = "this dmd has no Oozie to ask ([oozie] url)";
                 summary.insert("information".into(), json!(text));
                 "NOT_FOUND"
             }
