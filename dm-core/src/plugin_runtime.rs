@@ -13,6 +13,7 @@ use crate::oozie_job::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;
+use dm_plugin_api::identity;
 use dm_plugin_api::template::substitute;
 use dm_plugin_api::{ComponentFiles, Engines, Notebooks, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
@@ -22,6 +23,10 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The longest dmd waits for the supervisor's answer: a stop with a savepoint of a job still
+/// deploying takes up to 90 s of waiting plus 120 s per stop step.
+pub const SUPERVISOR_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How dmd reaches the supervisor, starting it when none answers.
 pub struct SupervisorLink {
@@ -39,7 +44,7 @@ impl SupervisorLink {
             here.and_then(|exe| exe.parent().map(|d| d.join("dm-supervisor")))
                 .unwrap_or_else(|| PathBuf::from("dm-supervisor"))
         });
-        let args = match &config.supervisor.yarn_rm {
+        let args = match &config.yarn.rm_url {
             Some(rm) => vec!["--yarn-rm".to_string(), rm.clone()],
             None => Vec::new(),
         };
@@ -68,7 +73,7 @@ impl SupervisorLink {
     pub fn call(&self, request: Request) -> Result<Response, String> {
         self.ensure_running()?;
         self.client
-            .call(&request, Duration::from_secs(600))
+            .call(&request, SUPERVISOR_CALL_TIMEOUT)
             .map_err(|e| format!("supervisor: {e}"))
     }
 }
@@ -86,9 +91,9 @@ impl JobSettings {
     pub fn from_config(config: &Config) -> JobSettings {
         let mut engines = config.jobs.engines.clone();
         engines.git_repos_root = Some(config.jupyter_repos_root().display().to_string());
-        if engines.yarn_rm_url.is_none() {
-            engines.yarn_rm_url = config.supervisor.yarn_rm.clone();
-        }
+        // What plugins plan with comes from dmd's one key per endpoint.
+        engines.yarn_rm_url = config.yarn.rm_url.clone();
+        engines.yarn_rm_address = config.yarn.rm_address.clone();
         if engines.cluster_env.is_empty() {
             // Edge node and cluster nodes are alike unless the configuration says otherwise.
             engines.cluster_env = ["JAVA_HOME", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH"]
@@ -244,10 +249,7 @@ impl PluginRuntime {
 
     /// The supervisor's id of a component's job.
     pub fn job_id(ctx: &ComponentContext) -> String {
-        format!(
-            "{}/{}/{}",
-            ctx.application, ctx.component_type, ctx.component
-        )
+        identity::job_id(ctx.application, ctx.component_type, ctx.component)
     }
 
     /// The notebooks of a component created from a notebooks plan.

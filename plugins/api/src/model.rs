@@ -42,6 +42,10 @@ pub struct Engines {
     /// Flink homes by version, e.g. `{"2.3": "/opt/flink-2.3.0", "1.20": …}`.
     #[serde(default)]
     pub flink_homes: BTreeMap<String, String>,
+    /// Flink configuration folders by version (`FLINK_CONF_DIR` of that version's commands),
+    /// when they are not the home's `conf/`: several versions side by side each need their own.
+    #[serde(default)]
+    pub flink_conf_dirs: BTreeMap<String, String>,
     /// The version used when a component names none.
     #[serde(default)]
     pub default_flink_version: Option<String>,
