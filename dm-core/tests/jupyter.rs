@@ -343,7 +343,7 @@ fn notebooks_show_dms_state_even_when_yarn_does_not_answer() {
     let (dmd, _supervisor) = start_with(
         root.path(),
         None,
-        "[cluster]\nrm_url = \"http://127.0.0.1:1\"\n",
+        "[yarn]\nrm_url = \"http://127.0.0.1:1\"\n",
     );
     dmd.deployed(PACKAGE, &package(&["word-count-notebook"]));
     assert_eq!(dmd.create_as("literary", PACKAGE, "alice").code, 202);
