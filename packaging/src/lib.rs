@@ -29,7 +29,7 @@ pub use limits::Limits;
 pub use metadata::{Component, PackageMetadata, PROPERTIES_JSON};
 pub use name::{ArchiveFormat, PackageId};
 pub use problem::{code, Problem, Problems};
-pub use rules::{ComponentRules, Finding, RuleSet};
+pub use rules::{file_rules, ComponentRules, Finding, RuleSet, BUILTIN_TYPES};
 
 use archive::{read_archive, Discard, Sink, WriteUnder};
 use std::path::Path;
