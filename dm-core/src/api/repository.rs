@@ -1,9 +1,10 @@
 //! `/repository/packages`: list, upload (streamed, checked before it is accepted), download,
 //! delete.
 
+use super::doc::{Caller, PackageFileName as FileName};
 use super::{blocking, query, Api, Reply};
 use crate::auth::action;
-use crate::error::DmError;
+use crate::error::{DmError, ErrorBody};
 use crate::repository::{group_by_name, PackageFile};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -17,8 +18,12 @@ fn unavailable(e: std::io::Error) -> DmError {
 }
 
 #[utoipa::path(get, path = "/repository/packages", tag = "repository",
-    params(("recency" = Option<usize>, Query, description = "versions per package, newest first (default 1, 0 = all)")),
-    responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]")))]
+    params(("recency" = Option<u64>, Query, maximum = 18446744073709551615_u64, description = "versions per package, newest first (default 1, 0 = all)"),
+           ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]", body = Vec<Object>),
+              (status = 400, description = "bad recency or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be read", body = ErrorBody)))]
 pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
     api.policy.check(&identity, action::REPOSITORY_READ, None)?;
@@ -34,10 +39,14 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
 }
 
 #[utoipa::path(put, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path, description = "name-x.y.z.tar.gz, .tgz or .zip")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "stored"), (status = 400, description = "bad name or package, with the problems"),
-              (status = 409, description = "already in the repository"), (status = 413, description = "too large")))]
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the package archive, streamed"),
+    responses((status = 200, description = "stored: {name, version, file, bytes}", body = Object),
+              (status = 400, description = "bad file name or user.name; INVALID_PACKAGE with every problem", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 409, description = "EXISTS: the package is in the repository (in any format)", body = ErrorBody),
+              (status = 413, description = "TOO_LARGE: over repository.max_upload_bytes", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn upload(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -104,8 +113,13 @@ pub async fn upload(
 }
 
 #[utoipa::path(get, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path,)),
-    responses((status = 200, description = "the package file"), (status = 404, description = "not in the repository")))]
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "the package file", content(
+                  (Vec<u8> = "application/gzip"), (Vec<u8> = "application/zip"), (Vec<u8> = "application/octet-stream"))),
+              (status = 400, description = "bad file name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTFOUND: not in the repository", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be read", body = ErrorBody)))]
 pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
     api.policy.check(&identity, action::REPOSITORY_READ, None)?;
@@ -129,8 +143,12 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
 }
 
 #[utoipa::path(delete, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path,)),
-    responses((status = 200, description = "deleted"), (status = 404, description = "not in the repository")))]
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "deleted: {}", body = Object),
+              (status = 400, description = "bad file name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTFOUND: not in the repository", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
     api.policy

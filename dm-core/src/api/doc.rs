@@ -1,0 +1,181 @@
+//! `/openapi.json`: the API as it behaves, for generated clients and fuzzers (`tests/schemathesis`
+//! checks it against a running dmd). The handlers' `#[utoipa::path]` attributes give each
+//! operation's parameters and answers; the names and patterns are the schemas below, checked
+//! against the validators in `tests`; [`document`] adapts `user.name` to the auth mode.
+
+use super::{applications, packages, repository, system};
+use crate::auth::AuthMode;
+use crate::error::ErrorBody;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::OpenApi;
+
+/// An application name (`lifecycle::check_app_name`).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^[A-Za-z0-9_-]+$", example = "my-app")]
+#[allow(dead_code)] // a schema only: the handlers take the name as a string and check it
+pub struct AppName(String);
+
+/// A package id, `<name>-<version>`, split on the last `-`; the version has at least three
+/// `.`-separated parts (`packaging::PackageId::parse`).
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*-[A-Za-z0-9._]*\.[A-Za-z0-9._]*\.[A-Za-z0-9._]*$",
+    example = "my-app-1.0.0"
+)]
+#[allow(dead_code)] // a schema only
+pub struct PackageId(String);
+
+/// A package file name: a package id and `.tar.gz`, `.tgz` or `.zip` (`repository::PackageFile`).
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*-[A-Za-z0-9._]*\.[A-Za-z0-9._]*\.[A-Za-z0-9._]*\.(tar\.gz|tgz|zip)$",
+    example = "my-app-1.0.0.tar.gz"
+)]
+#[allow(dead_code)] // a schema only
+pub struct PackageFileName(String);
+
+/// The user to act as (PNDA's `user.name`; `auth::check_user_name`). Believed in the `none`
+/// mode; in `trusted-header` mode the proxy's user header, when set, comes first; in `bearer`
+/// mode it must name the token's user.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^[A-Za-z0-9_@][A-Za-z0-9._@-]*$", example = "alice")]
+#[allow(dead_code)] // a schema only
+pub struct UserName(String);
+
+/// `user.name` where it may be left out: empty or absent is an anonymous caller.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^([A-Za-z0-9_@][A-Za-z0-9._@-]*)?$", example = "alice")]
+#[allow(dead_code)] // a schema only
+pub struct Caller(String);
+
+/// `PUT /applications/{name}`'s body: `{"package": id, "<type>": {"<component>": {…} | null}}`,
+/// as `properties::check_overrides` reads it. Written by hand: the handler reads the body as a
+/// JSON map, and the overrides are keyed by the package's own type and component names.
+pub struct CreateBody;
+
+impl utoipa::PartialSchema for CreateBody {
+    fn schema() -> RefOr<Schema> {
+        let properties = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .description(Some("property overrides of one component"));
+        let components = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("one component type's overrides, by component name"))
+            .additional_properties(Some(properties));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("package", Ref::from_schema_name("PackageId"))
+            .required("package")
+            .additional_properties(Some(components))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CreateBody {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dm",
+        description = "Deployment manager for data applications (PNDA-compatible API). Every error is `ErrorBody`; a method a path does not answer gets 405 with `Allow`."
+    ),
+    paths(
+        repository::list,
+        repository::upload,
+        repository::download,
+        repository::delete,
+        packages::list,
+        packages::info,
+        packages::status,
+        packages::deploy,
+        packages::undeploy,
+        packages::applications,
+        applications::list,
+        applications::info,
+        applications::status,
+        applications::detail,
+        applications::summary,
+        applications::logs,
+        applications::create,
+        applications::start,
+        applications::stop,
+        applications::destroy,
+        system::endpoints,
+        system::metrics,
+        system::openapi,
+        system::plugins,
+        system::platform_health
+    ),
+    components(schemas(
+        ErrorBody,
+        AppName,
+        PackageId,
+        PackageFileName,
+        UserName,
+        Caller,
+        CreateBody
+    ))
+)]
+pub struct ApiDoc;
+
+/// The document for a dmd in auth `mode`. As written, `user.name` is required on the
+/// operations that change something; with bearer tokens it is optional everywhere (the token
+/// names the user), a token is needed and 401 is a possible answer.
+pub fn document(mode: AuthMode) -> Document {
+    let mut doc = ApiDoc::openapi();
+    if mode != AuthMode::Bearer {
+        return doc;
+    }
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let user_param = operation
+                .parameters
+                .iter_mut()
+                .flatten()
+                .find(|p| p.name == "user.name");
+            let Some(user_param) = user_param else {
+                continue;
+            };
+            // Changes need a token; reads may be anonymous (the empty requirement).
+            let needs_token = user_param.required == Required::True;
+            user_param.required = Required::False;
+            user_param.schema = Some(RefOr::Ref(Ref::from_schema_name("Caller")));
+            let bearer = SecurityRequirement::new::<_, _, &str>("bearer", []);
+            operation.security = Some(if needs_token {
+                vec![bearer]
+            } else {
+                vec![SecurityRequirement::default(), bearer]
+            });
+            let unauthorized = ResponseBuilder::new()
+                .description("UNAUTHORIZED: no token for a change, an unknown token, or user.name without a token")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            operation
+                .responses
+                .responses
+                .insert("401".into(), RefOr::T(unauthorized));
+        }
+    }
+    doc
+}
