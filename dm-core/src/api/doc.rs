@@ -179,3 +179,171 @@ pub fn document(mode: AuthMode) -> Document {
     }
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::check_user_name;
+    use crate::lifecycle::check_app_name;
+    use crate::repository::PackageFile;
+    use regex::Regex;
+    use serde_json::Value;
+
+    fn json(mode: AuthMode) -> Value {
+        serde_json::to_value(document(mode)).unwrap()
+    }
+
+    fn pattern(doc: &Value, schema: &str) -> Regex {
+        Regex::new(
+            doc["components"]["schemas"][schema]["pattern"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Every string of up to `len` characters from `alphabet`.
+    fn strings(alphabet: &[char], len: usize) -> Vec<String> {
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..len {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    /// The patterns accept exactly what the validators accept, over every short string of the
+    /// characters that matter to them.
+    #[test]
+    fn patterns_agree_with_the_validators() {
+        let doc = json(AuthMode::None);
+        let samples = strings(&['a', '1', '-', '.', '_', '@', '/'], 6);
+        let (app, id, user, caller) = (
+            pattern(&doc, "AppName"),
+            pattern(&doc, "PackageId"),
+            pattern(&doc, "UserName"),
+            pattern(&doc, "Caller"),
+        );
+        for s in &samples {
+            assert_eq!(app.is_match(s), check_app_name(s).is_ok(), "app name {s:?}");
+            assert_eq!(
+                id.is_match(s),
+                packaging::PackageId::parse(s).is_ok(),
+                "package id {s:?}"
+            );
+            let user_ok = check_user_name(s).is_ok();
+            assert_eq!(caller.is_match(s), user_ok, "user.name {s:?}");
+            assert_eq!(
+                user.is_match(s),
+                user_ok && !s.is_empty(),
+                "user.name {s:?}"
+            );
+        }
+        let file = pattern(&doc, "PackageFileName");
+        for stem in strings(&['a', '1', '-', '.'], 6) {
+            for ending in ["", ".tar.gz", ".tgz", ".zip", ".tar", ".gz", ".tar.gz.zip"] {
+                let s = format!("{stem}{ending}");
+                assert_eq!(
+                    file.is_match(&s),
+                    PackageFile::parse(&s).is_ok(),
+                    "file {s:?}"
+                );
+            }
+        }
+        for wide in ["é-1.0.0", "a\n-1.0.0", "a b", "ünïcode"] {
+            assert!(!id.is_match(wide) && !app.is_match(wide) && !user.is_match(wide));
+        }
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+        let mut all = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                all.push((method.to_uppercase(), path.clone(), operation));
+            }
+        }
+        all
+    }
+
+    fn user_param(operation: &Value) -> Option<&Value> {
+        operation["parameters"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == "user.name")
+    }
+
+    /// `user.name` is required exactly where the handler asks `identify_user`.
+    #[test]
+    fn user_name_is_required_on_changes() {
+        let changes = [
+            "PUT /packages/{id}",
+            "DELETE /packages/{id}",
+            "PUT /applications/{name}",
+            "DELETE /applications/{name}",
+            "POST /applications/{name}/start",
+            "POST /applications/{name}/stop",
+        ];
+        for mode in [AuthMode::None, AuthMode::TrustedHeader] {
+            let doc = json(mode);
+            assert!(doc["components"].get("securitySchemes").is_none());
+            for (method, path, operation) in operations(&doc) {
+                let label = format!("{method} {path}");
+                let required = user_param(operation).map(|p| p["required"] == true);
+                if changes.contains(&label.as_str()) {
+                    assert_eq!(required, Some(true), "{label}");
+                    assert_eq!(
+                        user_param(operation).unwrap()["schema"]["$ref"],
+                        "#/components/schemas/UserName"
+                    );
+                } else if !["/metrics", "/openapi.json", "/plugins"].contains(&path.as_str()) {
+                    assert_eq!(required, Some(false), "{label}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bearer_mode_needs_a_token_for_changes() {
+        let doc = json(AuthMode::Bearer);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"],
+            serde_json::json!({"type": "http", "scheme": "bearer"})
+        );
+        let deploy = &doc["paths"]["/packages/{id}"]["put"];
+        assert_eq!(user_param(deploy).unwrap()["required"], false);
+        assert_eq!(deploy["security"], serde_json::json!([{"bearer": []}]));
+        assert_eq!(
+            deploy["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        let read = &doc["paths"]["/packages/{id}"]["get"];
+        assert_eq!(read["security"], serde_json::json!([{}, {"bearer": []}]));
+        assert!(read["responses"]["401"].is_object());
+        // Operations that do not look at the caller are open.
+        assert!(doc["paths"]["/metrics"]["get"].get("security").is_none());
+        assert!(doc["paths"]["/metrics"]["get"]["responses"]
+            .get("401")
+            .is_none());
+    }
+
+    /// Every error an operation documents has the error body.
+    #[test]
+    fn errors_have_the_error_body() {
+        let doc = json(AuthMode::None);
+        for (method, path, operation) in operations(&doc) {
+            for (code, response) in operation["responses"].as_object().unwrap() {
+                if code.starts_with('4') || code.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+    }
+}

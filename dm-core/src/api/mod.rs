@@ -335,8 +335,100 @@ pub use doc::ApiDoc;
 
 #[cfg(test)]
 mod tests {
-    use super::route;
+    use super::{endpoints, route};
     use actix_web::dev::ResourceDef;
+    use utoipa::OpenApi;
+
+    /// Each documented operation as (method, a concrete path: its parameters' examples).
+    fn documented() -> Vec<(String, String)> {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let mut all = Vec::new();
+        for (template, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let mut path = template.clone();
+                for param in operation["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] != "path" {
+                        continue;
+                    }
+                    let schema = param["schema"]["$ref"].as_str().unwrap();
+                    let name = schema.trim_start_matches("#/components/schemas/");
+                    let example = &doc["components"]["schemas"][name]["example"];
+                    let placeholder = format!("{{{}}}", param["name"].as_str().unwrap());
+                    path = path.replace(&placeholder, example.as_str().unwrap());
+                }
+                assert!(
+                    !path.contains('{'),
+                    "{template}: a path parameter without an example"
+                );
+                all.push((method.to_uppercase(), path));
+            }
+        }
+        all
+    }
+
+    /// The pattern actix routes `path` to: the first that matches, in registration order.
+    fn routed(path: &str) -> Option<&'static str> {
+        endpoints()
+            .into_iter()
+            .map(|e| e.pattern)
+            .find(|p| ResourceDef::new(*p).is_match(path))
+    }
+
+    /// Every route served is documented, and every documented operation is served: a route
+    /// cannot be added without its documentation.
+    #[test]
+    fn document_covers_every_route() {
+        let documented = documented();
+        let served: Vec<(String, &str)> = endpoints()
+            .into_iter()
+            .flat_map(|e| {
+                let pattern = e.pattern;
+                e.routes
+                    .into_iter()
+                    .map(move |(m, _)| (m.to_string(), pattern))
+            })
+            .collect();
+        for (method, path) in &documented {
+            let pattern = routed(path);
+            assert!(
+                served
+                    .iter()
+                    .any(|(m, p)| m == method && Some(*p) == pattern),
+                "documented {method} {path} is not served (it routes to {pattern:?})"
+            );
+        }
+        for (method, pattern) in &served {
+            assert!(
+                documented
+                    .iter()
+                    .any(|(m, path)| m == method && routed(path) == Some(*pattern)),
+                "{method} {pattern} is served but not documented"
+            );
+        }
+        let patterns: Vec<&str> = endpoints().into_iter().map(|e| e.pattern).collect();
+        assert_eq!(
+            patterns,
+            route::ALL,
+            "route::ALL lists the registered patterns in order"
+        );
+    }
+
+    /// The application paths that share a pattern answer one method each.
+    #[test]
+    fn application_queries_and_actions() {
+        use actix_web::http::Method;
+        for (method, path) in documented() {
+            if let Some(what) = path.strip_prefix("/applications/my-app/") {
+                let expected = Method::from_bytes(method.as_bytes()).unwrap();
+                assert_eq!(
+                    super::applications::method_of(what),
+                    Some(expected),
+                    "{path}"
+                );
+            }
+        }
+        assert_eq!(super::applications::method_of("bogus"), None);
+    }
 
     #[test]
     fn labels_agree_with_actix_routing() {
