@@ -57,6 +57,13 @@ fn repository_upload_list_download_delete() {
         400,
         "BAD_REQUEST",
     );
+    // An int64, as documented: past it, refused rather than taken as "all".
+    let too_big = dmd.get("/repository/packages?recency=9223372036854775808");
+    assert_error(&too_big, 400, "BAD_REQUEST");
+    assert_eq!(
+        too_big.body["information"],
+        "recency must be a whole number from 0 to 9223372036854775807, not \"9223372036854775808\""
+    );
 
     // A bad package is refused with every problem, and not stored.
     let bad = TarGz::new()
@@ -108,6 +115,24 @@ fn repository_upload_list_download_delete() {
     let download = dmd.get("/repository/packages/app-1.0.2.tar.gz");
     assert_eq!(download.code, 200);
     assert_eq!(download.bytes, package);
+    assert_eq!(download.content_type, "application/gzip");
+    // The document lists the content type of each archive format.
+    let doc = dmd.get("/openapi.json").body;
+    let listed = &doc["paths"]["/repository/packages/{file}"]["get"]["responses"]["200"]["content"];
+    assert!(listed.get("application/gzip").is_some(), "{listed}");
+    let tgz = &two_components("other-1.0.0");
+    assert_eq!(
+        dmd.put("/repository/packages/other-1.0.0.tgz", Some(tgz))
+            .code,
+        200
+    );
+    let download_tgz = dmd.get("/repository/packages/other-1.0.0.tgz");
+    assert_eq!(download_tgz.bytes, *tgz);
+    assert!(
+        listed.get(&download_tgz.content_type).is_some(),
+        "{} is not in {listed}",
+        download_tgz.content_type
+    );
     assert_error(
         &dmd.get("/repository/packages/nope-1.0.0.tar.gz"),
         404,
