@@ -231,21 +231,15 @@ impl Endpoint {
 /// Registers every route; `api` is the shared state.
 pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(api);
-        routes(cfg);
+        cfg.app_data(api).app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
+        );
+        for endpoint in endpoints() {
+            cfg.service(endpoint.resource());
+        }
+        cfg.default_service(web::to(not_found));
     }
-}
-
-/// The routes alone, without the shared state.
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::PathConfig::default()
-            .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
-    );
-    for endpoint in endpoints() {
-        cfg.service(endpoint.resource());
-    }
-    cfg.default_service(web::to(not_found));
 }
 
 /// The route patterns, registered by [`configure`] and used as metric labels.
