@@ -15,7 +15,7 @@ use std::sync::Arc;
 const MAX_CREATE_BODY: usize = 1 << 20;
 use serde_json::{Map, Value};
 
-#[utoipa::path(get, path = "/applications", tag = "applications",
+#[utoipa::path(get, path = "/applications", operation_id = "list_applications", tag = "applications",
     params(("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "names of all applications", body = Vec<String>),
               (status = 400, description = "bad user.name", body = ErrorBody),
@@ -66,7 +66,7 @@ async fn read_app(
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[utoipa::path(get, path = "/applications/{name}", tag = "applications",
+#[utoipa::path(get, path = "/applications/{name}", operation_id = "application_info", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED, information: null}", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -105,7 +105,7 @@ pub async fn query(
     }
 }
 
-#[utoipa::path(get, path = "/applications/{name}/status", tag = "applications",
+#[utoipa::path(get, path = "/applications/{name}/status", operation_id = "application_status", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "{status, information}; an unknown application is NOTCREATED", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -114,7 +114,7 @@ async fn status(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     read_app(&api, &req, &name, |engine, name| engine.app_status(name)).await
 }
 
-#[utoipa::path(get, path = "/applications/{name}/detail", tag = "applications",
+#[utoipa::path(get, path = "/applications/{name}/detail", operation_id = "application_detail", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "{name, status, yarn_applications: {<type>-<component>: {yarn-id, yarn-state, yarn-final-status, yarn-start-time, tracking-url}}}", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -133,7 +133,7 @@ async fn detail(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     .await
 }
 
-#[utoipa::path(get, path = "/applications/{name}/summary", tag = "applications",
+#[utoipa::path(get, path = "/applications/{name}/summary", operation_id = "application_summary", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "PNDA's {<name>: {aggregate_status, observed_at, <type>-<n>: {aggregate_status, yarnId, tracking_url, information, name, componentType, observed: {source, at}, since?, last_good?, failure?, kpis?}}} from the status observer's last cycle ({<name>: {status: Not Available}} before it, {<name>: {status: Not Created}} for an unknown application)", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -151,7 +151,7 @@ async fn summary(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     .await
 }
 
-#[utoipa::path(get, path = "/applications/{name}/logs", tag = "applications",
+#[utoipa::path(get, path = "/applications/{name}/logs", operation_id = "application_logs", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "each component's latest attempt: {<type>-<component>: {attempt, text} or {error}}", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -168,7 +168,7 @@ async fn logs(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[utoipa::path(put, path = "/applications/{name}", tag = "applications",
+#[utoipa::path(put, path = "/applications/{name}", operation_id = "create_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
     request_body(content = CreateBody, description = "the package, and property overrides per component; `user` is refused (user.name says who)"),
     responses((status = 202, description = "creating; poll the status"),
@@ -251,7 +251,7 @@ pub async fn action(
     }
 }
 
-#[utoipa::path(post, path = "/applications/{name}/start", tag = "applications",
+#[utoipa::path(post, path = "/applications/{name}/start", operation_id = "start_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
     responses((status = 202, description = "starting; poll the status"),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -265,7 +265,7 @@ async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(post, path = "/applications/{name}/stop", tag = "applications",
+#[utoipa::path(post, path = "/applications/{name}/stop", operation_id = "stop_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
     responses((status = 202, description = "stopping; poll the status"),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
@@ -279,7 +279,7 @@ async fn stop(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(delete, path = "/applications/{name}", tag = "applications",
+#[utoipa::path(delete, path = "/applications/{name}", operation_id = "destroy_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
     responses((status = 202, description = "destroying; poll the status"),
               (status = 400, description = "bad name or user.name", body = ErrorBody),

@@ -330,6 +330,24 @@ mod tests {
             .is_none());
     }
 
+    /// Generated clients name their methods after these.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = json(AuthMode::None);
+        let mut ids: Vec<&str> = operations(&doc)
+            .iter()
+            .map(|(method, path, op)| {
+                op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"))
+            })
+            .collect();
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{ids:?}");
+    }
+
     /// Every error an operation documents has the error body.
     #[test]
     fn errors_have_the_error_body() {

@@ -12,7 +12,7 @@ fn parse_id(id: &str) -> Result<PackageId, DmError> {
     PackageId::parse(id).map_err(|p| DmError::BadRequest(p.message))
 }
 
-#[utoipa::path(get, path = "/packages", tag = "packages",
+#[utoipa::path(get, path = "/packages", operation_id = "list_packages", tag = "packages",
     params(("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "ids of deployed packages", body = Vec<String>),
               (status = 400, description = "bad user.name", body = ErrorBody),
@@ -45,7 +45,7 @@ async fn read_info(
     Ok(info)
 }
 
-#[utoipa::path(get, path = "/packages/{id}", tag = "packages",
+#[utoipa::path(get, path = "/packages/{id}", operation_id = "package_info", tag = "packages",
     params(("id" = Id, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "{name, version, status, user, defaults, information}; unknown packages are NOTDEPLOYED", body = Object),
               (status = 400, description = "bad id or user.name", body = ErrorBody),
@@ -54,7 +54,7 @@ pub async fn info(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>) 
     Ok(HttpResponse::Ok().json(read_info(&api, &req, &id).await?))
 }
 
-#[utoipa::path(get, path = "/packages/{id}/status", tag = "packages",
+#[utoipa::path(get, path = "/packages/{id}/status", operation_id = "package_status", tag = "packages",
     params(("id" = Id, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "{status, information}; unknown packages are NOTDEPLOYED", body = Object),
               (status = 400, description = "bad id or user.name", body = ErrorBody),
@@ -65,7 +65,7 @@ pub async fn status(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>
         .json(json!({"status": info["status"], "information": info["information"]})))
 }
 
-#[utoipa::path(put, path = "/packages/{id}", tag = "packages",
+#[utoipa::path(put, path = "/packages/{id}", operation_id = "deploy_package", tag = "packages",
     params(("id" = Id, Path,), ("user.name" = UserName, Query,)),
     responses((status = 202, description = "deploying; poll the status"),
               (status = 400, description = "bad id or user.name", body = ErrorBody),
@@ -82,7 +82,7 @@ pub async fn deploy(api: web::Data<Api>, req: HttpRequest, id: web::Path<String>
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(delete, path = "/packages/{id}", tag = "packages",
+#[utoipa::path(delete, path = "/packages/{id}", operation_id = "undeploy_package", tag = "packages",
     params(("id" = Id, Path,), ("user.name" = UserName, Query,)),
     responses((status = 202, description = "undeploying; poll the status"),
               (status = 400, description = "bad id or user.name", body = ErrorBody),
@@ -105,7 +105,7 @@ pub async fn undeploy(api: web::Data<Api>, req: HttpRequest, id: web::Path<Strin
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(get, path = "/packages/{id}/applications", tag = "packages",
+#[utoipa::path(get, path = "/packages/{id}/applications", operation_id = "package_applications", tag = "packages",
     params(("id" = Id, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "names of the applications created from the package", body = Vec<String>),
               (status = 400, description = "bad id or user.name", body = ErrorBody),

@@ -32,7 +32,7 @@ fn parse_recency(text: Option<&str>) -> Result<usize, DmError> {
         })
 }
 
-#[utoipa::path(get, path = "/repository/packages", tag = "repository",
+#[utoipa::path(get, path = "/repository/packages", operation_id = "list_repository_packages", tag = "repository",
     params(("recency" = Option<i64>, Query, minimum = 0, description = "versions per package, newest first (default 1, 0 = all)"),
            ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]", body = Vec<Object>),
@@ -48,7 +48,7 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(group_by_name(&files, recency)))
 }
 
-#[utoipa::path(put, path = "/repository/packages/{file}", tag = "repository",
+#[utoipa::path(put, path = "/repository/packages/{file}", operation_id = "upload_package_file", tag = "repository",
     params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the package archive, streamed"),
     responses((status = 200, description = "stored: {name, version, file, bytes}", body = Object),
@@ -122,7 +122,7 @@ pub async fn upload(
     Ok(HttpResponse::Ok().json(summary))
 }
 
-#[utoipa::path(get, path = "/repository/packages/{file}", tag = "repository",
+#[utoipa::path(get, path = "/repository/packages/{file}", operation_id = "download_package_file", tag = "repository",
     params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "the package file: application/gzip for .tar.gz, application/x-compressed for .tgz, application/zip for .zip", content(
                   (Vec<u8> = "application/gzip"), (Vec<u8> = "application/x-compressed"), (Vec<u8> = "application/zip"))),
@@ -152,7 +152,7 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
     Ok(named.into_response(&req))
 }
 
-#[utoipa::path(delete, path = "/repository/packages/{file}", tag = "repository",
+#[utoipa::path(delete, path = "/repository/packages/{file}", operation_id = "delete_package_file", tag = "repository",
     params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "deleted: {}", body = Object),
               (status = 400, description = "bad file name or user.name", body = ErrorBody),

@@ -7,7 +7,7 @@ use crate::error::ErrorBody;
 use crate::registry;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-#[utoipa::path(get, path = "/environment/endpoints", tag = "environment",
+#[utoipa::path(get, path = "/environment/endpoints", operation_id = "environment_endpoints", tag = "environment",
     params(("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "the cluster environment, secrets redacted", body = Object),
               (status = 400, description = "bad user.name", body = ErrorBody),
@@ -19,7 +19,7 @@ pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(&api.endpoints))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "system",
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(api: web::Data<Api>) -> Reply {
     let api2 = api.clone();
@@ -33,7 +33,7 @@ pub async fn metrics(api: web::Data<Api>) -> Reply {
         ))
 }
 
-#[utoipa::path(get, path = "/platform/health", tag = "system",
+#[utoipa::path(get, path = "/platform/health", operation_id = "platform_health", tag = "system",
     params(("user.name" = Option<Caller>, Query,)),
     responses((status = 200, description = "platform health in PNDA's metric names: {timestamp, data: [{source, metric, value (OK/WARN/ERROR or a figure), causes, timestamp}]}; services not configured are absent", body = Object),
               (status = 400, description = "bad user.name", body = ErrorBody),
@@ -45,13 +45,13 @@ pub async fn platform_health(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(api.health.json()))
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "system",
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "system",
     responses((status = 200, description = "this document, for this dmd's auth mode", body = Object)))]
 pub async fn openapi(api: web::Data<Api>) -> HttpResponse {
     HttpResponse::Ok().json(document(api.auth_mode))
 }
 
-#[utoipa::path(get, path = "/plugins", tag = "system",
+#[utoipa::path(get, path = "/plugins", operation_id = "plugins", tag = "system",
     responses((status = 200, description = "the runtime plugins loaded: [{type, version, file}]", body = Vec<Object>)))]
 pub async fn plugins(api: web::Data<Api>) -> HttpResponse {
     HttpResponse::Ok().json(&api.plugins)
