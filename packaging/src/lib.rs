@@ -136,6 +136,7 @@ impl Reader {
         let mut problems: Vec<Problem> = id.as_ref().err().cloned().into_iter().collect();
         let read = match read_archive(
             file,
+            file_name,
             format,
             &self.limits,
             &|path| self.rules.wants_content(path),
