@@ -9,7 +9,7 @@
 use crate::config::Config;
 use crate::hdfs::Hdfs;
 use crate::notebooks::NotebookRepos;
-use crate::oozie_job::OozieRunner;
+use crate::oozie::runner::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;

@@ -21,9 +21,9 @@ mod common;
 
 use common::{current_user, env_json, s, wait_for, Dmd, Options, SupervisorGuard};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
+use dm_core::oozie::runner::OozieRunner;
+use dm_core::oozie::summary::{component_summary, LiveFacts};
 use dm_core::oozie::{self, Oozie, OozieConfig};
-use dm_core::oozie_job::OozieRunner;
-use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_plugin_api::{OozieJob, OozieKind};
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};

@@ -47,7 +47,10 @@ pub struct UserName(String);
 /// A file of a user's notebook repository, as git's dumb HTTP protocol asks for it
 /// (`notebooks::file`): `jupyter-<user>/` and a path inside the repository's `.git`.
 #[derive(utoipa::ToSchema)]
-#[schema(pattern = r"^jupyter-[A-Za-z0-9_@][A-Za-z0-9._@-]*/[A-Za-z0-9._/-]+$", example = "jupyter-alice/info/refs")]
+#[schema(
+    pattern = r"^jupyter-[A-Za-z0-9_@][A-Za-z0-9._@-]*/[A-Za-z0-9._/-]+$",
+    example = "jupyter-alice/info/refs"
+)]
 #[allow(dead_code)] // a schema only
 pub struct NotebookFile(String);
 

@@ -17,8 +17,8 @@ pub mod engines;
 pub mod rollup;
 
 use crate::cluster::{now_ms, Http};
+use crate::oozie::summary as oozie_summary;
 use crate::oozie::Oozie;
-use crate::oozie_summary;
 use crate::registry::{self, AppState, Registry};
 use dm_plugin_api::identity;
 use dm_supervisor::client::Client;
