@@ -20,9 +20,13 @@
 //!   runs (recognised by pid and start time, or by YARN tags) rather than starting it again.
 
 pub mod client;
+pub mod decide;
 pub mod failure;
+pub mod local_runner;
 pub mod process;
 pub mod protocol;
 pub mod server;
+pub mod state;
 pub mod supervisor;
 pub mod yarn;
+pub mod yarn_runner;

@@ -20,7 +20,7 @@ pub const WAIT: Duration = Duration::from_secs(
 /// Bounds, in seconds, of what the slow suites wait for on the cluster, from the bounds dm
 /// keeps itself.
 pub mod bounds {
-    use dm_supervisor::supervisor::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT};
+    use dm_supervisor::decide::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT};
     use dm_supervisor::yarn::CALL_TIMEOUT;
 
     /// A submission ends within the supervisor's submit timeout, and an application still
