@@ -374,6 +374,180 @@ fn savepoint_path(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::JobSpec;
+    use dm_plugin_api::{Arg, Command, Job, JobKind, Respawn, RespawnPolicy};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    /// Answers the RM's two application queries on 127.0.0.1 as a ResourceManager with
+    /// `listed` applications does, and records the paths asked for.
+    fn resource_manager(listed: &'static [&'static str]) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&asked);
+        let app = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","name":"job","state":"RUNNING","finalStatus":"UNDEFINED","applicationTags":"dm"}}"#
+            )
+        };
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).unwrap();
+                let path = request.split(' ').nth(1).unwrap_or("").to_string();
+                let mut header = String::new();
+                while reader.read_line(&mut header).unwrap() > 2 {
+                    header.clear();
+                }
+                let (status, body) = if path.starts_with("/ws/v1/cluster/apps?") {
+                    let apps: Vec<String> = listed.iter().map(|id| app(id)).collect();
+                    (
+                        "200 OK",
+                        format!(r#"{{"apps":{{"app":[{}]}}}}"#, apps.join(",")),
+                    )
+                } else if let Some(id) = path.strip_prefix("/ws/v1/cluster/apps/") {
+                    if id.ends_with("0009") {
+                        ("404 Not Found", String::new())
+                    } else {
+                        ("200 OK", format!(r#"{{"app":{}}}"#, app(id)))
+                    }
+                } else {
+                    ("400 Bad Request", String::new())
+                };
+                log.lock().unwrap().push(path);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (base, asked)
+    }
+
+    fn yarn_job(id: &str) -> JobSpec {
+        JobSpec {
+            id: id.into(),
+            job: Job {
+                name: id.replace('/', "-"),
+                kind: JobKind::Streaming,
+                submit: Command {
+                    argv: vec![Arg::lit("flink")],
+                    env: Default::default(),
+                },
+                respawn: Respawn {
+                    policy: RespawnPolicy::Always,
+                    delay_sec: 0,
+                },
+                yarn: Some(dm_plugin_api::YarnApp {
+                    application_type: "Apache Flink".into(),
+                    tags: vec!["dm".into(), format!("dm-app-{}", id.replace('/', "-"))],
+                }),
+                stop: Vec::new(),
+            },
+            workdir: "/srv".into(),
+            user: None,
+            savepoint_dir: None,
+            env: Vec::new(),
+        }
+    }
+
+    fn running_attempt(app_id: &str) -> Attempt {
+        Attempt {
+            number: 1,
+            started_ms: 1,
+            ended_ms: None,
+            pid: None,
+            yarn_application_id: Some(app_id.into()),
+            outcome: None,
+            reason: None,
+            log: "/nonexistent/attempt-1.log".into(),
+        }
+    }
+
+    #[test]
+    fn many_jobs_are_watched_with_one_listing_per_tick() {
+        let (base, asked) = resource_manager(&[
+            "application_1_0001",
+            "application_1_0002",
+            "application_1_0003",
+        ]);
+        let runner = YarnRunner::new(Some(ResourceManager::new(&base)));
+        let jobs: Vec<(JobSpec, Attempt)> = (1..=3)
+            .map(|n| {
+                (
+                    yarn_job(&format!("app{n}/c")),
+                    running_attempt(&format!("application_1_000{n}")),
+                )
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for (spec, attempt) in &jobs {
+                let runner = &runner;
+                scope.spawn(move || {
+                    let seen = runner.observe(spec, attempt, None);
+                    assert!(
+                        matches!(&seen, Observation::Yarn(app) if Some(&app.id) == attempt.yarn_application_id.as_ref()),
+                        "{seen:?}"
+                    );
+                });
+            }
+        });
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["/ws/v1/cluster/apps?applicationTags=dm"],
+            "three jobs, one call"
+        );
+
+        // One not in the listing is asked for alone; one the RM does not know is gone.
+        let seen = runner.observe(&jobs[0].0, &running_attempt("application_1_0004"), None);
+        assert!(
+            matches!(seen, Observation::Yarn(ref app) if app.id == "application_1_0004"),
+            "{seen:?}"
+        );
+        let seen = runner.observe(&jobs[0].0, &running_attempt("application_1_0009"), None);
+        assert_eq!(
+            seen,
+            Observation::YarnGone {
+                app_id: "application_1_0009".into()
+            }
+        );
+        assert_eq!(asked.lock().unwrap().len(), 3);
+
+        // The next tick lists again.
+        std::thread::sleep(YARN_WATCH);
+        runner.observe(&jobs[1].0, &jobs[1].1, None);
+        assert_eq!(
+            asked.lock().unwrap().last().map(String::as_str),
+            Some("/ws/v1/cluster/apps?applicationTags=dm")
+        );
+        assert_eq!(asked.lock().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn an_rm_that_does_not_answer_is_an_outage_not_an_end() {
+        // Nothing listens on a port just freed.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rm = ResourceManager::with_timeouts(
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        );
+        let runner = YarnRunner::new(Some(rm));
+        let spec = yarn_job("app/c");
+        assert_eq!(
+            runner.observe(&spec, &running_attempt("application_1_0001"), None),
+            Observation::RmUnanswered
+        );
+    }
 
     #[test]
     fn finds_the_savepoint_flink_printed() {

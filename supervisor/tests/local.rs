@@ -343,3 +343,39 @@ fn a_job_that_ended_while_the_supervisor_was_down_is_respawned_by_policy() {
         id: "app8/c".into(),
     });
 }
+
+#[test]
+fn a_job_the_user_stops_and_starts_again_and_again_is_never_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
+    let (_w, workdir) = work("app10");
+    let job = spec(
+        "app10/c",
+        &workdir,
+        "exec sleep 60\n",
+        RespawnPolicy::Always,
+    );
+    // More starts than the start limit allows respawns, all asked for by the user.
+    let starts = dm_supervisor::decide::START_LIMIT + 2;
+    for n in 1..=starts {
+        start(&sup, job.clone());
+        let report = sup.wait_for("app10/c", &format!("start {n} running"), 20, |r| {
+            r.state == JobState::Running && r.attempts.last().is_some_and(|a| a.pid.is_some())
+        });
+        assert_eq!(report.attempts.len(), n, "{report:#?}");
+        if n < starts {
+            match sup.call(Request::Stop {
+                id: "app10/c".into(),
+            }) {
+                Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let report = sup.status("app10/c");
+    assert_eq!(report.reason, None, "{report:#?}");
+    assert!(alive(pid_of(&report)));
+    sup.call(Request::Stop {
+        id: "app10/c".into(),
+    });
+}
