@@ -13,6 +13,7 @@ use crate::oozie_job::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;
+use dm_plugin_api::identity;
 use dm_plugin_api::template::substitute;
 use dm_plugin_api::{ComponentFiles, Engines, Notebooks, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
@@ -43,7 +44,7 @@ impl SupervisorLink {
             here.and_then(|exe| exe.parent().map(|d| d.join("dm-supervisor")))
                 .unwrap_or_else(|| PathBuf::from("dm-supervisor"))
         });
-        let args = match &config.supervisor.yarn_rm {
+        let args = match &config.yarn.rm_url {
             Some(rm) => vec!["--yarn-rm".to_string(), rm.clone()],
             None => Vec::new(),
         };
@@ -90,9 +91,9 @@ impl JobSettings {
     pub fn from_config(config: &Config) -> JobSettings {
         let mut engines = config.jobs.engines.clone();
         engines.git_repos_root = Some(config.jupyter_repos_root().display().to_string());
-        if engines.yarn_rm_url.is_none() {
-            engines.yarn_rm_url = config.supervisor.yarn_rm.clone();
-        }
+        // What plugins plan with comes from dmd's one key per endpoint.
+        engines.yarn_rm_url = config.yarn.rm_url.clone();
+        engines.yarn_rm_address = config.yarn.rm_address.clone();
         if engines.cluster_env.is_empty() {
             // Edge node and cluster nodes are alike unless the configuration says otherwise.
             engines.cluster_env = ["JAVA_HOME", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH"]
@@ -248,10 +249,7 @@ impl PluginRuntime {
 
     /// The supervisor's id of a component's job.
     pub fn job_id(ctx: &ComponentContext) -> String {
-        format!(
-            "{}/{}/{}",
-            ctx.application, ctx.component_type, ctx.component
-        )
+        identity::job_id(ctx.application, ctx.component_type, ctx.component)
     }
 
     /// The notebooks of a component created from a notebooks plan.

@@ -50,8 +50,8 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
             oozie: Arc::new(oozie),
             hdfs: Arc::clone(hdfs),
             rm: config
-                .supervisor
-                .yarn_rm
+                .yarn
+                .rm_url
                 .as_deref()
                 .map(dm_supervisor::yarn::ResourceManager::new),
         })),
@@ -142,17 +142,7 @@ fn observe(
     registry: &Arc<Registry>,
     engine: &Arc<Engine>,
 ) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
-    let mut cluster = config.cluster.clone();
-    // One place to name a service is enough.
-    if cluster.rm_url.is_none() {
-        cluster.rm_url = config.supervisor.yarn_rm.clone();
-    }
-    if cluster.namenode_url.is_none() {
-        cluster.namenode_url = config.hdfs.namenode.clone();
-    }
-    if cluster.oozie_url.is_none() {
-        cluster.oozie_url = config.oozie.url.clone();
-    }
+    let cluster = config.endpoints();
     let status = status::start(
         &config.status,
         status::Sources {

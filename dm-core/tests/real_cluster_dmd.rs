@@ -14,9 +14,8 @@
 mod common;
 
 use common::{
-    bounds,
-    current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd, Options,
-    SupervisorGuard,
+    bounds, current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd,
+    Options, SupervisorGuard,
 };
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use dm_testkit::TarGz;
@@ -218,7 +217,7 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     // (here the Flink attempt killed from outside), dmd removes them.
     let hdfs = dm_core::hdfs::Hdfs::from_config(&dm_core::hdfs::HdfsConfig {
         namenode: Some(s(&env, "namenode_url")),
-        user: None,
+        ..Default::default()
     })
     .unwrap()
     .unwrap();
@@ -262,14 +261,21 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     let user = current_user();
     dmd.started(&app, "perjob-1.0.0", &user);
     let tag = "dm-component-flink-job";
-    let yarn_id = wait_for("the per-job cluster to run on YARN", bounds::TO_RUNNING, || {
-        one_running(&rm, &app, tag)
-    });
-    wait_for("the supervisor to follow the YARN application", bounds::NOTICE, || {
-        let job = supervisor_state(root.path())["jobs"][format!("{app}/flink/job")].clone();
-        (job["state"] == "running" && job["attempts"][0]["yarn_application_id"] == yarn_id.as_str())
+    let yarn_id = wait_for(
+        "the per-job cluster to run on YARN",
+        bounds::TO_RUNNING,
+        || one_running(&rm, &app, tag),
+    );
+    wait_for(
+        "the supervisor to follow the YARN application",
+        bounds::NOTICE,
+        || {
+            let job = supervisor_state(root.path())["jobs"][format!("{app}/flink/job")].clone();
+            (job["state"] == "running"
+                && job["attempts"][0]["yarn_application_id"] == yarn_id.as_str())
             .then_some(())
-    });
+        },
+    );
 
     assert_eq!(
         dmd.post(&format!("/applications/{app}/stop?user.name={user}"))

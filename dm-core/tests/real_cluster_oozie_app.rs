@@ -183,6 +183,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn.clone()),
         user: None,
+        ..HdfsConfig::default()
     })
     .unwrap()
     .unwrap();
@@ -353,6 +354,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn),
         user: None,
+        ..HdfsConfig::default()
     })
     .unwrap()
     .unwrap();
@@ -400,6 +402,7 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
             Hdfs::from_config(&HdfsConfig {
                 namenode: Some(nn.clone()),
                 user: None,
+                ..HdfsConfig::default()
             })
             .unwrap()
             .unwrap(),
@@ -461,8 +464,8 @@ fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
     let root = tempfile::tempdir().unwrap();
     let extra = format!(
         "[jobs.engines]\ndefault_flink_version = \"{version}\"\nflink_dists = {{ \"{version}\" = \"{nn}{dist}\" }}\n\
-         yarn_rm_address = \"{rm_address}\"\n\n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
-         [supervisor]\nyarn_rm = \"{rm}\"\n",
+         \n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
+         [yarn]\nrm_url = \"{rm}\"\nrm_address = \"{rm_address}\"\n",
         nn = s(&env, "namenode_url"),
         rm_address = s(&env, "rm_address"),
         java = s(&env, "java_home"),

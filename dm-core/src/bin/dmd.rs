@@ -49,6 +49,9 @@ fn main() -> ExitCode {
         for missing in &config.discovered.missing {
             println!("missing: {missing}");
         }
+        for deprecated in &config.deprecated {
+            println!("deprecated: {deprecated}");
+        }
     }
     if cli.check_config && problems.is_empty() {
         println!("configuration is valid");
@@ -63,6 +66,9 @@ fn main() -> ExitCode {
     if let Err(e) = dm_core::logging::init(&config.logging) {
         eprintln!("dmd: {e}");
         return ExitCode::FAILURE;
+    }
+    for deprecated in &config.deprecated {
+        log::warn!("configuration: {deprecated}");
     }
     match dm_core::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

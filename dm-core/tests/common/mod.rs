@@ -463,6 +463,18 @@ pub fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T
 /// dmd's configuration for running jobs on the loopback cluster: the Flink and Spark plugins
 /// (copied into `<root>/plugins`), jobs on `target` with Flink `version`, the supervisor, HDFS.
 pub fn jobs_config(root: &Path, env: &Value, target: &str, version: &str) -> String {
+    jobs_config_with_rm(root, env, target, version, &s(env, "rm_url"))
+}
+
+/// [`jobs_config`] with the ResourceManager reached at `rm_url`, and the NameNode's web address
+/// and Oozie: every endpoint of the env, once.
+pub fn jobs_config_with_rm(
+    root: &Path,
+    env: &Value,
+    target: &str,
+    version: &str,
+    rm_url: &str,
+) -> String {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
@@ -473,6 +485,10 @@ pub fn jobs_config(root: &Path, env: &Value, target: &str, version: &str) -> Str
         .unwrap();
     }
     let flink = &env["flink"][version];
+    let oozie = env["oozie_url"]
+        .as_str()
+        .map(|url| format!("\n[oozie]\nurl = {url:?}\n"))
+        .unwrap_or_default();
     format!(
         r#"
 [plugins]
@@ -497,11 +513,14 @@ spark_home = "{spark_home}"
 
 [supervisor]
 binary = "{supervisor}"
-yarn_rm = "{rm}"
+
+[yarn]
+rm_url = "{rm}"
 
 [hdfs]
 namenode = "{nn}"
-"#,
+namenode_http = "{nn_http}"
+{oozie}"#,
         plugins = plugins.display(),
         savepoints = s(flink, "savepoint_dir"),
         java = s(env, "java_home"),
@@ -512,8 +531,9 @@ namenode = "{nn}"
         flink_home = s(flink, "home"),
         spark_home = s(env, "spark_home"),
         supervisor = supervisor_binary().display(),
-        rm = s(env, "rm_url"),
+        rm = rm_url,
         nn = s(env, "namenode_url"),
+        nn_http = s(env, "namenode_http_url"),
     )
 }
 
