@@ -4,7 +4,7 @@
 //! found again after a restart.
 //!
 //! Watching many jobs costs one ResourceManager call per tick, not one per job: the applications
-//! carrying the jobs' common tag (`dm`) are listed once per [`YARN_WATCH`] and shared by every
+//! carrying dm's tag ([`DM_TAG`]) are listed once per [`YARN_WATCH`] and shared by every
 //! job's thread; only an application missing from that list is asked for alone.
 //!
 //! [`decide`]: crate::decide
@@ -13,6 +13,7 @@ use crate::decide::{self, Launched, Observation, StartFailure, StartFailureKind,
 use crate::process;
 use crate::protocol::{Attempt, JobSpec};
 use crate::yarn::{FlinkJob, FlinkProgress, ResourceManager, YarnApp};
+use dm_plugin_api::identity::DM_TAG;
 use dm_plugin_api::{expand, Slot, StopStep};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -171,8 +172,13 @@ impl YarnRunner {
                 Err(_) => Observation::RmUnanswered,
             };
         };
-        let common_tag = spec.job.yarn.as_ref().and_then(|y| y.tags.first());
-        match self.app(rm, common_tag.map(String::as_str), app_id) {
+        let listed_by = spec
+            .job
+            .yarn
+            .as_ref()
+            .filter(|y| y.tags.iter().any(|t| t == DM_TAG))
+            .map(|_| DM_TAG);
+        match self.app(rm, listed_by, app_id) {
             Ok(Some(app)) => Observation::Yarn(app),
             Ok(None) => Observation::YarnGone {
                 app_id: app_id.to_string(),
