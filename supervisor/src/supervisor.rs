@@ -249,11 +249,11 @@ impl Supervisor {
         let mut seen: Option<Observation> = None;
         loop {
             if seen.is_none() {
-                let Some(job) = self.record_of(id, generation) else {
+                let Some(look) = self.what_to_look_at(id, generation) else {
                     return;
                 };
                 // Without the lock: the RM or a process may take a while to answer.
-                seen = job.current().map(|attempt| self.observe(&job, attempt));
+                seen = look.map(|look| self.observe(id, look));
             }
             let step = {
                 let mut inner = self.lock();
@@ -307,11 +307,22 @@ impl Supervisor {
             .cloned()
     }
 
-    fn observe(&self, job: &JobRecord, attempt: &Attempt) -> Observation {
-        if job.spec.job.yarn.is_some() {
-            self.yarn.observe(&job.spec, attempt, job.pid_ticks)
-        } else {
-            Observation::Local(self.local.observe(&job.spec.id, attempt, job.pid_ticks))
+    /// `None` once the thread is stale; then the current attempt, if any, with what its runner
+    /// needs (copied, rather than the whole record, on every tick).
+    fn what_to_look_at(&self, id: &str, generation: u64) -> Option<Option<Look>> {
+        let inner = self.lock();
+        let job = inner.jobs.get(id).filter(|j| j.generation == generation)?;
+        Some(job.current().map(|attempt| Look {
+            attempt: attempt.clone(),
+            pid_ticks: job.pid_ticks,
+            yarn_tags: job.spec.job.yarn.as_ref().map(|y| y.tags.clone()),
+        }))
+    }
+
+    fn observe(&self, id: &str, look: Look) -> Observation {
+        match &look.yarn_tags {
+            Some(tags) => self.yarn.observe(tags, &look.attempt, look.pid_ticks),
+            None => Observation::Local(self.local.observe(id, &look.attempt, look.pid_ticks)),
         }
     }
 
@@ -352,6 +363,14 @@ impl Supervisor {
             self.save(&inner);
         }
     }
+}
+
+/// What a job's thread looks at on a tick.
+struct Look {
+    attempt: Attempt,
+    pid_ticks: Option<u64>,
+    /// The job's YARN tags; `None` for a local job.
+    yarn_tags: Option<Vec<String>>,
 }
 
 /// Keeps the logs of the last attempts only.

@@ -153,7 +153,7 @@ impl YarnRunner {
     /// attempt's tag, and whether the recorded submit command still runs is told too.
     pub fn observe(
         &self,
-        spec: &JobSpec,
+        tags: &[String],
         attempt: &Attempt,
         pid_ticks: Option<u64>,
     ) -> Observation {
@@ -172,12 +172,7 @@ impl YarnRunner {
                 Err(_) => Observation::RmUnanswered,
             };
         };
-        let listed_by = spec
-            .job
-            .yarn
-            .as_ref()
-            .filter(|y| y.tags.iter().any(|t| t == DM_TAG))
-            .map(|_| DM_TAG);
+        let listed_by = tags.iter().any(|t| t == DM_TAG).then_some(DM_TAG);
         match self.app(rm, listed_by, app_id) {
             Ok(Some(app)) => Observation::Yarn(app),
             Ok(None) => Observation::YarnGone {
@@ -380,8 +375,6 @@ fn savepoint_path(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::JobSpec;
-    use dm_plugin_api::{Arg, Command, Job, JobKind, Respawn, RespawnPolicy};
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
     use std::sync::Arc;
@@ -435,31 +428,13 @@ mod tests {
         (base, asked)
     }
 
-    fn yarn_job(id: &str) -> JobSpec {
-        JobSpec {
-            id: id.into(),
-            job: Job {
-                name: id.replace('/', "-"),
-                kind: JobKind::Streaming,
-                submit: Command {
-                    argv: vec![Arg::lit("flink")],
-                    env: Default::default(),
-                },
-                respawn: Respawn {
-                    policy: RespawnPolicy::Always,
-                    delay_sec: 0,
-                },
-                yarn: Some(dm_plugin_api::YarnApp {
-                    application_type: "Apache Flink".into(),
-                    tags: vec!["dm".into(), format!("dm-app-{}", id.replace('/', "-"))],
-                }),
-                stop: Vec::new(),
-            },
-            workdir: "/srv".into(),
-            user: None,
-            savepoint_dir: None,
-            env: Vec::new(),
-        }
+    /// The tags of a plugin's YARN job in application `app`.
+    fn tags(app: &str) -> Vec<String> {
+        vec![
+            "dm".into(),
+            format!("dm-app-{app}"),
+            "dm-component-flink-c".into(),
+        ]
     }
 
     fn running_attempt(app_id: &str) -> Attempt {
@@ -483,19 +458,19 @@ mod tests {
             "application_1_0003",
         ]);
         let runner = YarnRunner::new(Some(ResourceManager::new(&base)));
-        let jobs: Vec<(JobSpec, Attempt)> = (1..=3)
+        let jobs: Vec<(Vec<String>, Attempt)> = (1..=3)
             .map(|n| {
                 (
-                    yarn_job(&format!("app{n}/c")),
+                    tags(&format!("app{n}")),
                     running_attempt(&format!("application_1_000{n}")),
                 )
             })
             .collect();
         std::thread::scope(|scope| {
-            for (spec, attempt) in &jobs {
+            for (tags, attempt) in &jobs {
                 let runner = &runner;
                 scope.spawn(move || {
-                    let seen = runner.observe(spec, attempt, None);
+                    let seen = runner.observe(tags, attempt, None);
                     assert!(
                         matches!(&seen, Observation::Yarn(app) if Some(&app.id) == attempt.yarn_application_id.as_ref()),
                         "{seen:?}"
@@ -548,9 +523,8 @@ mod tests {
             Duration::from_secs(2),
         );
         let runner = YarnRunner::new(Some(rm));
-        let spec = yarn_job("app/c");
         assert_eq!(
-            runner.observe(&spec, &running_attempt("application_1_0001"), None),
+            runner.observe(&tags("app"), &running_attempt("application_1_0001"), None),
             Observation::RmUnanswered
         );
     }
