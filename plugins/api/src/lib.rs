@@ -25,4 +25,4 @@ pub mod template;
 
 pub use abi::{ComponentPlugin, ABI_VERSION};
 pub use model::*;
-pub use packaging::{code, Finding};
+pub use packaging::{code, file_rules, Finding};

@@ -23,8 +23,8 @@ mod legacy;
 
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
-    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest,
-    RespawnPolicy, Slot, StopStep, Target, YarnApp,
+    file_rules, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan,
+    PlanRequest, RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct FlinkPlugin;
@@ -38,15 +38,10 @@ impl ComponentPlugin for FlinkPlugin {
     const COMPONENT_TYPE: &'static str = "flink";
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        if component.has_file("application.properties") {
-            Vec::new()
-        } else {
-            vec![Finding::new(
-                code::MISSING_FILE,
-                Some("application.properties"),
-                "missing file application.properties",
-            )]
-        }
+        file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        )
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
