@@ -4,6 +4,9 @@
 //! when `delete_on_undeploy` is a number N ≥ 1 (or `true`, meaning 1), removed with everything
 //! under it when the application is destroyed.
 //!
+//! A relative path is taken from the root, as PNDA sent it to WebHDFS under `/webhdfs/v1/`
+//! (`parquet/x` is `/parquet/x`), with a warning.
+//!
 //! N counts the folders to delete from the end of the path, as PNDA's guide documents:
 //! `/path/to/X/directory` with 2 deletes `/path/to/X`. PNDA's code cut one segment too many
 //! (1 deleted the parent); dm follows the documentation. What will be deleted is worked out and
@@ -49,14 +52,15 @@ impl HdfsPath {
     }
 }
 
-/// Parses a component's `hdfs.json`; every problem is named with the entry it is in.
-pub fn parse(text: &str) -> Result<Vec<HdfsPath>, String> {
+/// Parses a component's `hdfs.json`; every problem is named with the entry it is in. Also
+/// returns what was changed (relative paths taken from the root).
+pub fn parse(text: &str) -> Result<(Vec<HdfsPath>, Vec<String>), String> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("{FILE} is not valid JSON: {e}"))?;
     let entries = match value {
         Value::Array(entries) => entries,
         // PNDA's package template ships `{}` for "no paths".
-        Value::Object(map) if map.is_empty() => return Ok(Vec::new()),
+        Value::Object(map) if map.is_empty() => return Ok((Vec::new(), Vec::new())),
         _ => {
             return Err(format!(
                 "{FILE} must be a JSON array of {{name, path, delete_on_undeploy}}"
@@ -64,7 +68,8 @@ pub fn parse(text: &str) -> Result<Vec<HdfsPath>, String> {
         }
     };
     let mut seen = std::collections::BTreeSet::new();
-    entries
+    let mut warnings = Vec::new();
+    let paths = entries
         .iter()
         .enumerate()
         .map(|(i, entry)| {
@@ -84,7 +89,14 @@ pub fn parse(text: &str) -> Result<Vec<HdfsPath>, String> {
             if !seen.insert(name.clone()) {
                 return Err(format!("{at}: name {name:?} appears twice"));
             }
-            let path = text_field(entry, "path", &at)?;
+            let mut path = text_field(entry, "path", &at)?;
+            if !path.starts_with('/') {
+                let absolute = format!("/{path}");
+                warnings.push(format!(
+                    "{at}: path {path:?} is relative; taken from the root as {absolute:?}, as PNDA did"
+                ));
+                path = absolute;
+            }
             let segments = segments(&path).map_err(|why| format!("{at}: path {path:?} {why}"))?;
             let depth = delete_depth(entry.get("delete_on_undeploy"))
                 .map_err(|why| format!("{at}: delete_on_undeploy {why}"))?;
@@ -107,7 +119,8 @@ pub fn parse(text: &str) -> Result<Vec<HdfsPath>, String> {
                 delete_on_destroy,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((paths, warnings))
 }
 
 fn text_field(entry: &Map<String, Value>, key: &str, at: &str) -> Result<String, String> {
@@ -118,7 +131,7 @@ fn text_field(entry: &Map<String, Value>, key: &str, at: &str) -> Result<String,
     }
 }
 
-/// An absolute path's segments; refuses relative paths, `.`/`..` and empty segments.
+/// An absolute path's segments; refuses `.`/`..` and empty segments.
 fn segments(path: &str) -> Result<Vec<&str>, &'static str> {
     let rest = path.strip_prefix('/').ok_or("must be absolute")?;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
@@ -157,7 +170,7 @@ mod tests {
     use super::*;
 
     fn one(text: &str) -> Result<HdfsPath, String> {
-        parse(text).map(|mut v| v.remove(0))
+        parse(text).map(|(mut v, _)| v.remove(0))
     }
 
     #[test]
@@ -185,8 +198,8 @@ mod tests {
         assert_eq!(yes.delete_on_destroy.as_deref(), Some("/a/b"));
         let absent = one(r#"[{"name":"raw","path":"/a/b"}]"#).unwrap();
         assert_eq!(absent.delete_on_destroy, None);
-        assert_eq!(parse("{}").unwrap(), Vec::new());
-        assert_eq!(parse("[]").unwrap(), Vec::new());
+        assert_eq!(parse("{}").unwrap(), (Vec::new(), Vec::new()));
+        assert_eq!(parse("[]").unwrap(), (Vec::new(), Vec::new()));
     }
 
     #[test]
@@ -209,7 +222,6 @@ mod tests {
                 r#"[{"name":"a","path":"/a/b"},{"name":"a","path":"/a/c"}]"#,
                 "entry 2: name \"a\" appears twice",
             ),
-            (r#"[{"name":"a","path":"a/b"}]"#, "must be absolute"),
             (r#"[{"name":"a","path":"/a/../b"}]"#, "`..`"),
             (r#"[{"name":"a","path":"/a//b"}]"#, "empty"),
             (
@@ -227,6 +239,23 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_root_with_a_warning() {
+        // spark-batch-example-app's hdfs.json (pndaproject/example-applications), filled.
+        let (paths, warnings) =
+            parse(r#"[{"name":"output_path","path":"parquet/app1","delete_on_undeploy":0}]"#)
+                .unwrap();
+        assert_eq!(paths[0].path, "/parquet/app1");
+        assert_eq!(paths[0].property().1, json!("/parquet/app1"));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("relative"), "{warnings:?}");
+        // Still never the root or a top-level folder.
+        let err = one(r#"[{"name":"r","path":"parquet","delete_on_undeploy":1}]"#).unwrap_err();
+        assert!(err.contains("top-level"), "{err}");
+        let err = one(r#"[{"name":"r","path":"a/../../b"}]"#).unwrap_err();
+        assert!(err.contains("`..`"), "{err}");
     }
 
     #[test]

@@ -252,6 +252,14 @@ impl ComponentRuntime for PluginRuntime {
 
     fn create(&self, ctx: &ComponentContext) -> Result<Value, String> {
         let (plan, runner) = self.runnable_plan(ctx)?;
+        for warning in &plan.warnings {
+            log::warn!(
+                "{} {} {}: {warning}",
+                ctx.application,
+                ctx.component_type,
+                ctx.component
+            );
+        }
         for (file, text) in &plan.write {
             write_component_file(ctx.dir, file, text)?;
         }
@@ -335,8 +343,15 @@ impl ComponentRuntime for PluginRuntime {
             attempt: None,
             max_bytes: Some(64 * 1024),
         };
+        // What the plugin changed in the component's properties, shown with every log.
+        let warnings = Self::plan_of(data).map(|p| p.warnings).unwrap_or_default();
         match self.supervisor.call(request)? {
-            Response::Log { attempt, text } => Ok(json!({"attempt": attempt, "text": text})),
+            Response::Log { attempt, text } if warnings.is_empty() => {
+                Ok(json!({"attempt": attempt, "text": text}))
+            }
+            Response::Log { attempt, text } => {
+                Ok(json!({"attempt": attempt, "text": text, "warnings": warnings}))
+            }
             // Never started: no logs yet.
             Response::Error { message }
                 if message.starts_with("no job") || message.contains("no such attempt") =>

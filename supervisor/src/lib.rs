@@ -5,7 +5,9 @@
 //! never stops a job.
 //!
 //! - It applies each job's respawn policy (`always`, `on-failure`, `on-success`, `no`) with the
-//!   plan's delay, an exponential back-off for quick failures, and a start limit.
+//!   plan's delay, an exponential back-off for quick failures, and a start limit. A job on
+//!   YARN that fails before it has run (a deterministic failure: bad arguments, a missing
+//!   main class) ends FAILED with its root cause instead of looping ([`failure`]).
 //! - On YARN, what is supervised is the YARN application: every submission carries the job's
 //!   tags plus one for the attempt; before submitting, a live application of the job is adopted
 //!   instead, so two copies never run. A submission still waiting for resources after a
@@ -18,6 +20,7 @@
 //!   runs (recognised by pid and start time, or by YARN tags) rather than starting it again.
 
 pub mod client;
+pub mod failure;
 pub mod process;
 pub mod protocol;
 pub mod server;

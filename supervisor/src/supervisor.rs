@@ -2,6 +2,7 @@
 //! respawn policy, and stops them on request. All state is saved to disk after every change,
 //! so a restarted supervisor adopts what still runs instead of starting it again.
 
+use crate::failure::{self, YarnFailure, HEALTHY_RUN_MS};
 use crate::process;
 use crate::protocol::{Attempt, JobReport, JobSpec, JobState, Outcome};
 use crate::yarn::{FlinkJob, FlinkProgress, ResourceManager, YarnApp};
@@ -15,8 +16,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Back-off doubles per quick failure up to this.
 const MAX_BACKOFF_MS: u64 = 300_000;
-/// An attempt that ran this long resets the back-off.
-const HEALTHY_RUN_MS: u64 = 60_000;
 /// More starts than this within the window make the supervisor give up.
 const START_LIMIT: usize = 10;
 const START_LIMIT_WINDOW_MS: u64 = 30 * 60_000;
@@ -584,6 +583,7 @@ impl Supervisor {
         } else {
             self.start_local(id, &spec, &attempt, last_savepoint)
                 .map(|pid| (Some(pid), None))
+                .map_err(StartError::transient)
         };
         let mut inner = self.lock();
         let stale = inner
@@ -618,13 +618,16 @@ impl Supervisor {
                 }
                 job.state = JobState::Running;
             }
-            Err(reason) => {
+            Err(StartError {
+                reason,
+                deterministic,
+            }) => {
                 if let Some(current) = job.current_mut() {
                     current.ended_ms = Some(now_ms());
                     current.outcome = Some(Outcome::Failed);
                     current.reason = Some(reason);
                 }
-                schedule_after_end(job, Outcome::Failed);
+                schedule_after_end(job, Outcome::Failed, deterministic);
             }
         }
         self.save(&inner);
@@ -663,11 +666,10 @@ impl Supervisor {
         spec: &JobSpec,
         attempt: &Attempt,
         last_savepoint: Option<String>,
-    ) -> Result<String, String> {
-        let rm = self
-            .rm
-            .as_ref()
-            .ok_or("no ResourceManager configured for a YARN job")?;
+    ) -> Result<String, StartError> {
+        let rm = self.rm.as_ref().ok_or_else(|| {
+            StartError::transient("no ResourceManager configured for a YARN job".into())
+        })?;
         let yarn = spec.job.yarn.as_ref().expect("checked by the caller");
         let mut live: Vec<YarnApp> = match yarn.tags.last() {
             Some(tag) => rm
@@ -696,7 +698,7 @@ impl Supervisor {
             Slot::RestoreFrom => last_savepoint.clone(),
             _ => None,
         };
-        let argv = expand(&spec.job.submit.argv, &value_of)?;
+        let argv = expand(&spec.job.submit.argv, &value_of).map_err(StartError::deterministic)?;
         let env = submit_env(spec);
         let submitted = run_to_end(
             &argv,
@@ -707,7 +709,11 @@ impl Supervisor {
             SUBMIT_TIMEOUT,
             // Recorded, so a supervisor restarted meanwhile knows the submission is under way.
             &|pid| self.record_submit_process(&spec.id, attempt.number, pid),
-        )?;
+        )
+        .map_err(|reason| StartError {
+            deterministic: failure::is_deterministic(YarnFailure::Submission { log_tail: &reason }),
+            reason,
+        })?;
         let tag = attempt_tag(attempt);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -715,14 +721,24 @@ impl Supervisor {
                 return Ok(app.id);
             }
             if !submitted || Instant::now() > deadline {
-                let cause = process::root_cause(&process::tail(&attempt.log, 256 * 1024));
-                return Err(match (submitted, cause) {
+                let log_tail = process::tail(&attempt.log, 256 * 1024);
+                let reason = match (submitted, process::root_cause(&log_tail)) {
                     (_, Some(cause)) => format!("submission failed: {cause}"),
                     (false, None) => "the submit command failed (see the attempt log)".to_string(),
                     (true, None) => {
                         "the submit command ended but YARN has no application for this attempt"
                             .to_string()
                     }
+                };
+                // A client that ended well but left nothing on YARN is not judged: YARN may
+                // be slow to list it.
+                let deterministic = !submitted
+                    && failure::is_deterministic(YarnFailure::Submission {
+                        log_tail: &log_tail,
+                    });
+                return Err(StartError {
+                    reason,
+                    deterministic,
                 });
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -747,13 +763,18 @@ impl Supervisor {
         let ended = if yarn {
             match (self.rm.as_ref(), attempt.yarn_application_id.as_deref()) {
                 (Some(rm), Some(app_id)) => match rm.find(app_id) {
-                    Ok(None) => Some((Outcome::Unknown, Some(format!("YARN no longer knows application {app_id} (was the ResourceManager restarted?)")))),
+                    Ok(None) => Some((Outcome::Unknown, Some(format!("YARN no longer knows application {app_id} (was the ResourceManager restarted?)")), false)),
                     Ok(Some(app)) if app.is_final() => {
                         let outcome = if app.final_status == "SUCCEEDED" {
                             Outcome::Succeeded
                         } else {
                             Outcome::Failed
                         };
+                        let deterministic = app.final_status == "FAILED"
+                            && failure::is_deterministic(YarnFailure::Application {
+                                ran_ms: elapsed_since(attempt.started_ms).as_millis() as u64,
+                                diagnostics: app.diagnostics.as_deref().unwrap_or(""),
+                            });
                         let reason = (outcome == Outcome::Failed).then(|| {
                             let first = app
                                 .diagnostics
@@ -774,7 +795,7 @@ impl Supervisor {
                                 }
                             )
                         });
-                        Some((outcome, reason))
+                        Some((outcome, reason, deterministic))
                     }
                     Ok(Some(app))
                         if app.is_pending()
@@ -788,6 +809,7 @@ impl Supervisor {
                                 app.state,
                                 SUBMISSION_DEADLINE.as_secs()
                             )),
+                            false,
                         ))
                     }
                     // Running, or the RM cannot be reached: an outage is not a failure.
@@ -818,10 +840,10 @@ impl Supervisor {
                         ),
                         _ => None,
                     };
-                    (outcome, reason)
+                    (outcome, reason, false)
                 })
         };
-        let Some((outcome, reason)) = ended else {
+        let Some((outcome, reason, deterministic)) = ended else {
             return if yarn {
                 Duration::from_secs(2)
             } else {
@@ -841,7 +863,7 @@ impl Supervisor {
                 current.pid = None;
             }
             job.pid_ticks = None;
-            schedule_after_end(job, outcome);
+            schedule_after_end(job, outcome, deterministic);
             self.save(&inner);
         }
         Duration::ZERO
@@ -907,7 +929,7 @@ impl Supervisor {
                 current.outcome = Some(Outcome::Unknown);
                 current.pid = None;
                 current.reason = Some("the submission was interrupted by a supervisor restart and produced no YARN application".into());
-                schedule_after_end(job, Outcome::Unknown);
+                schedule_after_end(job, Outcome::Unknown, false);
             }
         }
         self.save(&inner);
@@ -915,15 +937,47 @@ impl Supervisor {
     }
 }
 
-/// After an attempt ended on its own: decide by policy whether and when to start another.
-fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
+/// Why an attempt could not be started.
+struct StartError {
+    reason: String,
+    /// It would fail the same way again ([`failure::is_deterministic`]).
+    deterministic: bool,
+}
+
+impl StartError {
+    fn transient(reason: String) -> StartError {
+        StartError {
+            reason,
+            deterministic: false,
+        }
+    }
+
+    fn deterministic(reason: String) -> StartError {
+        StartError {
+            reason,
+            deterministic: true,
+        }
+    }
+}
+
+impl From<String> for StartError {
+    /// The ResourceManager's answers: an outage is worth another attempt.
+    fn from(reason: String) -> StartError {
+        StartError::transient(reason)
+    }
+}
+
+/// After an attempt ended on its own: decide by policy whether and when to start another. A
+/// deterministic failure ends the job FAILED whatever the policy.
+fn schedule_after_end(job: &mut JobRecord, outcome: Outcome, deterministic: bool) {
     let respawn = &job.spec.job.respawn;
-    let again = match respawn.policy {
-        RespawnPolicy::Always => true,
-        RespawnPolicy::OnFailure => matches!(outcome, Outcome::Failed | Outcome::Unknown),
-        RespawnPolicy::OnSuccess => outcome == Outcome::Succeeded,
-        RespawnPolicy::No => false,
-    };
+    let again = !deterministic
+        && match respawn.policy {
+            RespawnPolicy::Always => true,
+            RespawnPolicy::OnFailure => matches!(outcome, Outcome::Failed | Outcome::Unknown),
+            RespawnPolicy::OnSuccess => outcome == Outcome::Succeeded,
+            RespawnPolicy::No => false,
+        };
     let ran_ms = job
         .attempts
         .last()
@@ -949,6 +1003,12 @@ fn schedule_after_end(job: &mut JobRecord, outcome: Outcome) {
             JobState::Failed
         };
         job.reason = job.attempts.last().and_then(|a| a.reason.clone());
+        if deterministic && respawn.policy != RespawnPolicy::No {
+            job.reason = Some(format!(
+                "{}; not respawned: it failed before it ran and would fail the same way again",
+                job.reason.as_deref().unwrap_or("failed")
+            ));
+        }
     }
 }
 
@@ -1004,7 +1064,7 @@ fn run_to_end(
                     matches!(child.try_wait(), Ok(Some(_)))
                 });
                 return Err(format!(
-                    "{} did not finish within {} s",
+                    "{} timed out: it did not finish within {} s",
                     argv[0],
                     timeout.as_secs()
                 ));

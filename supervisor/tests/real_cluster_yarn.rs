@@ -8,18 +8,24 @@
 mod common;
 
 use common::{env_json, live_apps, running_app, s, Supervisor};
-use dm_plugin_api::{ComponentFiles, ComponentPlugin, Engines, PlanRequest, Target};
+use dm_plugin_api::{
+    Arg, ComponentFiles, ComponentPlugin, Engines, PlanRequest, RespawnPolicy, Target,
+};
 use dm_plugin_flink::FlinkPlugin;
 use dm_supervisor::protocol::{JobSpec, JobState, Outcome, Request, Response};
 use dm_supervisor::yarn::ResourceManager;
 use serde_json::json;
 use std::time::Duration;
 
-#[test]
-fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoint() {
+/// A Flink streaming job planned by the real Flink plugin for YARN, in a temporary workdir.
+struct FlinkJobSpec {
+    spec: JobSpec,
+    component_tag: String,
+    work: tempfile::TempDir,
+}
+
+fn flink_job(app: &str, main_class: &str, application_args: &str) -> FlinkJobSpec {
     let env = env_json();
-    let rm_url = s(&env, "rm_url");
-    let rm = ResourceManager::new(&rm_url);
     let version = s(&env, "flink_default_version");
     let flink = &env["flink"][&version];
     let work = tempfile::tempdir().unwrap();
@@ -27,10 +33,9 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
     std::fs::create_dir_all(&workdir).unwrap();
     std::fs::copy(s(&env["jobs"], "flink_jar"), workdir.join("jobs.jar")).unwrap();
     std::fs::write(workdir.join("application.properties"), "").unwrap();
-    let app = format!("sup{}", std::process::id());
 
     let request = PlanRequest {
-        application: app.clone(),
+        application: app.to_string(),
         user: "dm".into(),
         component: ComponentFiles {
             component_type: "flink".into(),
@@ -41,8 +46,8 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
         },
         properties: json!({
             "component_main_jar": "jobs.jar",
-            "component_main_class": s(&env["jobs"], "flink_streaming_class"),
-            "component_application_args": format!("--name {app} --rate 20"),
+            "component_main_class": main_class,
+            "component_application_args": application_args,
         })
         .as_object()
         .unwrap()
@@ -81,6 +86,28 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
             ("FLINK_CONF_DIR".into(), s(flink, "conf_dir")),
         ],
     };
+    FlinkJobSpec {
+        spec,
+        component_tag,
+        work,
+    }
+}
+
+#[test]
+fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoint() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let app = format!("sup{}", std::process::id());
+    let FlinkJobSpec {
+        spec,
+        component_tag,
+        work,
+    } = flink_job(
+        &app,
+        &s(&env["jobs"], "flink_streaming_class"),
+        &format!("--name {app} --rate 20"),
+    );
     let id = spec.id.clone();
     let state_dir = work.path().join("supervisor");
     let sup = Supervisor::start(&state_dir, Some(&rm_url));
@@ -173,4 +200,57 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
         "nothing left on YARN"
     );
     assert!(matches!(sup.call(Request::Remove { id }), Response::Ok));
+}
+
+/// Seconds the supervisor gives a submit command (its `SUBMIT_TIMEOUT`), plus YARN's time to
+/// run an ApplicationMaster that fails at once.
+const SUBMIT_BOUND_SEC: u64 = 600 + 120;
+
+#[test]
+fn deterministic_submission_failures_end_failed_after_one_attempt_under_always() {
+    let env = env_json();
+    let rm_url = s(&env, "rm_url");
+    let rm = ResourceManager::new(&rm_url);
+    let sup_dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(sup_dir.path(), Some(&rm_url));
+
+    // Flink 1.x's `-yn 1` passed to the client untranslated: it takes `-yn` for the jar.
+    let app = format!("badargs{}", std::process::id());
+    let mut bad_args = flink_job(&app, &s(&env["jobs"], "flink_streaming_class"), "");
+    let argv = &mut bad_args.spec.job.submit.argv;
+    let at = argv
+        .iter()
+        .position(|a| *a == Arg::lit("yarn-application"))
+        .unwrap()
+        + 1;
+    argv.splice(at..at, [Arg::lit("-yn"), Arg::lit("1")]);
+    // A main class the jar does not have: the client submits, the ApplicationMaster fails.
+    let app2 = format!("badmain{}", std::process::id());
+    let bad_main = flink_job(&app2, "dm.examples.flink.NoSuchJob", "");
+
+    for (job, cause) in [(&bad_args, "-yn"), (&bad_main, "")] {
+        assert_eq!(job.spec.job.respawn.policy, RespawnPolicy::Always);
+        let id = job.spec.id.clone();
+        sup.call(Request::Start {
+            spec: Box::new(job.spec.clone()),
+        });
+        let failed = sup.wait_for(
+            &id,
+            "the job FAILED after its first attempt",
+            SUBMIT_BOUND_SEC,
+            |r| r.state == JobState::Failed || r.attempts.len() > 1,
+        );
+        assert_eq!(failed.state, JobState::Failed, "{failed:#?}");
+        assert_eq!(failed.attempts.len(), 1, "not respawned: {failed:#?}");
+        let reason = failed.reason.clone().unwrap_or_default();
+        assert!(
+            reason.contains(cause) && reason.contains("not respawned"),
+            "the reason names the cause: {reason}"
+        );
+        assert!(
+            live_apps(&rm, &job.component_tag).is_empty(),
+            "nothing left on YARN"
+        );
+        assert!(matches!(sup.call(Request::Remove { id }), Response::Ok));
+    }
 }

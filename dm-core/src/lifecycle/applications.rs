@@ -203,7 +203,7 @@ impl Engine {
             for (component, details) in components {
                 let dir = content.join(ty).join(component);
                 let bad = |e: String| DmError::BadRequest(format!("{ty}/{component}: {e}"));
-                let (props, _) = self
+                let (props, _, _) = self
                     .component_properties(name, component, details, by_type, user, &dir)
                     .map_err(bad)?;
                 let ctx = ComponentContext {
@@ -219,7 +219,8 @@ impl Engine {
         Ok(())
     }
 
-    /// A component's resolved properties, with the paths of its `hdfs.json` (in `dir`).
+    /// A component's resolved properties, with the paths of its `hdfs.json` (in `dir`, filled
+    /// with the properties as PNDA did) and what was said about them.
     fn component_properties(
         &self,
         application: &str,
@@ -228,8 +229,7 @@ impl Engine {
         overrides_by_type: Option<&Map<String, Value>>,
         user: &str,
         dir: &Path,
-    ) -> Result<(Map<String, Value>, Vec<HdfsPath>), String> {
-        let hdfs_paths = read_hdfs_paths(dir)?;
+    ) -> Result<(Map<String, Value>, Vec<HdfsPath>, Vec<String>), String> {
         let mut props = properties::resolve(&Layers {
             environment: &self.app_environment,
             defaults: details.properties(),
@@ -240,8 +240,9 @@ impl Engine {
             component,
             user,
         });
+        let (hdfs_paths, warnings) = read_hdfs_paths(dir, &props)?;
         props.extend(hdfs_paths.iter().map(HdfsPath::property));
-        Ok((props, hdfs_paths))
+        Ok((props, hdfs_paths, warnings))
     }
 
     fn run_create(
@@ -289,11 +290,14 @@ impl Engine {
             let by_type = overrides.get(ty).and_then(Value::as_object);
             for (component, details) in components {
                 let dir = app_dir.join(ty).join(component);
-                let (props, hdfs_paths) = self
+                let (props, hdfs_paths, warnings) = self
                     .component_properties(name, component, details, by_type, &op.user, &dir)
                     .map_err(|e| {
                         Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
                     })?;
+                for warning in warnings {
+                    log::warn!("{name} {ty} {component}: {warning}");
+                }
                 // Recorded before anything is made, so a rollback also undoes a half-made one.
                 let mut record = json!({
                     "component_name": component,
@@ -727,11 +731,19 @@ fn replace_last_record(data: &mut Map<String, Value>, ty: &str, record: Value) {
     }
 }
 
-/// A component's `hdfs.json`, if it has one.
-fn read_hdfs_paths(dir: &Path) -> Result<Vec<HdfsPath>, String> {
+/// A component's `hdfs.json`, if it has one, filled with its properties (PNDA templated it
+/// before use: `"path": "parquet/${component_application}"`).
+fn read_hdfs_paths(
+    dir: &Path,
+    props: &Map<String, Value>,
+) -> Result<(Vec<HdfsPath>, Vec<String>), String> {
     match std::fs::read_to_string(dir.join(hdfs_paths::FILE)) {
-        Ok(text) => hdfs_paths::parse(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(text) => hdfs_paths::parse(&dm_plugin_api::template::substitute(
+            &text,
+            props,
+            crate::properties::python_str,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), Vec::new())),
         Err(e) => Err(format!("cannot read {}: {e}", hdfs_paths::FILE)),
     }
 }

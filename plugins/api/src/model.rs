@@ -102,6 +102,10 @@ pub struct Plan {
     pub job: Option<Job>,
     #[serde(default)]
     pub oozie: Option<OozieJob>,
+    /// What the plugin changed or ignored in the component's properties (e.g. Flink 1.x
+    /// options translated); dmd logs them and keeps them with the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// An Oozie workflow or coordinator. dmd copies the component to `hdfs_dir`, submits the

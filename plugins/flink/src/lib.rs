@@ -9,6 +9,8 @@
 //! absent, not PNDA's obsolete `1.4`), `flink_job_type` (`streaming`, respawn `always` after 2 s;
 //! `batch`, respawn `no`), `flink_config_args` and `application_args` (argument lists, split
 //! like a shell would but never run through one), `respawn_type`, `respawn_timeout_sec`.
+//! Flink 1.x's YARN options in `flink_config_args` (`-yn 1 -yjm 1024 -ytm 1024`, PNDA's
+//! examples) are translated into configuration keys ([`legacy`]), with a warning each.
 //! - target `yarn`: YARN application mode (`flink run -t yarn-application`, or
 //!   `flink run-application` on Flink 1.x), named after the job and tagged so the supervisor
 //!   finds every attempt; restarts resume from the last savepoint. Stop: stop with a savepoint,
@@ -16,6 +18,8 @@
 //!   mode (`flink run -t yarn-per-job --detached`) on Flink 1.x; Flink 2 removed it, and asking
 //!   for it there is refused. The local target ignores the mode.
 //! - target `local`: `flink run -t local` on the edge node; stop by signal.
+
+mod legacy;
 
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
@@ -63,7 +67,7 @@ impl ComponentPlugin for FlinkPlugin {
         let (version, home) = flink_home(request)?;
         let flink = format!("{}/bin/flink", home.trim_end_matches('/'));
         let program = program(request, "flink")?;
-        let config_args = props.component_args("flink_config_args")?;
+        let legacy = legacy::translate(&props.component_args("flink_config_args")?)?;
         let application_args = props.component_args("application_args")?;
         let name = job_name(request);
 
@@ -83,7 +87,8 @@ impl ComponentPlugin for FlinkPlugin {
             (Target::Local, _) => argv.extend(["run", "-t", "local"].map(Arg::lit)),
         }
         if request.target == Target::Yarn {
-            argv.push(Arg::lit(format!("-Dyarn.application.name={name}")));
+            let yarn_name = legacy.yarn_name.as_deref().unwrap_or(&name);
+            argv.push(Arg::lit(format!("-Dyarn.application.name={yarn_name}")));
             argv.push(Arg::Slot {
                 prefix: "-Dyarn.tags=".into(),
                 slot: Slot::YarnTags,
@@ -93,7 +98,7 @@ impl ComponentPlugin for FlinkPlugin {
             flag: "-s".into(),
             if_set: Slot::RestoreFrom,
         });
-        argv.extend(config_args.into_iter().map(Arg::Literal));
+        argv.extend(legacy.args.into_iter().map(Arg::Literal));
         match program {
             Program::Jar { jar, main_class } => {
                 argv.extend([
@@ -141,6 +146,7 @@ impl ComponentPlugin for FlinkPlugin {
                 stop,
             }),
             oozie: None,
+            warnings: legacy.warnings,
         })
     }
 }

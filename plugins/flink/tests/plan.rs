@@ -349,3 +349,45 @@ fn validation_needs_application_properties() {
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].message, "missing file application.properties");
 }
+
+#[test]
+fn pndas_legacy_yarn_flags_are_translated_with_warnings_on_flink_1_and_2() {
+    for version in ["1.20", "2.3"] {
+        let mut props = JAR();
+        props["component_flink_version"] = json!(version);
+        // As in PNDA's flink-streaming-word-count example.
+        props["component_flink_config_args"] = json!("-yn 1 -yjm 1024 -ytm 1024 -ynm wordcount");
+        let plan = plan(&request(Target::Yarn, props));
+        let argv = first_attempt(&plan);
+        for wanted in [
+            "-Djobmanager.memory.process.size=1024m",
+            "-Dtaskmanager.memory.process.size=1024m",
+            "-Dyarn.application.name=wordcount",
+        ] {
+            assert!(
+                argv.iter().any(|a| a == wanted),
+                "{version}: {wanted} in {argv:?}"
+            );
+        }
+        assert!(
+            !argv.iter().any(|a| a.starts_with("-y")),
+            "{version}: no legacy option left: {argv:?}"
+        );
+        assert_eq!(plan.warnings.len(), 4, "{:?}", plan.warnings);
+        // The configuration keys come before the program, where Flink's CLI reads options.
+        let jar = argv.iter().position(|a| a.ends_with("job.jar")).unwrap();
+        let key = argv
+            .iter()
+            .position(|a| a.starts_with("-Djobmanager"))
+            .unwrap();
+        assert!(key < jar, "{argv:?}");
+    }
+}
+
+#[test]
+fn an_untranslatable_legacy_flag_is_refused_naming_it() {
+    let mut props = JAR();
+    props["component_flink_config_args"] = json!("-yn 2 -yid application_1_0001");
+    let err = FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
+    assert!(err.contains("-yid"), "{err}");
+}

@@ -172,6 +172,7 @@ impl ComponentPlugin for OoziePlugin {
                 user,
                 yarn_tags,
             }),
+            warnings: Vec::new(),
         })
     }
 }

@@ -164,6 +164,7 @@ impl ComponentPlugin for SparkStreamingPlugin {
                 stop,
             }),
             oozie: None,
+            warnings: Vec::new(),
         })
     }
 }
