@@ -661,15 +661,20 @@ fn spark_streaming_to_hbase_example_runs_and_stops() {
     );
 }
 
-/// PNDA's Python Spark Streaming examples are Python 2 (`print '…'`): spark-submit runs them
-/// on YARN unchanged, and the driver dies on its first line. dm reports that, and stops and
-/// destroys cleanly.
-fn python2_streaming(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)]) {
-    let mut run = Run::new(id, short, None);
-    run.upload_and_deploy(&package(id, placeholders));
+/// dm-supervisor's bound on a submit command (`SUBMIT_TIMEOUT` in supervisor/src/supervisor.rs).
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// PNDA's spark2-streaming-python example is Python 2 (`print '…'`): spark-submit runs it on
+/// YARN unchanged and the driver dies on its first line. dm shows it FAILED (not respawned: it
+/// failed before it ran), and stops and destroys cleanly.
+#[test]
+fn spark2_streaming_python_example_is_submitted_and_fails_on_python_3() {
+    let id = "spark2-streaming-example-app-python-1.0.0";
+    let mut run = Run::new(id, "s2p", None);
+    run.upload_and_deploy(&package(id, &[]));
     run.create();
     run.start();
-    let summary = run.step("start→failed", |r| {
+    let summary = run.step("start→FAILED", |r| {
         r.summary_until(
             "the summary to show the job FAILED on YARN",
             SUBMISSION_DEADLINE + observed(),
@@ -681,44 +686,75 @@ fn python2_streaming(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)]) {
             },
         )
     });
-    run.stop(DMD_OPERATION);
-    assert!(run.live_on_yarn().is_empty());
-    run.destroy(DMD_OPERATION);
     let component = summary[&run.app]
         .as_object()
         .unwrap()
         .values()
         .find(|c| c["yarnId"].is_string())
         .unwrap();
-    let yarn_id = component["yarnId"].as_str().unwrap();
-    assert_eq!(run.rm.app(yarn_id).unwrap().final_status, "FAILED");
+    let yarn_id = component["yarnId"].as_str().unwrap().to_string();
+    assert_eq!(run.rm.app(&yarn_id).unwrap().final_status, "FAILED");
     let attempts = run.rm.apps_tagged(&format!("dm-app-{}", run.app)).unwrap();
     assert_eq!(
         attempts.len(),
         1,
         "a job that fails at once is not respawned: {attempts:?}"
     );
+    run.stop(DMD_OPERATION);
+    assert!(run.live_on_yarn().is_empty());
+    run.destroy(DMD_OPERATION);
     run.report(&format!(
         "submitted to YARN as {yarn_id}; the Python 2 driver failed on Python 3 (FAILED in the summary, not respawned)"
     ));
 }
 
+/// PNDA's spark-streaming-python example passes `--jars hdfs:///pnda/deployment/app_packages/…`
+/// (Kafka 0.8 jars that PNDA's platform put there): spark-submit refuses before anything
+/// reaches YARN, and dm says so, with spark-submit's reason in the component's log, without
+/// respawning.
 #[test]
-fn spark_streaming_python_example_is_submitted_and_fails_on_python_3() {
+fn spark_streaming_python_example_fails_to_submit_without_pndas_platform_jars() {
     let env = env_json();
-    python2_streaming(
-        "spark-streaming-example-app-python-1.1.1",
-        "ssp",
+    let id = "spark-streaming-example-app-python-1.1.1";
+    let mut run = Run::new(id, "ssp", None);
+    run.upload_and_deploy(&package(
+        id,
         &[(
             "sparkStreaming/example/avro-1.8.1-py2.7.egg",
             empty_jar(&env),
         )],
+    ));
+    run.create();
+    run.start();
+    run.step("start→FAILED_TO_SUBMIT", |r| {
+        r.summary_until(
+            "the summary to show the submission failed",
+            SUBMIT_TIMEOUT + observed(),
+            |_, component| component["aggregate_status"] == "FAILED_TO_SUBMIT_TO_YARN",
+        )
+    });
+    let logs = run
+        .dmd
+        .get(&format!(
+            "/applications/{}/logs?user.name={}",
+            run.app, run.user
+        ))
+        .body;
+    let text = logs["sparkStreaming-example"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("File does not exist: hdfs://")
+            && text.contains("/pnda/deployment/app_packages"),
+        "the log names the missing platform jars: {logs:#}"
     );
-}
-
-#[test]
-fn spark2_streaming_python_example_is_submitted_and_fails_on_python_3() {
-    python2_streaming("spark2-streaming-example-app-python-1.0.0", "s2p", &[]);
+    assert!(run.live_on_yarn().is_empty());
+    run.stop(DMD_OPERATION);
+    run.destroy(DMD_OPERATION);
+    run.report(
+        "spark-submit refused: PNDA's platform jars (hdfs:///pnda/deployment/app_packages/) are not here; \
+         FAILED_TO_SUBMIT_TO_YARN, not respawned",
+    );
 }
 
 /// An Oozie package this env cannot run (its actions need a sharelib the env lacks): deploy,
@@ -742,9 +778,18 @@ fn oozie_create_only(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)], wh
     });
     run.destroy(DMD_OPERATION);
     run.report(&format!(
-        "created only ({why}); the Oozie job waited: {}",
-        summary[&run.app]
+        "created only ({why}); Oozie job {} waiting, summary {}",
+        oozie_component(&summary, &run.app)["oozieId"],
+        summary[&run.app]["aggregate_status"]
     ));
+}
+
+/// The Oozie component of `app` in a summary.
+fn oozie_component<'a>(summary: &'a Value, app: &str) -> &'a Value {
+    summary[app]
+        .as_object()
+        .and_then(|o| o.values().find(|c| c["oozieId"].is_string()))
+        .unwrap_or(&Value::Null)
 }
 
 const SPARK_ACTION: &str = "Oozie spark action: no Spark sharelib on the loopback cluster";
@@ -836,7 +881,9 @@ fn flink_wordcount_python_coordinator_runs_suspends_and_is_killed() {
     let suspended = run.summary_until("the coordinator SUSPENDED", observed(), status("SUSPENDED"));
     run.destroy(DMD_OPERATION);
     run.report(&format!(
-        "coordinator RUNNING then SUSPENDED, destroyed: {} / {}",
-        running[&run.app], suspended[&run.app]
+        "coordinator {} RUNNING then SUSPENDED (summary {} / {}), destroyed",
+        oozie_component(&running, &run.app)["oozieId"],
+        running[&run.app]["aggregate_status"],
+        suspended[&run.app]["aggregate_status"]
     ));
 }
