@@ -97,7 +97,8 @@ flink_homes = {{ "{version}" = "{flink['home']}" }}
 default_flink_version = "{version}"
 [supervisor]
 binary = "{os.path.join(RELEASE, 'dm-supervisor')}"
-yarn_rm = "{rm}"
+[yarn]
+rm_url = "{rm}"
 """)
     port = 5411
     base = f"http://127.0.0.1:{port}"

@@ -6,7 +6,7 @@ Steps: take a real `GET /ws/v1/cluster/apps?applicationTags=dm` answer (recorded
 loopback cluster's RM when it is up and holds dm applications, else bench/data/rm-apps-loopback.json,
 recorded the same way), scale it to N applications (each a copy of a recorded one with the ids,
 names and dm tags of application `bench<i>`, state RUNNING), and serve it on 127.0.0.1, counting
-requests. Start dmd (release build, `test` components, [cluster] rm_url = that server, a short
+requests. Start dmd (release build, `test` components, [yarn] rm_url = that server, a short
 status interval, health rounds rare so they stay out of the figures); upload, deploy, create and
 start N applications through the API; wait until every summary is RUNNING; then measure in
 windows: dmd's CPU time (utime + stime, whole process) and RM requests, each divided by the cycles
@@ -178,7 +178,7 @@ def main():
     port = free_port()
     config = os.path.join(work, "dm.toml")
     with open(config, "w") as f:
-        f.write(f'[cluster]\nrm_url = "{rm_url}"\n[status]\ninterval_secs = {args.interval}\n'
+        f.write(f'[yarn]\nrm_url = "{rm_url}"\n[status]\ninterval_secs = {args.interval}\n'
                 f'[health]\ninterval_secs = 170\n[lifecycle]\ntest_components = true\n')
     log = open(os.path.join(work, "dmd.log"), "w")
     dmd = subprocess.Popen([DMD, "--config", config, "--listen", f"127.0.0.1:{port}",

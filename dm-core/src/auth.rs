@@ -32,6 +32,8 @@ pub mod action {
     pub const APPLICATION_START: &str = "deployment_manager:application:start";
     pub const APPLICATION_STOP: &str = "deployment_manager:application:stop";
     pub const APPLICATION_DESTROY: &str = "deployment_manager:application:destroy";
+    /// dm's own: reading the notebook repositories of `jupyter` components.
+    pub const NOTEBOOKS_READ: &str = "deployment_manager:notebooks:read";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,7 +58,7 @@ impl Identity {
 }
 
 /// User names end up in paths (`application_hdfs_root`) and logs.
-fn check_user_name(user: &str) -> Result<(), DmError> {
+pub(crate) fn check_user_name(user: &str) -> Result<(), DmError> {
     let ok = !user.starts_with(['.', '-'])
         && user
             .chars()
@@ -299,6 +301,7 @@ impl Default for Policy {
                     REPOSITORY_READ,
                     REPOSITORY_WRITE,
                     REPOSITORY_DELETE,
+                    NOTEBOOKS_READ,
                 ]),
             ),
         ]);

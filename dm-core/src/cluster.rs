@@ -6,30 +6,48 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// `[cluster]`: the history servers. Its other keys named endpoints that have one key each
+/// elsewhere now; they are read for one release, with a warning ([`crate::config`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
-    /// The ResourceManager's web address (`http://rm:8088`); `supervisor.yarn_rm` when unset.
-    pub rm_url: Option<String>,
-    /// The NameNode's RPC address (`hdfs://nn:8020`), probed with hdfs-native.
-    pub namenode_url: Option<String>,
-    /// The NameNode's web address (`http://nn:9870`), for DataNode and capacity figures (JMX).
-    pub namenode_http_url: Option<String>,
     /// Flink HistoryServers, one per installed Flink version (`http://host:8082`).
     pub flink_history_urls: Vec<String>,
     pub spark_history_url: Option<String>,
-    /// Oozie's base URL (`http://host:11000/oozie`).
+    /// Deprecated: `[yarn] rm_url`.
+    pub rm_url: Option<String>,
+    /// Deprecated: `[hdfs] namenode`.
+    pub namenode_url: Option<String>,
+    /// Deprecated: `[hdfs] namenode_http`.
+    pub namenode_http_url: Option<String>,
+    /// Deprecated: `[oozie] url`.
     pub oozie_url: Option<String>,
 }
 
-impl ClusterConfig {
+/// Every service endpoint dmd observes and probes, each from its one configuration key.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// The ResourceManager's web address (`[yarn] rm_url`).
+    pub rm_url: Option<String>,
+    /// The NameNode's RPC address (`[hdfs] namenode`), probed with hdfs-native.
+    pub namenode_url: Option<String>,
+    /// The NameNode's web address (`[hdfs] namenode_http`), for DataNode and capacity figures.
+    pub namenode_http_url: Option<String>,
+    pub flink_history_urls: Vec<String>,
+    pub spark_history_url: Option<String>,
+    /// Oozie's base URL (`[oozie] url`).
+    pub oozie_url: Option<String>,
+}
+
+impl Endpoints {
+    /// Each endpoint's problems, named by its configuration key.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let http = [
-            ("cluster.rm_url", self.rm_url.as_ref()),
-            ("cluster.namenode_http_url", self.namenode_http_url.as_ref()),
+            ("yarn.rm_url", self.rm_url.as_ref()),
+            ("hdfs.namenode_http", self.namenode_http_url.as_ref()),
             ("cluster.spark_history_url", self.spark_history_url.as_ref()),
-            ("cluster.oozie_url", self.oozie_url.as_ref()),
+            ("oozie.url", self.oozie_url.as_ref()),
         ];
         let histories = self
             .flink_history_urls
@@ -44,9 +62,7 @@ impl ClusterConfig {
         }
         if let Some(url) = &self.namenode_url {
             if !url.starts_with("hdfs://") {
-                problems.push(format!(
-                    "cluster.namenode_url must be an hdfs:// URL, not {url:?}"
-                ));
+                problems.push(format!("hdfs.namenode must be an hdfs:// URL, not {url:?}"));
             }
         }
         problems

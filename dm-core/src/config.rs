@@ -31,12 +31,25 @@ pub struct Config {
     pub plugins: Plugins,
     pub jobs: Jobs,
     pub supervisor: SupervisorConfig,
+    pub yarn: YarnConfig,
     pub hdfs: crate::hdfs::HdfsConfig,
     pub oozie: crate::oozie::OozieConfig,
+    pub jupyter: Jupyter,
     /// The cluster's service endpoints, for status observation and health probes.
     pub cluster: crate::cluster::ClusterConfig,
     pub status: crate::status::StatusConfig,
     pub health: crate::health::HealthConfig,
+    /// Filling what is unset from dmd's surroundings ([`crate::discovery`]).
+    pub discovery: crate::discovery::DiscoveryConfig,
+    /// What discovery filled in and what is missing, for `GET /plugins`; not configurable.
+    #[serde(skip)]
+    pub discovered: crate::discovery::Report,
+    /// Keys still used under their old names, each naming its new one ([`Config::load`]).
+    #[serde(skip)]
+    pub deprecated: Vec<String>,
+    /// The same endpoint given different values under its old and new keys.
+    #[serde(skip)]
+    conflicts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -63,6 +76,15 @@ pub struct Jobs {
     pub env: BTreeMap<String, String>,
 }
 
+/// `jupyter` components' notebooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jupyter {
+    /// The users' notebook repositories, `jupyter-<user>` each (PNDA's `git_repos_root`);
+    /// `<data_dir>/git-repos` when unset. Served read-only at `/notebooks/jupyter-<user>`.
+    pub repos_root: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SupervisorConfig {
@@ -70,8 +92,18 @@ pub struct SupervisorConfig {
     pub dir: Option<PathBuf>,
     /// The binary dmd starts when no supervisor answers; `dm-supervisor` beside `dmd` when unset.
     pub binary: Option<PathBuf>,
-    /// The ResourceManager's web address, for jobs on YARN (e.g. `http://rm:8088`).
+    /// Deprecated: `[yarn] rm_url`.
     pub yarn_rm: Option<String>,
+}
+
+/// YARN's ResourceManager: one key per endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct YarnConfig {
+    /// Its web address (`http://rm:8088`): jobs on YARN, status, health.
+    pub rm_url: Option<String>,
+    /// Its RPC address (`rm:8032`), for the Flink jobs Oozie's actions submit.
+    pub rm_address: Option<String>,
 }
 
 impl Default for Jobs {
@@ -188,11 +220,17 @@ impl Default for Config {
             plugins: Plugins::default(),
             jobs: Jobs::default(),
             supervisor: SupervisorConfig::default(),
+            yarn: YarnConfig::default(),
             hdfs: Default::default(),
             oozie: Default::default(),
+            jupyter: Default::default(),
             cluster: Default::default(),
             status: Default::default(),
             health: Default::default(),
+            discovery: Default::default(),
+            discovered: Default::default(),
+            deprecated: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 }
@@ -297,13 +335,95 @@ impl Config {
             }
         }
         let origin = file.map_or_else(|| "the defaults".to_string(), |p| p.display().to_string());
-        Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| anyhow::anyhow!("configuration from {origin}: {e}"))
+        let mut config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| anyhow::anyhow!("configuration from {origin}: {e}"))?;
+        config.move_deprecated_keys();
+        Ok(config)
+    }
+
+    /// Endpoints used to have several keys; each has one now. The old keys are read for one
+    /// release: their value moves to the new key, with a warning naming it; different values
+    /// under both are a problem.
+    fn move_deprecated_keys(&mut self) {
+        let (mut deprecated, mut conflicts) = (Vec::new(), Vec::new());
+        let mut move_key = |old: &str,
+                            new: &str,
+                            value: Option<String>,
+                            target: &mut Option<String>| {
+            let Some(value) = value else { return };
+            deprecated.push(format!(
+                "{old} is deprecated and will be removed: use {new}"
+            ));
+            match target {
+                Some(current) if *current != value => conflicts.push(format!(
+                    "{old} ({value:?}) and {new} ({current:?}) name the same endpoint differently: keep {new}"
+                )),
+                Some(_) => {}
+                None => *target = Some(value),
+            }
+        };
+        let yarn = &mut self.yarn;
+        move_key(
+            "supervisor.yarn_rm",
+            "yarn.rm_url",
+            self.supervisor.yarn_rm.take(),
+            &mut yarn.rm_url,
+        );
+        move_key(
+            "cluster.rm_url",
+            "yarn.rm_url",
+            self.cluster.rm_url.take(),
+            &mut yarn.rm_url,
+        );
+        move_key(
+            "jobs.engines.yarn_rm_url",
+            "yarn.rm_url",
+            self.jobs.engines.yarn_rm_url.take(),
+            &mut yarn.rm_url,
+        );
+        move_key(
+            "jobs.engines.yarn_rm_address",
+            "yarn.rm_address",
+            self.jobs.engines.yarn_rm_address.take(),
+            &mut yarn.rm_address,
+        );
+        move_key(
+            "cluster.namenode_url",
+            "hdfs.namenode",
+            self.cluster.namenode_url.take(),
+            &mut self.hdfs.namenode,
+        );
+        move_key(
+            "cluster.namenode_http_url",
+            "hdfs.namenode_http",
+            self.cluster.namenode_http_url.take(),
+            &mut self.hdfs.namenode_http,
+        );
+        move_key(
+            "cluster.oozie_url",
+            "oozie.url",
+            self.cluster.oozie_url.take(),
+            &mut self.oozie.url,
+        );
+        self.deprecated = deprecated;
+        self.conflicts = conflicts;
+    }
+
+    /// The service endpoints, each from its one key.
+    pub fn endpoints(&self) -> crate::cluster::Endpoints {
+        crate::cluster::Endpoints {
+            rm_url: self.yarn.rm_url.clone(),
+            namenode_url: self.hdfs.namenode.clone(),
+            namenode_http_url: self.hdfs.namenode_http.clone(),
+            flink_history_urls: self.cluster.flink_history_urls.clone(),
+            spark_history_url: self.cluster.spark_history_url.clone(),
+            oozie_url: self.oozie.url.clone(),
+        }
     }
 
     /// Everything that would stop dmd from running correctly, as one message per problem.
     pub fn validate(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems = self.conflicts.clone();
         if self.storage.data_dir.is_none() {
             problems.push(
                 "storage.data_dir is not set (pass --data-dir or set [storage] data_dir)"
@@ -346,13 +466,13 @@ impl Config {
                 problems.push(format!("plugins.dir {} is not a folder", dir.display()));
             }
         }
-        if self.jobs.target == dm_plugin_api::Target::Yarn && self.supervisor.yarn_rm.is_none() {
+        if self.jobs.target == dm_plugin_api::Target::Yarn && self.yarn.rm_url.is_none() {
             problems.push(
-                "jobs.target \"yarn\" needs supervisor.yarn_rm (the ResourceManager's web address)"
+                "jobs.target \"yarn\" needs yarn.rm_url (the ResourceManager's web address)"
                     .to_string(),
             );
         }
-        problems.extend(self.cluster.problems());
+        problems.extend(self.endpoints().problems());
         problems.extend(self.status.problems());
         problems.extend(self.health.problems());
         if let Some(path) = &self.logging.config {
@@ -375,6 +495,13 @@ impl Config {
             .dir
             .clone()
             .unwrap_or_else(|| self.data_dir().join("supervisor"))
+    }
+
+    pub fn jupyter_repos_root(&self) -> PathBuf {
+        self.jupyter
+            .repos_root
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("git-repos"))
     }
 
     pub fn repository_dir(&self) -> PathBuf {
@@ -432,6 +559,63 @@ mod tests {
             !config.lifecycle.test_components,
             "the test component type is off by default"
         );
+    }
+
+    #[test]
+    fn old_endpoint_keys_still_work_with_a_warning_naming_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dm.toml");
+        std::fs::write(
+            &file,
+            "[supervisor]\nyarn_rm = \"http://rm:8088\"\n[cluster]\noozie_url = \"http://oozie:11000/oozie\"\nnamenode_http_url = \"http://nn:9870\"\n[jobs.engines]\nyarn_rm_address = \"rm:8032\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), vars(&[])).unwrap();
+        assert_eq!(config.yarn.rm_url.as_deref(), Some("http://rm:8088"));
+        assert_eq!(config.yarn.rm_address.as_deref(), Some("rm:8032"));
+        assert_eq!(
+            config.oozie.url.as_deref(),
+            Some("http://oozie:11000/oozie")
+        );
+        assert_eq!(
+            config.endpoints().namenode_http_url.as_deref(),
+            Some("http://nn:9870")
+        );
+        assert_eq!(config.endpoints().rm_url.as_deref(), Some("http://rm:8088"));
+        assert_eq!(
+            config.deprecated,
+            [
+                "supervisor.yarn_rm is deprecated and will be removed: use yarn.rm_url",
+                "jobs.engines.yarn_rm_address is deprecated and will be removed: use yarn.rm_address",
+                "cluster.namenode_http_url is deprecated and will be removed: use hdfs.namenode_http",
+                "cluster.oozie_url is deprecated and will be removed: use oozie.url",
+            ]
+        );
+        assert!(config.validate().iter().all(|p| !p.contains("endpoint")));
+    }
+
+    #[test]
+    fn one_endpoint_with_two_values_is_a_problem_naming_both_keys() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("DMD__YARN__RM_URL", "http://rm-a:8088"),
+                ("DMD__CLUSTER__RM_URL", "http://rm-b:8088"),
+                ("DMD__STORAGE__DATA_DIR", "/tmp/dm"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.yarn.rm_url.as_deref(), Some("http://rm-a:8088"));
+        let problems = config.validate();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("cluster.rm_url") && p.contains("yarn.rm_url")),
+            "{problems:?}"
+        );
+        // New keys alone: no warning.
+        let clean = Config::load(None, vars(&[("DMD__YARN__RM_URL", "http://rm:8088")])).unwrap();
+        assert!(clean.deprecated.is_empty());
     }
 
     #[test]

@@ -16,13 +16,16 @@ use std::time::Duration;
 pub struct HdfsConfig {
     /// The NameNode, e.g. `hdfs://namenode:8020`. HDFS features are off when unset.
     pub namenode: Option<String>,
+    /// The NameNode's web address, e.g. `http://namenode:9870`, for the health probe's DataNode
+    /// and capacity figures (JMX).
+    pub namenode_http: Option<String>,
     /// The HDFS user dmd acts as (simple authentication); the OS user running dmd when unset.
     pub user: Option<String>,
 }
 
 /// Every call gives up after this long: a NameNode that does not answer must not hold a
 /// lifecycle operation (and its application's lock) for ever.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Hdfs {
     client: Client,

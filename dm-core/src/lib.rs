@@ -8,7 +8,7 @@
 //! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
 //! (components run by runtime plugins and the supervisor), [`properties`]
 //! (property layering), [`hdfs`] (HDFS client), [`hdfs_paths`] (PNDA's `hdfs.json`), [`oozie`] (Oozie's REST
-//! API) and [`oozie_job`] (Oozie plans carried out), [`oozie_summary`] (PNDA's Oozie summary),
+//! API) and [`oozie_job`] (Oozie plans carried out), [`notebooks`] (Jupyter notebooks in git), [`oozie_summary`] (PNDA's Oozie summary),
 //! [`status`] (what applications really do, observed on YARN) and [`health`] (platform health
 //! probes) with [`cluster`] (their endpoints), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
 //! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
@@ -19,6 +19,7 @@ pub mod callbacks;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod hdfs;
 pub mod hdfs_paths;
@@ -28,6 +29,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod notebooks;
 pub mod oozie;
 pub mod oozie_job;
 pub mod oozie_summary;

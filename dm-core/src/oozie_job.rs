@@ -127,7 +127,7 @@ impl OozieRunner {
             return Ok(());
         };
         let rm = self.rm.as_ref().ok_or(
-            "the job starts YARN applications of its own, but no ResourceManager is configured ([supervisor] yarn_rm)",
+            "the job starts YARN applications of its own, but no ResourceManager is configured ([yarn] rm_url)",
         )?;
         for app in rm.apps_tagged(narrowest)? {
             if !app.is_final() && app.has_tags(&job.yarn_tags) {

@@ -3,17 +3,19 @@
 //! Create asks the plugin for a plan and renders the files it lists (PNDA's templating), and
 //! keeps the plan as the component's create data; start hands the plan's job to the
 //! supervisor, stop and destroy ask the supervisor to stop and forget it. An Oozie plan is
-//! carried out by [`OozieRunner`] instead. The supervisor is
+//! carried out by [`OozieRunner`] instead, a notebooks plan by [`NotebookRepos`]. The supervisor is
 //! started (detached) the first time it is needed, so one `dmd` still runs everything.
 
 use crate::config::Config;
 use crate::hdfs::Hdfs;
+use crate::notebooks::NotebookRepos;
 use crate::oozie_job::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;
+use dm_plugin_api::identity;
 use dm_plugin_api::template::substitute;
-use dm_plugin_api::{ComponentFiles, Engines, OozieJob, Plan, PlanRequest, Target};
+use dm_plugin_api::{ComponentFiles, Engines, Notebooks, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, JobSpec, Request, Response};
 use packaging::ComponentRules;
@@ -21,6 +23,10 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The longest dmd waits for the supervisor's answer: a stop with a savepoint of a job still
+/// deploying takes up to 90 s of waiting plus 120 s per stop step.
+pub const SUPERVISOR_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How dmd reaches the supervisor, starting it when none answers.
 pub struct SupervisorLink {
@@ -38,7 +44,7 @@ impl SupervisorLink {
             here.and_then(|exe| exe.parent().map(|d| d.join("dm-supervisor")))
                 .unwrap_or_else(|| PathBuf::from("dm-supervisor"))
         });
-        let args = match &config.supervisor.yarn_rm {
+        let args = match &config.yarn.rm_url {
             Some(rm) => vec!["--yarn-rm".to_string(), rm.clone()],
             None => Vec::new(),
         };
@@ -67,7 +73,7 @@ impl SupervisorLink {
     pub fn call(&self, request: Request) -> Result<Response, String> {
         self.ensure_running()?;
         self.client
-            .call(&request, Duration::from_secs(600))
+            .call(&request, SUPERVISOR_CALL_TIMEOUT)
             .map_err(|e| format!("supervisor: {e}"))
     }
 }
@@ -84,9 +90,10 @@ pub struct JobSettings {
 impl JobSettings {
     pub fn from_config(config: &Config) -> JobSettings {
         let mut engines = config.jobs.engines.clone();
-        if engines.yarn_rm_url.is_none() {
-            engines.yarn_rm_url = config.supervisor.yarn_rm.clone();
-        }
+        engines.git_repos_root = Some(config.jupyter_repos_root().display().to_string());
+        // What plugins plan with comes from dmd's one key per endpoint.
+        engines.yarn_rm_url = config.yarn.rm_url.clone();
+        engines.yarn_rm_address = config.yarn.rm_address.clone();
         if engines.cluster_env.is_empty() {
             // Edge node and cluster nodes are alike unless the configuration says otherwise.
             engines.cluster_env = ["JAVA_HOME", "HADOOP_CONF_DIR", "HADOOP_CLASSPATH"]
@@ -111,6 +118,8 @@ pub struct PluginRuntime {
     hdfs: Option<Arc<Hdfs>>,
     /// For Oozie plans; `None` when Oozie or HDFS is not configured.
     oozie: Option<Arc<OozieRunner>>,
+    /// For notebooks plans.
+    notebooks: Arc<NotebookRepos>,
 }
 
 impl PluginRuntime {
@@ -120,6 +129,7 @@ impl PluginRuntime {
         supervisor: Arc<SupervisorLink>,
         hdfs: Option<Arc<Hdfs>>,
         oozie: Option<Arc<OozieRunner>>,
+        notebooks: Arc<NotebookRepos>,
     ) -> PluginRuntime {
         PluginRuntime {
             plugin,
@@ -127,6 +137,7 @@ impl PluginRuntime {
             supervisor,
             hdfs,
             oozie,
+            notebooks,
         }
     }
 
@@ -196,20 +207,29 @@ impl PluginRuntime {
         ctx: &ComponentContext,
     ) -> Result<(Plan, Option<&OozieRunner>), String> {
         let plan = self.plan(ctx)?;
-        let runner = match (&plan.job, &plan.oozie) {
-            (Some(_), None) => None,
-            (None, Some(_)) => Some(self.oozie_runner()?),
-            _ => {
-                return Err(format!(
-                    "plugin {} planned {} to run; exactly one job or one Oozie job is needed",
-                    self.plugin.component_type_name(),
-                    if plan.job.is_some() {
-                        "a job and an Oozie job"
-                    } else {
-                        "nothing"
-                    }
-                ))
-            }
+        let planned = [
+            plan.job.as_ref().map(|_| "a job"),
+            plan.oozie.as_ref().map(|_| "an Oozie job"),
+            plan.notebooks.as_ref().map(|_| "notebooks"),
+        ];
+        let planned: Vec<&str> = planned.into_iter().flatten().collect();
+        if planned.len() != 1 {
+            return Err(format!(
+                "plugin {} planned {}; exactly one job, Oozie job or set of notebooks is needed",
+                self.plugin.component_type_name(),
+                if planned.is_empty() {
+                    "nothing to run".to_string()
+                } else {
+                    planned.join(" and ")
+                }
+            ));
+        }
+        if let Some(notebooks) = &plan.notebooks {
+            self.notebooks.check(notebooks)?;
+        }
+        let runner = match plan.oozie {
+            Some(_) => Some(self.oozie_runner()?),
+            None => None,
         };
         Ok((plan, runner))
     }
@@ -229,10 +249,12 @@ impl PluginRuntime {
 
     /// The supervisor's id of a component's job.
     pub fn job_id(ctx: &ComponentContext) -> String {
-        format!(
-            "{}/{}/{}",
-            ctx.application, ctx.component_type, ctx.component
-        )
+        identity::job_id(ctx.application, ctx.component_type, ctx.component)
+    }
+
+    /// The notebooks of a component created from a notebooks plan.
+    fn notebooks_of(data: &Value) -> Option<Notebooks> {
+        serde_json::from_value(data["plan"]["notebooks"].clone()).ok()
     }
 
     fn plan_of(data: &Value) -> Result<Plan, String> {
@@ -266,6 +288,9 @@ impl ComponentRuntime for PluginRuntime {
         for file in &plan.render {
             render(&ctx.dir.join(file), ctx.properties)?;
         }
+        if let Some(notebooks) = &plan.notebooks {
+            self.notebooks.create(notebooks, ctx.dir)?;
+        }
         match (runner, &plan.oozie) {
             (Some(runner), Some(job)) => {
                 let submitted = runner.create(job, ctx.dir, ctx.properties)?;
@@ -276,6 +301,10 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        if Self::notebooks_of(data).is_some() {
+            // Committed at create: nothing runs.
+            return Ok(());
+        }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             let id = id.ok_or("the component's create data has no Oozie job id")?;
             return self.oozie_runner()?.start(&job, &id);
@@ -311,6 +340,9 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        if Self::notebooks_of(data).is_some() {
+            return Ok(());
+        }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             return match id {
                 Some(id) => self.oozie_runner()?.stop(&job, &id),
@@ -332,6 +364,9 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn logs(&self, ctx: &ComponentContext, data: &Value) -> Result<Value, String> {
+        if Self::notebooks_of(data).is_some() {
+            return Ok(Value::Null);
+        }
         if let Some((_, id)) = Self::oozie_job_of(data) {
             return match id {
                 Some(id) => self.oozie_runner()?.logs(&id),
@@ -367,14 +402,21 @@ impl ComponentRuntime for PluginRuntime {
         if let Some((job, id)) = Self::oozie_job_of(data) {
             return self.oozie_runner()?.destroy(&job, id.as_deref());
         }
+        if let Some(notebooks) = Self::notebooks_of(data) {
+            return self.notebooks.destroy(&notebooks);
+        }
         if data.is_null() {
             // Create failed or was cut short before recording anything: plan again to learn what
-            // it may have left (a staged folder, a submitted Oozie job).
-            if let Ok(Plan {
-                oozie: Some(job), ..
-            }) = self.plan(ctx)
-            {
-                return self.oozie_runner()?.destroy(&job, None);
+            // it may have left (a staged folder, a submitted Oozie job, a notebooks folder).
+            match self.plan(ctx) {
+                Ok(Plan {
+                    oozie: Some(job), ..
+                }) => return self.oozie_runner()?.destroy(&job, None),
+                Ok(Plan {
+                    notebooks: Some(notebooks),
+                    ..
+                }) => return self.notebooks.destroy(&notebooks),
+                _ => {}
             }
         }
         self.stop(ctx, data)?;

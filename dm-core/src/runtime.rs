@@ -1,6 +1,6 @@
 //! The one interface through which the lifecycle engine acts on components:
 //! [`ComponentRuntime`] (create/start/stop/destroy), one per component type. The real runtimes
-//! (Flink, Spark, Oozie) arrive as plugins; this module also holds the built-in no-op `test`
+//! (Flink, Spark, Oozie, Jupyter) arrive as plugins; this module also holds the built-in no-op `test`
 //! type, enabled only by `[lifecycle] test_components = true`, whose components keep their
 //! state in a file so tests can see what was done to them.
 

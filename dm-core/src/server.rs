@@ -10,6 +10,7 @@ use crate::health::{self, HealthBoard};
 use crate::hooks::PauseHook;
 use crate::lifecycle::{Dirs, Engine, EngineParts};
 use crate::metrics::Metrics;
+use crate::notebooks::NotebookRepos;
 use crate::oozie_job::OozieRunner;
 use crate::plugin_runtime::{JobSettings, PluginRuntime, SupervisorLink};
 use crate::registry::Registry;
@@ -49,8 +50,8 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
             oozie: Arc::new(oozie),
             hdfs: Arc::clone(hdfs),
             rm: config
-                .supervisor
-                .yarn_rm
+                .yarn
+                .rm_url
                 .as_deref()
                 .map(dm_supervisor::yarn::ResourceManager::new),
         })),
@@ -62,9 +63,17 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         }
         _ => None,
     };
+    let notebooks = Arc::new(NotebookRepos::new(config.jupyter_repos_root()));
     let mut rules = RuleSet::builtin();
     let mut runtimes = Runtimes::default();
-    let plugins = load_plugins(config, hdfs.clone(), oozie, &mut rules, &mut runtimes)?;
+    let plugins = load_plugins(
+        config,
+        hdfs.clone(),
+        oozie,
+        Arc::clone(&notebooks),
+        &mut rules,
+        &mut runtimes,
+    )?;
     if config.lifecycle.test_components {
         log::warn!("the no-op `test` component type is enabled (lifecycle.test_components): not for production");
         enable_test_components(&mut rules, &mut runtimes);
@@ -120,6 +129,8 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         endpoints: Value::Object(endpoints),
         max_upload_bytes: config.repository.max_upload_bytes,
         plugins,
+        notebooks,
+        discovered: config.discovered.clone(),
         data_lock: lock,
     }))
 }
@@ -131,17 +142,7 @@ fn observe(
     registry: &Arc<Registry>,
     engine: &Arc<Engine>,
 ) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
-    let mut cluster = config.cluster.clone();
-    // One place to name a service is enough.
-    if cluster.rm_url.is_none() {
-        cluster.rm_url = config.supervisor.yarn_rm.clone();
-    }
-    if cluster.namenode_url.is_none() {
-        cluster.namenode_url = config.hdfs.namenode.clone();
-    }
-    if cluster.oozie_url.is_none() {
-        cluster.oozie_url = config.oozie.url.clone();
-    }
+    let cluster = config.endpoints();
     let status = status::start(
         &config.status,
         status::Sources {
@@ -170,6 +171,7 @@ fn load_plugins(
     config: &Config,
     hdfs: Option<Arc<Hdfs>>,
     oozie: Option<Arc<OozieRunner>>,
+    notebooks: Arc<NotebookRepos>,
     rules: &mut RuleSet,
     runtimes: &mut Runtimes,
 ) -> anyhow::Result<Vec<PluginInfo>> {
@@ -209,6 +211,7 @@ fn load_plugins(
             Arc::clone(&supervisor),
             hdfs.clone(),
             oozie.clone(),
+            Arc::clone(&notebooks),
         )));
         infos.push(info);
     }

@@ -192,3 +192,29 @@ fn every_example_package_builds_and_validates() {
         examples.display()
     );
 }
+
+/// `dmctl … | head`: the reader goes away; dmctl ends quietly with a writer's usual status.
+#[test]
+fn a_closed_pipe_ends_dmctl_quietly() {
+    let work = tempfile::tempdir().unwrap();
+    dm_testkit::write_sample_folder(work.path(), "sample-1.0.0").unwrap();
+    let built = dmctl(&["package", "build", "sample-1.0.0"], work.path());
+    assert!(built.status.success(), "{}", stderr(&built));
+    // `true` exits without reading: dmctl's first write meets a closed pipe.
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; for i in 1 2 3 4 5 6 7 8; do \"$0\" package inspect sample-1.0.0.tar.gz; done | true",
+            env!("CARGO_BIN_EXE_dmctl"),
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&out), "", "no panic, no message");
+    // 128 + SIGPIPE: what `yes | true` reports under pipefail.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(141)),
+        "{:?}",
+        out.status
+    );
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A plugins folder with the three plugins and a file that is not one.
+/// A plugins folder with the four plugins and a file that is not one.
 fn plugins_dir(root: &Path) -> PathBuf {
     let dir = root.join("plugins");
     std::fs::create_dir_all(&dir).unwrap();
@@ -20,6 +20,7 @@ fn plugins_dir(root: &Path) -> PathBuf {
         "dm_plugin_flink",
         "dm_plugin_spark_streaming",
         "dm_plugin_oozie",
+        "dm_plugin_jupyter",
     ] {
         std::fs::copy(built_cdylib(lib), dir.join(format!("lib{lib}.so"))).unwrap();
     }
@@ -76,15 +77,19 @@ fn plugins_are_listed_and_check_packages_and_a_broken_one_is_skipped() {
     let (dmd, _supervisor) = start(root.path());
     let plugins = dmd.get("/plugins");
     assert_eq!(plugins.code, 200);
-    let types: Vec<&str> = plugins
-        .body
+    let types: Vec<&str> = plugins.body["plugins"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["flink", "oozie", "sparkStreaming"]);
-    assert_eq!(plugins.body[0]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(types, ["flink", "jupyter", "oozie", "sparkStreaming"]);
+    assert_eq!(
+        plugins.body["plugins"][0]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    // Configured, not discovered: nothing found on its own, and no engine configured.
+    assert_eq!(plugins.body["found"], json!([]));
     assert!(
         dmd.log_text()
             .contains("libbroken.so refused: not a loadable library"),

@@ -14,8 +14,8 @@
 mod common;
 
 use common::{
-    current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd, Options,
-    SupervisorGuard,
+    bounds, current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd,
+    Options, SupervisorGuard,
 };
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use dm_testkit::TarGz;
@@ -115,10 +115,10 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     dmd.started(&app, "streams-1.0.0", &user);
 
     // Both components RUNNING on YARN, named and tagged by dm.
-    let flink_app = wait_for("the Flink job RUNNING on YARN", 300, || {
+    let flink_app = wait_for("the Flink job RUNNING on YARN", bounds::TO_RUNNING, || {
         one_running(&rm, &app, flink_tag)
     });
-    let spark_app = wait_for("the Spark job RUNNING on YARN", 300, || {
+    let spark_app = wait_for("the Spark job RUNNING on YARN", bounds::TO_RUNNING, || {
         one_running(&rm, &app, spark_tag)
     });
     assert_eq!(
@@ -132,7 +132,7 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
 
     // Killed from outside: resubmitted (respawn always), and only one copy runs.
     rm.kill(&flink_app).unwrap();
-    let resubmitted = wait_for("the Flink job resubmitted", 300, || {
+    let resubmitted = wait_for("the Flink job resubmitted", bounds::RESPAWN, || {
         one_running(&rm, &app, flink_tag).filter(|id| *id != flink_app)
     });
 
@@ -217,7 +217,7 @@ fn flink_and_spark_streaming_apps_on_yarn_survive_crashes_and_stop_cleanly() {
     // (here the Flink attempt killed from outside), dmd removes them.
     let hdfs = dm_core::hdfs::Hdfs::from_config(&dm_core::hdfs::HdfsConfig {
         namenode: Some(s(&env, "namenode_url")),
-        user: None,
+        ..Default::default()
     })
     .unwrap()
     .unwrap();
@@ -261,14 +261,21 @@ fn flink_1_per_job_mode_runs_on_yarn_and_stops_with_a_savepoint() {
     let user = current_user();
     dmd.started(&app, "perjob-1.0.0", &user);
     let tag = "dm-component-flink-job";
-    let yarn_id = wait_for("the per-job cluster to run on YARN", 300, || {
-        one_running(&rm, &app, tag)
-    });
-    wait_for("the supervisor to follow the YARN application", 120, || {
-        let job = supervisor_state(root.path())["jobs"][format!("{app}/flink/job")].clone();
-        (job["state"] == "running" && job["attempts"][0]["yarn_application_id"] == yarn_id.as_str())
+    let yarn_id = wait_for(
+        "the per-job cluster to run on YARN",
+        bounds::TO_RUNNING,
+        || one_running(&rm, &app, tag),
+    );
+    wait_for(
+        "the supervisor to follow the YARN application",
+        bounds::NOTICE,
+        || {
+            let job = supervisor_state(root.path())["jobs"][format!("{app}/flink/job")].clone();
+            (job["state"] == "running"
+                && job["attempts"][0]["yarn_application_id"] == yarn_id.as_str())
             .then_some(())
-    });
+        },
+    );
 
     assert_eq!(
         dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
@@ -327,7 +334,7 @@ fn a_flink_batch_app_runs_to_completion_and_is_not_restarted() {
     });
     assert_eq!(finished.final_status, "SUCCEEDED", "{finished:?}");
     let id = format!("{app}/flink/job");
-    let job = wait_for("the supervisor to see the end", 60, || {
+    let job = wait_for("the supervisor to see the end", bounds::NOTICE, || {
         let job = supervisor_state(root.path())["jobs"][&id].clone();
         (job["state"] == "ended").then_some(job)
     });

@@ -184,6 +184,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn.clone()),
         user: None,
+        ..HdfsConfig::default()
     })
     .unwrap()
     .unwrap();
@@ -354,6 +355,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let hdfs = Hdfs::from_config(&HdfsConfig {
         namenode: Some(nn),
         user: None,
+        ..HdfsConfig::default()
     })
     .unwrap()
     .unwrap();
@@ -401,6 +403,7 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
             Hdfs::from_config(&HdfsConfig {
                 namenode: Some(nn.clone()),
                 user: None,
+                ..HdfsConfig::default()
             })
             .unwrap()
             .unwrap(),
@@ -498,8 +501,8 @@ fn flink_through_oozie(
     let root = tempfile::tempdir().unwrap();
     let extra = format!(
         "[jobs.engines]\ndefault_flink_version = \"{version}\"\nflink_dists = {{ \"{version}\" = \"{nn}{dist}\" }}\n\
-         yarn_rm_address = \"{rm_address}\"\npython = \"{python}\"\n\n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
-         [supervisor]\nyarn_rm = \"{rm}\"\n",
+         python = \"{python}\"\n\n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
+         [yarn]\nrm_url = \"{rm}\"\nrm_address = \"{rm_address}\"\n",
         nn = s(&env, "namenode_url"),
         rm_address = s(&env, "rm_address"),
         java = s(&env, "java_home"),

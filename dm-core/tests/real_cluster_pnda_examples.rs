@@ -243,21 +243,14 @@ fn package(id: &str, placeholders: &[(&str, Vec<u8>)]) -> Vec<u8> {
 fn plugin_dmd(root: &Path, env: &Value, flink_dist: Option<&str>) -> (Dmd, SupervisorGuard) {
     let guard = SupervisorGuard(root.join("data/supervisor"));
     let version = s(env, "flink_default_version");
+    // Flink, Spark Streaming, YARN, HDFS and Oozie from jobs_config; Oozie's and Jupyter's plugins.
     let mut config = jobs_config(root, env, "yarn", &version);
-    std::fs::copy(
-        built_cdylib("dm_plugin_oozie"),
-        root.join("plugins/libdm_plugin_oozie.so"),
-    )
-    .unwrap();
-    // The jupyter plugin, once dm-core's tests build it (literary-word-count's notebook).
-    let jupyter = built_cdylib("dm_plugin_oozie").with_file_name("libdm_plugin_jupyter.so");
-    if jupyter.exists() {
-        std::fs::copy(&jupyter, root.join("plugins/libdm_plugin_jupyter.so")).unwrap();
+    for lib in ["dm_plugin_oozie", "dm_plugin_jupyter"] {
+        std::fs::copy(built_cdylib(lib), root.join(format!("plugins/lib{lib}.so"))).unwrap();
     }
-    // Flink jobs through Oozie (PDP-3) and Python jobs: the engines' keys besides jobs_config's.
+    // Python jobs' interpreter and the Flink distribution of Flink jobs through Oozie (PDP-3).
     let mut engines = format!(
-        "[jobs.engines]\nyarn_rm_address = \"{}\"\npython = \"{}\"\n",
-        s(env, "rm_address"),
+        "[jobs.engines]\npython = \"{}\"\n",
         s(&env["flink"][&version], "python"),
     );
     if let Some(dist) = flink_dist {
@@ -266,8 +259,17 @@ fn plugin_dmd(root: &Path, env: &Value, flink_dist: Option<&str>) -> (Dmd, Super
             s(env, "namenode_url")
         ));
     }
-    assert!(config.contains("[jobs.engines]\n"), "{config}");
-    config = config.replacen("[jobs.engines]\n", &engines, 1);
+    for (table, with) in [
+        ("[jobs.engines]\n", engines),
+        // The RM's RPC address, for the Flink jobs Oozie's actions submit.
+        (
+            "[yarn]\n",
+            format!("[yarn]\nrm_address = \"{}\"\n", s(env, "rm_address")),
+        ),
+    ] {
+        assert!(config.contains(table), "{table} in {config}");
+        config = config.replacen(table, &with, 1);
+    }
     let (rm_host, rm_port) = s(env, "rm_address")
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.to_string()))
@@ -280,32 +282,19 @@ fn plugin_dmd(root: &Path, env: &Value, flink_dist: Option<&str>) -> (Dmd, Super
         .collect();
     config.push_str(&format!(
         r#"
-[oozie]
-url = "{oozie}"
-
 # What PNDA's workflows name: ${{environment_yarn_resource_manager_host}}:${{…_mr_port}}.
 [environment]
 yarn_resource_manager_host = "{rm_host}"
 yarn_resource_manager_mr_port = "{rm_port}"
-resource_manager = "{rm_address}"
 
 [cluster]
-rm_url = "{rm}"
-namenode_url = "{nn}"
-namenode_http_url = "{nn_http}"
 flink_history_urls = [{histories}]
 spark_history_url = "{spark}"
-oozie_url = "{oozie}"
 
 [status]
 interval_secs = {cycle}
 timeout_ms = {timeout}
 "#,
-        oozie = s(env, "oozie_url"),
-        rm_address = s(env, "rm_address"),
-        rm = s(env, "rm_url"),
-        nn = s(env, "namenode_url"),
-        nn_http = s(env, "namenode_http_url"),
         histories = histories.join(", "),
         spark = s(env, "spark_history_url"),
         cycle = CYCLE.as_secs_f64(),

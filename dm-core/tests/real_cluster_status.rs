@@ -13,7 +13,7 @@
 mod common;
 
 use common::{
-    current_user, env_json, flink_package, jobs_config, s, Dmd, Options, SupervisorGuard,
+    current_user, env_json, flink_package, jobs_config_with_rm, s, Dmd, Options, SupervisorGuard,
 };
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
@@ -29,27 +29,34 @@ use std::time::{Duration, Instant};
 const CYCLE: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `[cluster]`, `[status]` and `[health]` for the env, with the RM at `rm_url`.
-fn observation_config(env: &Value, rm_url: &str, console: Option<&str>) -> String {
+/// The env's endpoints for a dmd that only observes: the RM, the NameNode, Oozie.
+fn endpoints_config(env: &Value) -> String {
+    let oozie = env["oozie_url"]
+        .as_str()
+        .map(|u| format!("[oozie]\nurl = {u:?}\n"))
+        .unwrap_or_default();
+    format!(
+        "[yarn]\nrm_url = {:?}\n[hdfs]\nnamenode = {:?}\nnamenode_http = {:?}\n{oozie}",
+        s(env, "rm_url"),
+        s(env, "namenode_url"),
+        s(env, "namenode_http_url"),
+    )
+}
+
+/// `[cluster]` (the history servers), `[status]` and `[health]` for the env.
+fn observation_config(env: &Value, console: Option<&str>) -> String {
     let histories: Vec<String> = env["flink"]
         .as_object()
         .unwrap()
         .values()
         .map(|f| format!("{:?}", s(f, "history_url")))
         .collect();
-    let oozie = env["oozie_url"]
-        .as_str()
-        .map(|u| format!("oozie_url = {u:?}\n"))
-        .unwrap_or_default();
     format!(
         r#"
 [cluster]
-rm_url = "{rm_url}"
-namenode_url = "{nn}"
-namenode_http_url = "{nn_http}"
 flink_history_urls = [{histories}]
 spark_history_url = "{spark}"
-{oozie}
+
 [status]
 interval_secs = {cycle}
 timeout_ms = {timeout}
@@ -59,8 +66,6 @@ interval_secs = {cycle}
 timeout_ms = {timeout}
 console_url = "{console}"
 "#,
-        nn = s(env, "namenode_url"),
-        nn_http = s(env, "namenode_http_url"),
         histories = histories.join(", "),
         spark = s(env, "spark_history_url"),
         cycle = CYCLE.as_secs_f64(),
@@ -265,11 +270,7 @@ fn platform_health_follows_the_flink_history_server() {
     let console = Console::start();
     let root = tempfile::tempdir().unwrap();
     let options = Options {
-        config: Some(observation_config(
-            &env,
-            &s(&env, "rm_url"),
-            Some(&console.url),
-        )),
+        config: Some(endpoints_config(&env) + &observation_config(&env, Some(&console.url))),
         ..Options::default()
     };
     let dmd = Dmd::start_with(root.path(), &options);
@@ -471,12 +472,12 @@ impl Drop for YarnCleanup {
     }
 }
 
-/// dmd with the Flink and Spark plugins and the supervisor, jobs on YARN, observing the RM at
-/// `observed_rm`.
-fn plugin_options(root: &Path, env: &Value, observed_rm: &str) -> Options {
+/// dmd with the Flink and Spark plugins and the supervisor, jobs on YARN, reaching the RM at
+/// `rm_url`.
+fn plugin_options(root: &Path, env: &Value, rm_url: &str) -> Options {
     let version = s(env, "flink_default_version");
     let config =
-        jobs_config(root, env, "yarn", &version) + &observation_config(env, observed_rm, None);
+        jobs_config_with_rm(root, env, "yarn", &version, rm_url) + &observation_config(env, None);
     Options {
         config: Some(config),
         test_components: Some(false),
@@ -491,7 +492,8 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     let rm = ResourceManager::new(&rm_url);
     let mut forwarder = Forwarder::start(rm_url.trim_start_matches("http://"));
     let root = tempfile::tempdir().unwrap();
-    // dmd observes YARN through the forwarder; the supervisor talks to the RM directly.
+    // dmd and its supervisor reach YARN through the forwarder (one key per endpoint); an RM
+    // cut off is an outage to both, never a failure.
     let observed_rm = format!("http://127.0.0.1:{}", forwarder.port);
     let options = plugin_options(root.path(), &env, &observed_rm);
     let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
@@ -782,7 +784,7 @@ fn an_oozie_workflows_summary_follows_oozie() {
     .unwrap();
     // Oozie and the NameNode named once, in [oozie] and [hdfs]: the observer uses them too.
     let config = format!(
-        "[plugins]\ndir = \"{}\"\n[hdfs]\nnamenode = \"{}\"\n[oozie]\nurl = \"{}\"\n[supervisor]\nyarn_rm = \"{}\"\n[status]\ninterval_secs = {}\n",
+        "[plugins]\ndir = \"{}\"\n[hdfs]\nnamenode = \"{}\"\n[oozie]\nurl = \"{}\"\n[yarn]\nrm_url = \"{}\"\n[status]\ninterval_secs = {}\n",
         plugins.display(),
         s(&env, "namenode_url"),
         s(&env, "oozie_url"),

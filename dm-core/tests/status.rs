@@ -111,7 +111,7 @@ fn an_unreachable_resource_manager_makes_summaries_unknown_since_not_failed() {
         .local_addr()
         .unwrap();
     let root = tempfile::tempdir().unwrap();
-    let config = format!("[cluster]\nrm_url = \"http://{dead}\"\n");
+    let config = format!("[yarn]\nrm_url = \"http://{dead}\"\n");
     let dmd = Dmd::start_with(root.path(), &options(&config));
     dmd.deployed("two-1.0.0", &two_components("two-1.0.0"));
     dmd.created("app1", "two-1.0.0", serde_json::json!({}));
@@ -163,7 +163,7 @@ fn a_resource_manager_that_never_answers_blocks_neither_the_api_nor_the_truth() 
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let mut options = options(&format!("[cluster]\nrm_url = \"http://{addr}\"\n"));
+    let mut options = options(&format!("[yarn]\nrm_url = \"http://{addr}\"\n"));
     options
         .env
         .push(("DMD__STATUS__TIMEOUT_MS".into(), "1500".into()));

@@ -15,14 +15,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Back-off doubles per quick failure up to this.
-const MAX_BACKOFF_MS: u64 = 300_000;
+pub const MAX_BACKOFF_MS: u64 = 300_000;
 /// More starts than this within the window make the supervisor give up.
 const START_LIMIT: usize = 10;
 const START_LIMIT_WINDOW_MS: u64 = 30 * 60_000;
 /// A YARN application still waiting for resources after this long is killed.
-const SUBMISSION_DEADLINE: Duration = Duration::from_secs(300);
+pub const SUBMISSION_DEADLINE: Duration = Duration::from_secs(300);
 /// How long a submit command may run.
-const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 const LOG_CAP_BYTES: u64 = 16 << 20;
 const KEPT_ATTEMPT_LOGS: usize = 10;
 const JOB_THREAD_STACK: usize = 256 * 1024;

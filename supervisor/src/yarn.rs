@@ -68,6 +68,9 @@ struct AppEnvelope {
     app: YarnApp,
 }
 
+/// The longest one call to the ResourceManager may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A ResourceManager REST client with timeouts on every call.
 #[derive(Clone)]
 pub struct ResourceManager {
@@ -77,7 +80,7 @@ pub struct ResourceManager {
 
 impl ResourceManager {
     pub fn new(base: &str) -> Self {
-        ResourceManager::with_timeouts(base, Duration::from_secs(5), Duration::from_secs(15))
+        ResourceManager::with_timeouts(base, Duration::from_secs(5), CALL_TIMEOUT)
     }
 
     /// A client whose calls give up after `connect` to connect and `total` in all.

@@ -187,6 +187,16 @@ enum PackageCommand {
 }
 
 fn main() -> ExitCode {
+    // `dmctl app logs x | head`: a closed pipe ends dmctl quietly, with the status a killed
+    // writer has (141), as other Unix tools do; Rust ignores SIGPIPE and would panic in print.
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Whatever goes wrong is one line, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("dmctl: internal error: {info}");
+    }));
     let cli = Cli::parse();
     let reader = Reader::default();
     let client = Client::new(&cli.remote.url, cli.remote.user, cli.remote.token);

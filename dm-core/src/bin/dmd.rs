@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use dm_core::config::Config;
+use dm_core::discovery::{self, Surroundings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,8 @@ struct Cli {
     /// Address to listen on (overrides the file and DMD__SERVER__LISTEN).
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Folder for the registry, repository, deployed packages and applications.
+    /// Folder for the registry, repository, deployed packages and applications (default:
+    /// ~/.local/share/dm, /var/lib/dm for root).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Check the configuration, print the problems, and exit (0 when it is valid).
@@ -38,7 +40,19 @@ fn main() -> ExitCode {
     if let Some(dir) = cli.data_dir {
         config.storage.data_dir = Some(dir);
     }
+    config.discovered = discovery::discover(&mut config, &Surroundings::of_this_process());
     let problems = config.validate();
+    if cli.check_config {
+        for found in &config.discovered.found {
+            println!("found: {} {} ({})", found.what, found.value, found.source);
+        }
+        for missing in &config.discovered.missing {
+            println!("missing: {missing}");
+        }
+        for deprecated in &config.deprecated {
+            println!("deprecated: {deprecated}");
+        }
+    }
     if cli.check_config && problems.is_empty() {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
@@ -52,6 +66,9 @@ fn main() -> ExitCode {
     if let Err(e) = dm_core::logging::init(&config.logging) {
         eprintln!("dmd: {e}");
         return ExitCode::FAILURE;
+    }
+    for deprecated in &config.deprecated {
+        log::warn!("configuration: {deprecated}");
     }
     match dm_core::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

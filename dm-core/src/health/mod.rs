@@ -11,7 +11,7 @@
 
 mod probes;
 
-use crate::cluster::{now_ms, ClusterConfig, Http};
+use crate::cluster::{now_ms, Endpoints, Http};
 use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
 use prometheus::{Encoder, GaugeVec, Opts, TextEncoder};
@@ -230,7 +230,7 @@ impl HealthBoard {
 
 /// What the probes need.
 pub struct Targets {
-    pub cluster: ClusterConfig,
+    pub cluster: Endpoints,
     pub engine: Arc<Engine>,
     pub status: Arc<StatusBoard>,
 }

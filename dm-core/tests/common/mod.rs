@@ -9,7 +9,38 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const WAIT: Duration = Duration::from_secs(30);
+/// The longest one of dmd's operations takes before it ends, well or not: one call to the
+/// supervisor (a stop with savepoint) and one to HDFS, each bounded by dmd. Waits for an
+/// operation's outcome use it; they end early when the outcome is another one.
+pub const WAIT: Duration = Duration::from_secs(
+    dm_core::plugin_runtime::SUPERVISOR_CALL_TIMEOUT.as_secs()
+        + dm_core::hdfs::CALL_TIMEOUT.as_secs(),
+);
+
+/// Bounds, in seconds, of what the slow suites wait for on the cluster, from the bounds dm
+/// keeps itself.
+pub mod bounds {
+    use dm_supervisor::supervisor::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT};
+    use dm_supervisor::yarn::CALL_TIMEOUT;
+
+    /// A submission ends within the supervisor's submit timeout, and an application still
+    /// waiting for resources is killed at its submission deadline: by then a job runs or failed.
+    pub const TO_RUNNING: u64 = SUBMIT_TIMEOUT.as_secs() + SUBMISSION_DEADLINE.as_secs();
+    /// After an attempt ended, the next one starts within the longest back-off, then runs.
+    pub const RESPAWN: u64 = MAX_BACKOFF_MS / 1000 + TO_RUNNING;
+    /// The supervisor's view follows YARN within a watch round (2 s) and a ResourceManager call.
+    pub const NOTICE: u64 = 2 + CALL_TIMEOUT.as_secs();
+}
+
+/// The states an operation passes through; any other is where it ended.
+const TRANSIENT: [&str; 6] = [
+    "CREATING",
+    "STARTING",
+    "STOPPING",
+    "DESTROYING",
+    "DEPLOYING",
+    "UNDEPLOYING",
+];
 
 pub struct Reply {
     pub code: u16,
@@ -57,8 +88,10 @@ impl Dmd {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmd"));
         cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data);
+        // Tests say what dmd runs with: nothing found beside the test binaries.
         cmd.env_remove("DM_TEST_PAUSE_AT")
-            .env("DMD__LOGGING__LEVEL", "info");
+            .env("DMD__LOGGING__LEVEL", "info")
+            .env("DMD__DISCOVERY__ENABLED", "false");
         if options.test_components.unwrap_or(true) {
             cmd.env("DMD__LIFECYCLE__TEST_COMPONENTS", "true");
         }
@@ -169,17 +202,29 @@ impl Dmd {
         self.call("DELETE", path, None, &[])
     }
 
-    /// Polls `path` until its `status` is `want`; returns the body.
+    /// Polls `path` until its `status` is `want`; returns the body. Fails once the operation
+    /// ended elsewhere (the status moved on to a state that is not an operation's), or after
+    /// [`WAIT`], naming what it saw.
     pub fn wait_status(&self, path: &str, want: &str) -> Value {
         let deadline = Instant::now() + WAIT;
+        let mut seen: Vec<String> = Vec::new();
         loop {
             let reply = self.get(path);
-            if reply.body["status"] == want {
+            let status = reply.body["status"]
+                .as_str()
+                .unwrap_or("(none)")
+                .to_string();
+            if status == want {
                 return reply.body;
             }
+            if seen.last() != Some(&status) {
+                seen.push(status.clone());
+            }
+            let ended_elsewhere = seen.len() > 1 && !TRANSIENT.contains(&status.as_str());
             assert!(
-                Instant::now() < deadline,
-                "{path} stayed {} instead of {want}\n{}",
+                !ended_elsewhere && Instant::now() < deadline,
+                "waited for {path} to be {want}; saw {} (last answer {})\n{}",
+                seen.join(" → "),
                 reply.body,
                 self.log_text()
             );
@@ -418,6 +463,18 @@ pub fn wait_for<T>(what: &str, seconds: u64, mut check: impl FnMut() -> Option<T
 /// dmd's configuration for running jobs on the loopback cluster: the Flink and Spark plugins
 /// (copied into `<root>/plugins`), jobs on `target` with Flink `version`, the supervisor, HDFS.
 pub fn jobs_config(root: &Path, env: &Value, target: &str, version: &str) -> String {
+    jobs_config_with_rm(root, env, target, version, &s(env, "rm_url"))
+}
+
+/// [`jobs_config`] with the ResourceManager reached at `rm_url`, and the NameNode's web address
+/// and Oozie: every endpoint of the env, once.
+pub fn jobs_config_with_rm(
+    root: &Path,
+    env: &Value,
+    target: &str,
+    version: &str,
+    rm_url: &str,
+) -> String {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
@@ -428,6 +485,10 @@ pub fn jobs_config(root: &Path, env: &Value, target: &str, version: &str) -> Str
         .unwrap();
     }
     let flink = &env["flink"][version];
+    let oozie = env["oozie_url"]
+        .as_str()
+        .map(|url| format!("\n[oozie]\nurl = {url:?}\n"))
+        .unwrap_or_default();
     format!(
         r#"
 [plugins]
@@ -452,11 +513,14 @@ spark_home = "{spark_home}"
 
 [supervisor]
 binary = "{supervisor}"
-yarn_rm = "{rm}"
+
+[yarn]
+rm_url = "{rm}"
 
 [hdfs]
 namenode = "{nn}"
-"#,
+namenode_http = "{nn_http}"
+{oozie}"#,
         plugins = plugins.display(),
         savepoints = s(flink, "savepoint_dir"),
         java = s(env, "java_home"),
@@ -467,8 +531,9 @@ namenode = "{nn}"
         flink_home = s(flink, "home"),
         spark_home = s(env, "spark_home"),
         supervisor = supervisor_binary().display(),
-        rm = s(env, "rm_url"),
+        rm = rm_url,
         nn = s(env, "namenode_url"),
+        nn_http = s(env, "namenode_http_url"),
     )
 }
 

@@ -42,6 +42,10 @@ pub struct Engines {
     /// Flink homes by version, e.g. `{"2.3": "/opt/flink-2.3.0", "1.20": …}`.
     #[serde(default)]
     pub flink_homes: BTreeMap<String, String>,
+    /// Flink configuration folders by version (`FLINK_CONF_DIR` of that version's commands),
+    /// when they are not the home's `conf/`: several versions side by side each need their own.
+    #[serde(default)]
+    pub flink_conf_dirs: BTreeMap<String, String>,
     /// The version used when a component names none.
     #[serde(default)]
     pub default_flink_version: Option<String>,
@@ -67,6 +71,10 @@ pub struct Engines {
     /// there (dmd: from `[jobs.env]` unless set).
     #[serde(default)]
     pub cluster_env: BTreeMap<String, String>,
+    /// Where the users' notebook repositories live (PNDA's `git_repos_root`; dmd: from
+    /// `[jupyter] repos_root`).
+    #[serde(default)]
+    pub git_repos_root: Option<String>,
 }
 
 /// Everything a plugin needs to plan a component of an application.
@@ -102,10 +110,34 @@ pub struct Plan {
     pub job: Option<Job>,
     #[serde(default)]
     pub oozie: Option<OozieJob>,
+    #[serde(default)]
+    pub notebooks: Option<Notebooks>,
     /// What the plugin changed or ignored in the component's properties (e.g. Flink 1.x
     /// options translated); dmd logs them and keeps them with the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Notebooks committed to the user's git repository, which JupyterHub clones over HTTP
+/// (PNDA's `jupyter`). At create dmd makes the repository if missing (committing `readme` as
+/// `README.ipynb`), refuses if `<repo>/<folder>` exists, copies `files` from the component
+/// folder (after rendering) into it, writes `properties.json` and commits; destroy removes the
+/// folder with a commit. Start and stop do nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notebooks {
+    /// The user's repository, `<repos root>/jupyter-<user>`.
+    pub repo: String,
+    /// The application's folder in the repository (one path segment).
+    pub folder: String,
+    /// Component files copied into the folder, relative to the component folder.
+    pub files: Vec<String>,
+    /// The text of `<folder>/properties.json`.
+    pub properties_json: String,
+    /// `README.ipynb` of a new repository.
+    pub readme: String,
+    pub initial_commit: String,
+    pub added_commit: String,
+    pub deleted_commit: String,
 }
 
 /// An Oozie workflow or coordinator. dmd copies the component to `hdfs_dir`, submits the

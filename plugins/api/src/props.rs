@@ -136,7 +136,9 @@ pub fn program(request: &PlanRequest, type_label: &str) -> Result<Program, Strin
 pub fn job_name(request: &PlanRequest) -> String {
     Props(&request.properties)
         .text("component_job_name")
-        .unwrap_or_else(|| format!("{}-{}-job", request.application, request.component.name))
+        .unwrap_or_else(|| {
+            crate::identity::default_job_name(&request.application, &request.component.name)
+        })
 }
 
 /// The respawn policy from `respawn_type` and `respawn_timeout_sec`, with the given defaults.
@@ -161,19 +163,13 @@ pub fn respawn(
     Ok(Respawn { policy, delay_sec })
 }
 
-/// The YARN tags every attempt of this component carries. YARN lower-cases tags; application
-/// and component names only hold `a-z A-Z 0-9 . _ -`, so tags never contain the comma that
-/// separates them.
+/// The YARN tags every attempt of this component carries ([`crate::identity::yarn_tags`]).
 pub fn yarn_tags(request: &PlanRequest) -> Vec<String> {
-    vec![
-        "dm".to_string(),
-        format!("dm-app-{}", request.application.to_lowercase()),
-        format!(
-            "dm-component-{}-{}",
-            request.component.component_type.to_lowercase(),
-            request.component.name.to_lowercase()
-        ),
-    ]
+    crate::identity::yarn_tags(
+        &request.application,
+        &request.component.component_type,
+        &request.component.name,
+    )
 }
 
 /// `workdir/file`.

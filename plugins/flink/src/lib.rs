@@ -23,8 +23,8 @@ mod legacy;
 
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
-    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest,
-    RespawnPolicy, Slot, StopStep, Target, YarnApp,
+    file_rules, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan,
+    PlanRequest, RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct FlinkPlugin;
@@ -38,15 +38,10 @@ impl ComponentPlugin for FlinkPlugin {
     const COMPONENT_TYPE: &'static str = "flink";
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        if component.has_file("application.properties") {
-            Vec::new()
-        } else {
-            vec![Finding::new(
-                code::MISSING_FILE,
-                Some("application.properties"),
-                "missing file application.properties",
-            )]
-        }
+        file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        )
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
@@ -66,6 +61,14 @@ impl ComponentPlugin for FlinkPlugin {
         };
         let (version, home) = flink_home(request)?;
         let flink = format!("{}/bin/flink", home.trim_end_matches('/'));
+        // Every command of this job reads this version's configuration.
+        let env: std::collections::BTreeMap<String, String> = request
+            .engines
+            .flink_conf_dirs
+            .get(&version)
+            .map(|dir| ("FLINK_CONF_DIR".to_string(), dir.clone()))
+            .into_iter()
+            .collect();
         let program = program(request, "flink")?;
         let legacy = legacy::translate(&props.component_args("flink_config_args")?)?;
         let application_args = props.component_args("application_args")?;
@@ -127,7 +130,7 @@ impl ComponentPlugin for FlinkPlugin {
                     application_type: "Apache Flink".into(),
                     tags: yarn_tags(request),
                 }),
-                yarn_stop_steps(&flink, mode.target(), kind),
+                yarn_stop_steps(&flink, mode.target(), kind, &env),
             ),
             Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
         };
@@ -137,22 +140,25 @@ impl ComponentPlugin for FlinkPlugin {
             job: Some(Job {
                 name,
                 kind,
-                submit: Command {
-                    argv,
-                    env: Default::default(),
-                },
+                submit: Command { argv, env },
                 respawn,
                 yarn,
                 stop,
             }),
             oozie: None,
+            notebooks: None,
             warnings: legacy.warnings,
         })
     }
 }
 
 /// Stop with a savepoint (streaming), else cancel, else kill the YARN application.
-fn yarn_stop_steps(flink: &str, target: &str, kind: JobKind) -> Vec<StopStep> {
+fn yarn_stop_steps(
+    flink: &str,
+    target: &str,
+    kind: JobKind,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Vec<StopStep> {
     let on_yarn = |action: &str, extra: Vec<Arg>| {
         let mut argv = vec![
             Arg::lit(flink),
@@ -171,7 +177,7 @@ fn yarn_stop_steps(flink: &str, target: &str, kind: JobKind) -> Vec<StopStep> {
         });
         Command {
             argv,
-            env: Default::default(),
+            env: env.clone(),
         }
     };
     let mut steps = Vec::new();

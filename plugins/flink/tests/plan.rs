@@ -391,3 +391,23 @@ fn an_untranslatable_legacy_flag_is_refused_naming_it() {
     let err = FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
     assert!(err.contains("-yid"), "{err}");
 }
+
+#[test]
+fn each_version_runs_with_its_own_configuration_folder() {
+    let mut req = request(Target::Yarn, JAR());
+    req.engines.flink_conf_dirs = [
+        ("2.3".to_string(), "/etc/flink-2.3".to_string()),
+        ("1.20".to_string(), "/etc/flink-1.20".to_string()),
+    ]
+    .into();
+    req.properties
+        .insert("component_flink_version".into(), json!("1.20"));
+    let plan = plan(&req);
+    let job = plan.job.unwrap();
+    assert_eq!(job.submit.env["FLINK_CONF_DIR"], "/etc/flink-1.20");
+    for step in &job.stop {
+        if let StopStep::Run { command, .. } = step {
+            assert_eq!(command.env["FLINK_CONF_DIR"], "/etc/flink-1.20");
+        }
+    }
+}

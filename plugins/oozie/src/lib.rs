@@ -27,7 +27,7 @@ mod flink;
 
 use dm_plugin_api::props::Props;
 use dm_plugin_api::{
-    code, ComponentFiles, ComponentPlugin, Finding, OozieJob, OozieKind, Plan, PlanRequest,
+    file_rules, ComponentFiles, ComponentPlugin, Finding, OozieJob, OozieKind, Plan, PlanRequest,
 };
 use quick_xml::events::Event;
 
@@ -50,14 +50,10 @@ impl ComponentPlugin for OoziePlugin {
     const READS: &'static [&'static str] = &[WORKFLOW, COORDINATOR];
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        if !component.has_file(WORKFLOW) {
-            findings.push(Finding::new(
-                code::MISSING_FILE,
-                Some(WORKFLOW),
-                "missing file workflow.xml",
-            ));
-        }
+        let mut findings = file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        );
         for (file, root) in [(WORKFLOW, "workflow-app"), (COORDINATOR, "coordinator-app")] {
             if let Some(text) = component.contents.get(file) {
                 if let Err(why) = check_xml(text, root) {
@@ -172,6 +168,7 @@ impl ComponentPlugin for OoziePlugin {
                 user,
                 yarn_tags,
             }),
+            notebooks: None,
             warnings: Vec::new(),
         })
     }
