@@ -748,7 +748,7 @@ fn spark_streaming_python_example_fails_to_submit_without_pndas_platform_jars() 
 
 /// An Oozie package this env cannot run (its actions need a sharelib the env lacks): deploy,
 /// create (staged on HDFS, the Oozie job waiting: PREP or PREPSUSPENDED), the summary naming
-/// the Oozie job, destroy.
+/// the Oozie job with every component CREATED, destroy.
 fn oozie_create_only(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)], why: &str) {
     let mut run = Run::new(id, short, None);
     run.upload_and_deploy(&package(id, placeholders));
@@ -757,19 +757,36 @@ fn oozie_create_only(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)], wh
         r.summary_until(
             "the summary to show the Oozie job waiting",
             observed(),
-            |app, component| {
+            |app, _| {
+                // Every component (the Oozie job, and literary-word-count's notebook) CREATED.
+                let components: Vec<&Value> = app
+                    .as_object()
+                    .map(|o| o.values().filter(|c| c.is_object()).collect())
+                    .unwrap_or_default();
                 app["aggregate_status"] == "CREATED"
-                    && component["oozieId"]
-                        .as_str()
-                        .is_some_and(|j| j.ends_with("-W") || j.ends_with("-C"))
+                    && !components.is_empty()
+                    && components
+                        .iter()
+                        .all(|c| c["aggregate_status"] == "CREATED")
+                    && components.iter().any(|c| {
+                        c["oozieId"]
+                            .as_str()
+                            .is_some_and(|j| j.ends_with("-W") || j.ends_with("-C"))
+                    })
             },
         )
     });
     run.destroy(DMD_OPERATION);
+    let types: Vec<String> = summary[&run.app]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|c| c["componentType"].as_str().map(String::from))
+        .collect();
     run.report(&format!(
-        "created only ({why}); Oozie job {} waiting, summary {}",
+        "created only ({why}); {} CREATED, Oozie job {} waiting",
+        types.join(" + "),
         oozie_component(&summary, &run.app)["oozieId"],
-        summary[&run.app]["aggregate_status"]
     ));
 }
 
