@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const PACKAGE: &str = "literary-word-count-app-wf-1.0.0";
 /// PNDA's notebook component, as the example application ships it.
 const EXAMPLE: &str =
-    "../tests/pnda-examples/literary-word-count-app-wf/jupyter/word-count-notebook";
+    "../tests/pnda-examples/literary-word-count-app-wf-0.3.2/jupyter/word-count-notebook";
 
 fn example(file: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE);

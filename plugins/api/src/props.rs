@@ -24,15 +24,65 @@ impl Props<'_> {
         self.text(&format!("component_{name}"))
     }
 
-    /// A component property holding command-line arguments, split like a POSIX shell would
-    /// (quotes group words) but never run through one.
+    /// A component property holding command-line arguments, split as PNDA's systemd units did
+    /// ([`split_args`]) and never run through a shell.
     pub fn component_args(&self, name: &str) -> Result<Vec<String>, String> {
         match self.component(name) {
             None => Ok(Vec::new()),
-            Some(text) => shell_words::split(&text)
+            Some(text) => split_args(&text)
                 .map_err(|e| format!("property {name} is not a valid argument list ({e}): {text}")),
         }
     }
+}
+
+/// Splits an argument list as PNDA's systemd units did with `ExecStart=… ${component_application_args}`:
+/// words separated by whitespace, grouped by single quotes (literal) or double quotes (`\"`
+/// and `\\` escaped), a backslash outside quotes escaping the next character. Unlike a shell,
+/// `#` starts no comment: `--word #test` (PNDA's hashtag example) is two arguments.
+pub fn split_args(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => current.push(c),
+                        None => return Err("missing closing quote '".into()),
+                    }
+                }
+            }
+            '"' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => current.push(c),
+                            Some(c) => {
+                                current.push('\\');
+                                current.push(c);
+                            }
+                            None => return Err("missing closing quote \"".into()),
+                        },
+                        Some(c) => current.push(c),
+                        None => return Err("missing closing quote \"".into()),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err("a backslash ends the text".into()),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 /// Checks that `file` names a file of the component (so a property cannot point the job at
@@ -125,4 +175,35 @@ pub fn yarn_tags(request: &PlanRequest) -> Vec<String> {
 /// `workdir/file`.
 pub fn in_workdir(request: &PlanRequest, file: &str) -> String {
     format!("{}/{file}", request.workdir.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_args;
+
+    #[test]
+    fn arguments_split_like_systemd_without_comments() {
+        let split = |t: &str| split_args(t).unwrap();
+        assert_eq!(split("--word #test"), ["--word", "#test"]);
+        assert_eq!(split("  -yn 1\t-yjm  1024 "), ["-yn", "1", "-yjm", "1024"]);
+        assert_eq!(
+            split("--input '/data/in put' x"),
+            ["--input", "/data/in put", "x"]
+        );
+        assert_eq!(
+            split(r#"--q "a \"b\" \\ \n" c"#),
+            ["--q", r#"a "b" \ \n"#, "c"]
+        );
+        assert_eq!(split(r"a\ b 'it''s' ''"), ["a b", "its", ""]);
+        assert!(split("").is_empty());
+        assert_eq!(
+            split_args("-p 'unclosed").unwrap_err(),
+            "missing closing quote '"
+        );
+        assert_eq!(
+            split_args("-p \"x").unwrap_err(),
+            "missing closing quote \""
+        );
+        assert_eq!(split_args("x\\").unwrap_err(), "a backslash ends the text");
+    }
 }

@@ -19,7 +19,7 @@
 //! `oozie.wf.application.path`) on `environment_name_node`. A `spark_version` property that
 //! differs from the sharelib's is refused with PNDA's message.
 //!
-//! PDP-3's Flink batch jobs (`job_type: flink`, `main_jar` + `main_class`) keep PNDA's package
+//! PDP-3's Flink batch jobs (`job_type: flink`, `main_jar` + `main_class` or `main_py`) keep PNDA's package
 //! contract but run without SSH: the ssh action running `${path_to_script}` becomes a shell
 //! action on a NodeManager (see the `flink` module).
 

@@ -7,8 +7,8 @@
 //!
 //! Plan: a Spark job from `main_jar` + `main_class` or `main_py` (plus `py_files`, a
 //! comma-separated list of component files), with PNDA's `spark_submit_args`, and
-//! `application_args` (both argument lists, split like a shell would but never run through one),
-//! `respawn_type` (default `always`) and `respawn_timeout_sec` (default 2).
+//! `application_args` (both argument lists, split as PNDA's systemd units did, never run
+//! through a shell), `respawn_type` (default `always`) and `respawn_timeout_sec` (default 2).
 //! - target `yarn`: `spark-submit --master yarn --deploy-mode cluster`, named after the job and
 //!   tagged so the supervisor finds every attempt; the submit client returns once YARN accepted
 //!   the application (`spark.yarn.submit.waitAppCompletion=false`), since what is supervised is
