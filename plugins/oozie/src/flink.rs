@@ -49,6 +49,8 @@ pub struct FlinkAction {
     pub rm_web: String,
     /// JAVA_HOME, HADOOP_CONF_DIR, HADOOP_CLASSPATH on the NodeManagers.
     pub env: Vec<(String, String)>,
+    /// Flink 1.x options of `flink_config_args` translated or dropped.
+    pub warnings: Vec<String>,
 }
 
 impl FlinkAction {
@@ -135,9 +137,15 @@ impl FlinkAction {
         } else {
             vec!["run".into(), "-t".into(), "yarn-application".into()]
         };
-        argv.push(format!("-Dyarn.application.name={}", job_name(request)));
+        let legacy =
+            dm_plugin_api::flink_legacy::translate(&props.component_args("flink_config_args")?)?;
+        let name = legacy
+            .yarn_name
+            .clone()
+            .unwrap_or_else(|| job_name(request));
+        argv.push(format!("-Dyarn.application.name={name}"));
         argv.push(format!("-Dyarn.tags={}", yarn_tags(request).join(",")));
-        argv.extend(props.component_args("flink_config_args")?);
+        argv.extend(legacy.args);
         let staged = format!(
             "{}/{}",
             name_node.trim_end_matches('/'),
@@ -179,6 +187,7 @@ impl FlinkAction {
             resource_manager,
             rm_web,
             env,
+            warnings: legacy.warnings,
         })
     }
 
@@ -369,6 +378,7 @@ mod tests {
             resource_manager: "rm:8032".into(),
             rm_web: "http://rm:8088".into(),
             env: vec![("JAVA_HOME".into(), "/usr/lib/jvm/17".into())],
+            warnings: Vec::new(),
         };
         let xml = action.shell_xml();
         assert!(xml.contains("<exec>dm-flink-batch.sh</exec><argument>http://rm:8088</argument><argument>run</argument><argument>--label</argument><argument>a&lt;b &amp; &apos;c&apos;</argument>"), "{xml}");

@@ -84,8 +84,10 @@ impl ComponentPlugin for OoziePlugin {
         let mut write = std::collections::BTreeMap::new();
         let mut flink_vars = Vec::new();
         let mut yarn_tags = Vec::new();
+        let mut warnings = Vec::new();
         if props.component("job_type").as_deref() == Some("flink") {
             let action = flink::FlinkAction::plan(request, &name_node, &hdfs_dir)?;
+            warnings.clone_from(&action.warnings);
             let workflow = request
                 .component
                 .contents
@@ -169,7 +171,7 @@ impl ComponentPlugin for OoziePlugin {
                 yarn_tags,
             }),
             notebooks: None,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 }

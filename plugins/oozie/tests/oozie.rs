@@ -334,6 +334,29 @@ fn a_pnda_flink_python_component_runs_as_a_module_shipped_to_yarn() {
     );
 }
 
+/// flink-wordcount-python-app's `"flink_config_args": "-yn 1"`: Flink 1.x's options are
+/// translated on the Oozie path too, with the plan's warnings.
+#[test]
+fn legacy_flink_options_of_an_oozie_flink_job_are_translated() {
+    let mut props = python_props();
+    props["component_flink_config_args"] = json!("-yn 1 -ytm 2048");
+    let mut request = flink_request(props);
+    request.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
+    let plan = OoziePlugin.plan(&request).unwrap();
+    let workflow = &plan.write["workflow.xml"];
+    assert!(!workflow.contains("<argument>-yn</argument>"), "{workflow}");
+    assert!(
+        workflow.contains("<argument>-Dtaskmanager.memory.process.size=2048m</argument>"),
+        "{workflow}"
+    );
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+    let mut bad = python_props();
+    bad["component_flink_config_args"] = json!("-yid application_1_1");
+    let mut request = flink_request(bad);
+    request.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
+    assert!(OoziePlugin.plan(&request).unwrap_err().contains("-yid"));
+}
+
 fn plugin_library() -> std::path::PathBuf {
     dm_testkit::built_cdylib("dm_plugin_oozie")
 }
