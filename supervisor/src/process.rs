@@ -107,8 +107,10 @@ pub fn stop_group(pgid: u32, grace: Duration, mut ended: impl FnMut() -> bool) -
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if ended() {
-            // Stragglers of the group (children that ignored the TERM) go too.
+            // Stragglers of the group (children that ignored the TERM, or have not yet been
+            // scheduled to die of it) go too, before the stop is reported done.
             let _ = killpg(group, Signal::SIGKILL);
+            wait_group_gone(pgid, Duration::from_secs(5));
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -122,6 +124,35 @@ pub fn stop_group(pgid: u32, grace: Duration, mut ended: impl FnMut() -> bool) -
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Waits (up to `within`) until no live process is left in the process group `pgid`.
+fn wait_group_gone(pgid: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    while group_has_live_members(pgid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether a process of group `pgid` still runs. Zombies do not count: a sandbox's PID 1 may
+/// never reap the orphans it inherits.
+fn group_has_live_members(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        // After the command name: state, ppid, pgrp, …
+        let mut fields = stat[close + 2..].split(' ');
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
+        pgrp == Some(pgid) && state != Some("Z")
+    })
 }
 
 /// The most telling line of a failed job's log: the last `Caused by:` (the root of a Java
