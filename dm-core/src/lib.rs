@@ -1,7 +1,8 @@
 //! # dm-core
 //!
 //! The deployment manager itself: `dmd`, the daemon that turns application packages into
-//! running applications over a PNDA-compatible REST API, and `dmctl`, its command-line client.
+//! running applications over a PNDA-compatible REST API (its command-line client is the
+//! `dmctl` crate).
 //!
 //! One job per module: [`config`] (TOML + environment + flags), [`registry`] (SQLite) and
 //! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
@@ -11,12 +12,11 @@
 //! API) and [`oozie_job`] (Oozie plans carried out), [`notebooks`] (Jupyter notebooks in git), [`oozie_summary`] (PNDA's Oozie summary),
 //! [`status`] (what applications really do, observed on YARN) and [`health`] (platform health
 //! probes) with [`cluster`] (their endpoints), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
-//! (assembly), [`logging`], [`hooks`] (crash-test pause points) and [`client`] (dmctl's HTTP client).
+//! (assembly), [`logging`] and [`hooks`] (crash-test pause points).
 
 pub mod api;
 pub mod auth;
 pub mod callbacks;
-pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod discovery;
