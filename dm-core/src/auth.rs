@@ -58,7 +58,7 @@ impl Identity {
 }
 
 /// User names end up in paths (`application_hdfs_root`) and logs.
-fn check_user_name(user: &str) -> Result<(), DmError> {
+pub(crate) fn check_user_name(user: &str) -> Result<(), DmError> {
     let ok = !user.starts_with(['.', '-'])
         && user
             .chars()

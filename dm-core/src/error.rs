@@ -1,8 +1,22 @@
 //! The one error type of dmd's operations, mapped to PNDA's status codes with a JSON body that
 //! is always `{"status": …, "information": …}` (PNDA mixed plain text, JSON strings and objects).
 
-use packaging::Problems;
-use serde_json::{json, Value};
+use packaging::{Problem, Problems};
+use serde::Serialize;
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong (`BAD_REQUEST`, `NOTFOUND`, `FORBIDDEN`, …) or the object's state
+    /// (`NOTDEPLOYED`, `DEPLOYING`, `NOTCREATED`, …).
+    pub status: String,
+    /// A sentence for people, naming what is wrong and where.
+    pub information: String,
+    /// `INVALID_PACKAGE` only: every problem found, `{code, message, path?, component?}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub problems: Option<Vec<Problem>>,
+}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DmError {
@@ -23,6 +37,9 @@ pub enum DmError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// 405, with the methods the resource answers (its `Allow` header).
+    #[error("{information}")]
+    MethodNotAllowed { allow: String, information: String },
     #[error("{0}")]
     Internal(String),
     #[error("{0}")]
@@ -52,13 +69,14 @@ impl DmError {
             DmError::PayloadTooLarge(_) => 413,
             DmError::Unauthorized(_) => 401,
             DmError::Forbidden(_) => 403,
+            DmError::MethodNotAllowed { .. } => 405,
             DmError::Internal(_) => 500,
             DmError::Unavailable(_) => 503,
         }
     }
 
-    pub fn body(&self) -> Value {
-        match self {
+    pub fn body(&self) -> ErrorBody {
+        let (status, information) = match self {
             DmError::NotFound {
                 status,
                 information,
@@ -66,18 +84,25 @@ impl DmError {
             | DmError::Conflict {
                 status,
                 information,
-            } => {
-                json!({"status": status, "information": information})
+            } => (status.as_str(), information.clone()),
+            DmError::BadRequest(m) => ("BAD_REQUEST", m.clone()),
+            DmError::InvalidPackage(problems) => ("INVALID_PACKAGE", problems.to_string()),
+            DmError::PayloadTooLarge(m) => ("TOO_LARGE", m.clone()),
+            DmError::Unauthorized(m) => ("UNAUTHORIZED", m.clone()),
+            DmError::Forbidden(m) => ("FORBIDDEN", m.clone()),
+            DmError::MethodNotAllowed { information, .. } => {
+                ("METHOD_NOT_ALLOWED", information.clone())
             }
-            DmError::BadRequest(m) => json!({"status": "BAD_REQUEST", "information": m}),
-            DmError::InvalidPackage(problems) => {
-                json!({"status": "INVALID_PACKAGE", "information": problems.to_string(), "problems": problems.0})
-            }
-            DmError::PayloadTooLarge(m) => json!({"status": "TOO_LARGE", "information": m}),
-            DmError::Unauthorized(m) => json!({"status": "UNAUTHORIZED", "information": m}),
-            DmError::Forbidden(m) => json!({"status": "FORBIDDEN", "information": m}),
-            DmError::Internal(m) => json!({"status": "UNKNOWN", "information": m}),
-            DmError::Unavailable(m) => json!({"status": "UNAVAILABLE", "information": m}),
+            DmError::Internal(m) => ("UNKNOWN", m.clone()),
+            DmError::Unavailable(m) => ("UNAVAILABLE", m.clone()),
+        };
+        ErrorBody {
+            status: status.to_string(),
+            information,
+            problems: match self {
+                DmError::InvalidPackage(problems) => Some(problems.0.clone()),
+                _ => None,
+            },
         }
     }
 }

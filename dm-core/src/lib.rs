@@ -4,15 +4,17 @@
 //! running applications over a PNDA-compatible REST API (its command-line client is the
 //! `dmctl` crate).
 //!
-//! One job per module: [`config`] (TOML + environment + flags), [`registry`] (SQLite) and
-//! [`journal`] (operations, for crash recovery), [`repository`] (package storage),
-//! [`lifecycle`] (the engine), [`runtime`] (the component interface), [`plugin_runtime`]
-//! (components run by runtime plugins and the supervisor), [`properties`]
-//! (property layering), [`hdfs`] (HDFS client), [`hdfs_paths`] (PNDA's `hdfs.json`), [`oozie`] (Oozie's REST
-//! API) and [`oozie_job`] (Oozie plans carried out), [`notebooks`] (Jupyter notebooks in git), [`oozie_summary`] (PNDA's Oozie summary),
+//! One job per module: [`config`] (TOML + environment + flags, one key per endpoint) with
+//! [`discovery`] (what a bare dmd finds on its own), [`registry`] (SQLite) and [`journal`]
+//! (operations, for crash recovery), [`repository`] (package storage), [`lifecycle`] (the
+//! engine), [`runtime`] (the component interface), [`plugin_runtime`] (components run by
+//! runtime plugins and the supervisor), [`properties`] (property layering), [`hdfs`] (HDFS
+//! client), [`hdfs_json`] (PNDA's `hdfs.json` descriptor), [`oozie`] (Oozie's REST API, the
+//! runner of Oozie plans and PNDA's Oozie summary), [`notebooks`] (Jupyter notebooks in git),
 //! [`status`] (what applications really do, observed on YARN) and [`health`] (platform health
-//! probes) with [`cluster`] (their endpoints), [`auth`], [`callbacks`], [`metrics`], [`api`] (HTTP), [`server`]
-//! (assembly), [`logging`] and [`hooks`] (crash-test pause points).
+//! probes) with [`cluster`] (their endpoints and HTTP client), [`auth`], [`callbacks`],
+//! [`metrics`], [`api`] (HTTP), [`server`] (assembly), [`logging`] and [`pause_points`]
+//! (crash-test pause points).
 
 pub mod api;
 pub mod auth;
@@ -22,17 +24,15 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod hdfs;
-pub mod hdfs_paths;
+pub mod hdfs_json;
 pub mod health;
-pub mod hooks;
 pub mod journal;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod notebooks;
 pub mod oozie;
-pub mod oozie_job;
-pub mod oozie_summary;
+pub mod pause_points;
 pub mod plugin_runtime;
 pub mod properties;
 pub mod registry;

@@ -44,10 +44,6 @@ impl NotebookRepos {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Whether this dmd can carry the plan out: its repository must be `<root>/jupyter-<user>`
     /// and its folder one plain name (the plan comes from a plugin: trusted with nothing).
     pub fn check(&self, plan: &Notebooks) -> Result<(), String> {
@@ -151,7 +147,8 @@ impl NotebookRepos {
             }
             _ => {}
         }
-        if has_head(repo) && !staged_changes(repo)?.is_empty() {
+        // Nothing staged when the create was cut short before its commit.
+        if !staged_changes(repo)?.is_empty() {
             commit(repo, &plan.deleted_commit)?;
         }
         std::fs::remove_file(&marker).map_err(|e| io("remove", &marker, e))?;
@@ -224,7 +221,7 @@ fn is_repo_name(name: &str) -> bool {
 }
 
 fn is_plain_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && !name.contains('/') && name != ".."
+    !name.is_empty() && !name.starts_with('.') && !name.contains('/')
 }
 
 fn is_relative_inside(path: &str) -> bool {
@@ -346,8 +343,9 @@ mod tests {
 
     #[test]
     fn plans_outside_the_root_are_refused() {
-        let repos = NotebookRepos::new(PathBuf::from("/data/git-repos"));
-        let ok = plan(repos.root(), "app", &["a.ipynb"]);
+        let root = Path::new("/data/git-repos");
+        let repos = NotebookRepos::new(root.to_path_buf());
+        let ok = plan(root, "app", &["a.ipynb"]);
         assert!(repos.check(&ok).is_ok());
         let mut bad = ok.clone();
         bad.repo = "/data/git-repos/../etc".into();
@@ -358,14 +356,14 @@ mod tests {
         bad.repo = "/elsewhere/jupyter-alice".into();
         assert!(repos.check(&bad).is_err());
         for folder in ["", "..", ".git", "a/b"] {
-            let bad = plan(repos.root(), folder, &["a.ipynb"]);
+            let bad = plan(root, folder, &["a.ipynb"]);
             assert!(
                 repos.check(&bad).unwrap_err().contains("plain name"),
                 "{folder}"
             );
         }
         for file in ["../x", "/etc/passwd", "a/../../b"] {
-            let bad = plan(repos.root(), "app", &[file]);
+            let bad = plan(root, "app", &[file]);
             assert!(repos.check(&bad).unwrap_err().contains("outside"), "{file}");
         }
     }

@@ -9,10 +9,11 @@
 use crate::config::Config;
 use crate::hdfs::Hdfs;
 use crate::notebooks::NotebookRepos;
-use crate::oozie_job::OozieRunner;
+use crate::oozie::runner::OozieRunner;
 use crate::properties::python_str;
 use crate::runtime::{ComponentContext, ComponentRuntime};
 use dm_plugin_api::host::LoadedPlugin;
+use dm_plugin_api::identity;
 use dm_plugin_api::template::substitute;
 use dm_plugin_api::{ComponentFiles, Engines, Notebooks, OozieJob, Plan, PlanRequest, Target};
 use dm_supervisor::client::Client;
@@ -248,10 +249,7 @@ impl PluginRuntime {
 
     /// The supervisor's id of a component's job.
     pub fn job_id(ctx: &ComponentContext) -> String {
-        format!(
-            "{}/{}/{}",
-            ctx.application, ctx.component_type, ctx.component
-        )
+        identity::job_id(ctx.application, ctx.component_type, ctx.component)
     }
 
     /// The notebooks of a component created from a notebooks plan.

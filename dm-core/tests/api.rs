@@ -57,6 +57,13 @@ fn repository_upload_list_download_delete() {
         400,
         "BAD_REQUEST",
     );
+    // An int64, as documented: past it, refused rather than taken as "all".
+    let too_big = dmd.get("/repository/packages?recency=9223372036854775808");
+    assert_error(&too_big, 400, "BAD_REQUEST");
+    assert_eq!(
+        too_big.body["information"],
+        "recency must be a whole number from 0 to 9223372036854775807, not \"9223372036854775808\""
+    );
 
     // A bad package is refused with every problem, and not stored.
     let bad = TarGz::new()
@@ -74,6 +81,16 @@ fn repository_upload_list_download_delete() {
             .any(|p| p["message"] == "missing file application.properties"),
         "{problems:?}"
     );
+    // Problems name the file as uploaded, not where dmd received it.
+    let reply = dmd.upload("junk-1.0.0", b"<html>not found</html>");
+    assert_error(&reply, 400, "INVALID_PACKAGE");
+    let information = reply.body["information"].as_str().unwrap();
+    assert!(
+        information.contains("junk-1.0.0.tar.gz: not a gzip-compressed tar archive"),
+        "{information}"
+    );
+    assert!(!information.contains(".incoming"), "{information}");
+    assert_eq!(reply.body["problems"][0]["path"], "junk-1.0.0.tar.gz");
     // The folder must match the file name.
     assert_error(&dmd.upload("other-1.0.0", &package), 400, "INVALID_PACKAGE");
     // Names are checked before anything is written.
@@ -98,6 +115,24 @@ fn repository_upload_list_download_delete() {
     let download = dmd.get("/repository/packages/app-1.0.2.tar.gz");
     assert_eq!(download.code, 200);
     assert_eq!(download.bytes, package);
+    assert_eq!(download.content_type, "application/gzip");
+    // The document lists the content type of each archive format.
+    let doc = dmd.get("/openapi.json").body;
+    let listed = &doc["paths"]["/repository/packages/{file}"]["get"]["responses"]["200"]["content"];
+    assert!(listed.get("application/gzip").is_some(), "{listed}");
+    let tgz = &two_components("other-1.0.0");
+    assert_eq!(
+        dmd.put("/repository/packages/other-1.0.0.tgz", Some(tgz))
+            .code,
+        200
+    );
+    let download_tgz = dmd.get("/repository/packages/other-1.0.0.tgz");
+    assert_eq!(download_tgz.bytes, *tgz);
+    assert!(
+        listed.get(&download_tgz.content_type).is_some(),
+        "{} is not in {listed}",
+        download_tgz.content_type
+    );
     assert_error(
         &dmd.get("/repository/packages/nope-1.0.0.tar.gz"),
         404,
@@ -571,6 +606,17 @@ fn bearer_tokens() {
         },
     );
     let bearer = |t: &str| format!("Bearer {t}");
+    // The document says changes need a token, and user.name is not needed.
+    let doc = dmd.get("/openapi.json").body;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let deploy = &doc["paths"]["/packages/{id}"]["put"];
+    assert_eq!(deploy["security"], json!([{"bearer": []}]));
+    assert_eq!(deploy["parameters"][1]["name"], "user.name");
+    assert_eq!(deploy["parameters"][1]["required"], false);
+    assert!(deploy["responses"]["401"].is_object());
     // The stricter policy above: no anonymous reads.
     for path in [
         "/packages",
@@ -781,6 +827,45 @@ fn one_operation_per_subject() {
     dmd.wait_status("/applications/b/status", "STARTED");
 }
 
+/// A method a path does not answer: 405, with `Allow` naming the methods it does answer.
+#[test]
+fn wrong_methods_get_405_with_allow() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    for (method, path, allow) in [
+        ("POST", "/packages", "GET, OPTIONS"),
+        ("PATCH", "/packages/app-1.0.0", "GET, PUT, DELETE, OPTIONS"),
+        (
+            "POST",
+            "/repository/packages/app-1.0.0.tar.gz",
+            "PUT, GET, DELETE, OPTIONS",
+        ),
+        ("HEAD", "/openapi.json", "GET, OPTIONS"),
+        // The queries and the actions share a pattern, but each answers one method.
+        ("POST", "/applications/a/status", "GET, OPTIONS"),
+        ("PUT", "/applications/a/logs", "GET, OPTIONS"),
+        ("GET", "/applications/a/start", "POST, OPTIONS"),
+        ("DELETE", "/applications/a/bogus", "GET, POST, OPTIONS"),
+    ] {
+        let response = match ureq::request(method, &dmd.url(path)).call() {
+            Err(ureq::Error::Status(405, response)) => response,
+            other => panic!("{method} {path}: expected 405, got {other:?}"),
+        };
+        assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+        if method != "HEAD" {
+            let body: Value = response.into_json().unwrap();
+            assert_eq!(body["status"], "METHOD_NOT_ALLOWED", "{body}");
+            assert_eq!(
+                body["information"],
+                format!("{method} is not allowed on {path}")
+            );
+        }
+    }
+    // A segment that is neither a query nor an action is still a bad request.
+    assert_error(&dmd.get("/applications/a/bogus"), 400, "BAD_REQUEST");
+    assert_error(&dmd.post("/applications/a/bogus"), 400, "BAD_REQUEST");
+}
+
 #[test]
 fn environment_metrics_openapi_and_unknown_paths() {
     let root = tempfile::tempdir().unwrap();
@@ -858,7 +943,8 @@ fn environment_metrics_openapi_and_unknown_paths() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/packages/{id}",
-        "/applications/{name}/{action}",
+        "/applications/{name}/start",
+        "/applications/{name}/status",
         "/repository/packages/{file}",
         "/environment/endpoints",
         "/notebooks/{path}",
@@ -868,6 +954,26 @@ fn environment_metrics_openapi_and_unknown_paths() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Without bearer tokens, changes name their user; reads need not.
+    let user_name = |path: &str, method: &str| {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "user.name")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(user_name("/packages/{id}", "put")["required"], true);
+    assert_eq!(
+        user_name("/applications/{name}/stop", "post")["required"],
+        true
+    );
+    assert_eq!(user_name("/packages/{id}", "get")["required"], false);
+    assert_eq!(
+        doc["components"]["schemas"]["PackageFileName"]["example"],
+        "my-app-1.0.0.tar.gz"
+    );
 
     let preflight = dmd.call(
         "OPTIONS",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const PACKAGE: &str = "literary-word-count-app-wf-1.0.0";
 /// PNDA's notebook component, as the example application ships it.
 const EXAMPLE: &str =
-    "../tests/pnda-examples/literary-word-count-app-wf/jupyter/word-count-notebook";
+    "../tests/pnda-examples/literary-word-count-app-wf-0.3.2/jupyter/word-count-notebook";
 
 fn example(file: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE);
@@ -24,11 +24,12 @@ fn example(file: &str) -> Vec<u8> {
 /// dmd with the jupyter plugin (and a guard that ends the supervisor plugins make it start);
 /// summaries refreshed every 0.2 s.
 fn start(root: &Path) -> (Dmd, SupervisorGuard) {
-    start_pausing(root, None)
+    start_with(root, None, "")
 }
 
-/// The same, with operations stopping at the crash-test pause point `pause_at`.
-fn start_pausing(root: &Path, pause_at: Option<&str>) -> (Dmd, SupervisorGuard) {
+/// The same, with operations stopping at the crash-test pause point `pause_at`, and `extra`
+/// configuration.
+fn start_with(root: &Path, pause_at: Option<&str>, extra: &str) -> (Dmd, SupervisorGuard) {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
@@ -37,7 +38,7 @@ fn start_pausing(root: &Path, pause_at: Option<&str>) -> (Dmd, SupervisorGuard) 
     )
     .unwrap();
     let config = format!(
-        "[plugins]\ndir = \"{}\"\n[supervisor]\nbinary = \"{}\"\n[status]\ninterval_secs = 0.2\n",
+        "[plugins]\ndir = \"{}\"\n[supervisor]\nbinary = \"{}\"\n[status]\ninterval_secs = 0.2\n{extra}",
         plugins.display(),
         supervisor_binary().display()
     );
@@ -305,7 +306,7 @@ fn a_create_that_fails_is_rolled_back_out_of_the_repository() {
 #[test]
 fn a_create_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
     let root = tempfile::tempdir().unwrap();
-    let (dmd, _supervisor) = start_pausing(root.path(), Some("create.component"));
+    let (dmd, _supervisor) = start_with(root.path(), Some("create.component"), "");
     dmd.deployed(PACKAGE, &package(&["word-count-notebook"]));
     assert_eq!(dmd.create_as("literary", PACKAGE, "alice").code, 202);
     // The notebooks are committed; dmd dies before the application is CREATED.
@@ -333,4 +334,24 @@ fn a_create_cut_short_by_a_crash_is_rolled_back_at_the_next_start() {
     );
     let clone = clone(&dmd, "alice", root.path(), "after-crash");
     assert!(!clone.join("literary").exists());
+}
+
+#[test]
+fn notebooks_show_dms_state_even_when_yarn_does_not_answer() {
+    let root = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: every ResourceManager call fails.
+    let (dmd, _supervisor) = start_with(
+        root.path(),
+        None,
+        "[yarn]\nrm_url = \"http://127.0.0.1:1\"\n",
+    );
+    dmd.deployed(PACKAGE, &package(&["word-count-notebook"]));
+    assert_eq!(dmd.create_as("literary", PACKAGE, "alice").code, 202);
+    dmd.wait_status("/applications/literary/status", "CREATED");
+    let summary = wait_summary(&dmd, "literary", "jupyter-1", "CREATED");
+    assert_eq!(
+        summary["literary"]["aggregate_status"], "CREATED",
+        "{summary}"
+    );
+    assert_eq!(summary["literary"]["jupyter-1"]["observed"]["source"], "dm");
 }

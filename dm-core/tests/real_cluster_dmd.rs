@@ -417,3 +417,134 @@ fn the_local_target_runs_the_same_flink_job_without_yarn() {
         "the local job is gone"
     );
 }
+
+/// `target/testenv/dmd.toml`, as `tests/env/up` writes it, is all a dmd needs on this cluster:
+/// with it (and the plugins and supervisor found beside dmd's binary), Flink jobs of every
+/// version of the env run side by side on YARN with a Spark Streaming job, each under its own
+/// Flink version, and their summaries say RUNNING.
+#[test]
+fn the_envs_dmd_toml_runs_every_flink_version_and_spark_side_by_side() {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testenv/dmd.toml");
+    let config = std::fs::read_to_string(&toml)
+        .unwrap_or_else(|e| panic!("{}: {e}; run tests/env/up first", toml.display()));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(config),
+        test_components: Some(false),
+        // As a user runs it: the plugins and dm-supervisor come from beside dmd's binary.
+        env: vec![("DMD__DISCOVERY__ENABLED".into(), "true".into())],
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let app = format!("toml{}", std::process::id());
+    let versions: Vec<String> = env["flink"].as_object().unwrap().keys().cloned().collect();
+    assert!(
+        versions.len() >= 2,
+        "the env has several Flink versions: {versions:?}"
+    );
+
+    // One Flink component per version (named f0, f1, …) and the Spark component of `package`.
+    let id = "sidebyside-1.0.0";
+    let jar = std::fs::read(s(&env["jobs"], "flink_jar")).unwrap();
+    let stream_py = std::fs::read(s(&env["jobs"], "spark_streaming_py")).unwrap();
+    let mut tar = TarGz::new()
+        .file(
+            format!("{id}/sparkStreaming/totals/application.properties"),
+            "",
+        )
+        .file(
+            format!("{id}/sparkStreaming/totals/log4j.properties"),
+            "log4j.rootCategory=WARN, console\n",
+        )
+        .file(
+            format!("{id}/sparkStreaming/totals/properties.json"),
+            json!({"main_py": "stream.py", "application_args": format!("--name {app}")})
+                .to_string(),
+        )
+        .file(format!("{id}/sparkStreaming/totals/stream.py"), stream_py);
+    for (i, version) in versions.iter().enumerate() {
+        let props = json!({
+            "main_jar": "jobs.jar",
+            "main_class": s(&env["jobs"], "flink_streaming_class"),
+            "application_args": format!("--name {app}-f{i} --rate 5"),
+            "flink_version": version,
+        });
+        tar = tar
+            .file(format!("{id}/flink/f{i}/application.properties"), "")
+            .file(
+                format!("{id}/flink/f{i}/properties.json"),
+                props.to_string(),
+            )
+            .file(format!("{id}/flink/f{i}/jobs.jar"), jar.clone());
+    }
+    dmd.deployed(id, &tar.bytes());
+    dmd.started(&app, id, &current_user());
+
+    for (i, version) in versions.iter().enumerate() {
+        let tag = format!("dm-component-flink-f{i}");
+        let yarn_id = wait_for(
+            &format!("the Flink {version} job RUNNING on YARN"),
+            bounds::TO_RUNNING,
+            || one_running(&rm, &app, &tag),
+        );
+        // The JobManager says which Flink runs it (through the RM's proxy).
+        let tracking = rm.app(&yarn_id).unwrap().tracking_url.unwrap();
+        let runs = wait_for(
+            &format!("Flink {version}'s JobManager REST API"),
+            bounds::TO_RUNNING,
+            || {
+                let config: Value =
+                    ureq::get(&format!("{}/config", tracking.trim_end_matches('/')))
+                        .call()
+                        .ok()?
+                        .into_json()
+                        .ok()?;
+                config["flink-version"].as_str().map(str::to_string)
+            },
+        );
+        assert_eq!(&runs, version, "{tag} runs under its own Flink version");
+    }
+    wait_for("the Spark job RUNNING on YARN", bounds::TO_RUNNING, || {
+        one_running(&rm, &app, "dm-component-sparkstreaming-totals")
+    });
+    let summary = wait_for(
+        "every component RUNNING in the summary",
+        bounds::TO_RUNNING,
+        || {
+            let body = dmd.get(&format!("/applications/{app}/summary")).body;
+            let all = body[&app]
+                .as_object()?
+                .iter()
+                .filter(|(k, _)| k.contains('-'))
+                .all(|(_, c)| c["aggregate_status"] == "RUNNING");
+            all.then_some(body)
+        },
+    );
+    assert_eq!(summary[&app]["aggregate_status"], "RUNNING", "{summary}");
+
+    assert_eq!(
+        dmd.post(&format!(
+            "/applications/{app}/stop?user.name={}",
+            current_user()
+        ))
+        .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
+    assert_eq!(
+        dmd.delete(&format!("/applications/{app}?user.name={}", current_user()))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+    assert!(
+        rm.apps_tagged(&format!("dm-app-{app}"))
+            .unwrap()
+            .iter()
+            .all(|a| a.is_final()),
+        "nothing left running on YARN"
+    );
+}

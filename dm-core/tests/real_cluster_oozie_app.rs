@@ -21,13 +21,14 @@ mod common;
 
 use common::{current_user, env_json, s, wait_for, Dmd, Options, SupervisorGuard};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
+use dm_core::oozie::runner::OozieRunner;
+use dm_core::oozie::summary::{component_summary, LiveFacts};
 use dm_core::oozie::{self, Oozie, OozieConfig};
-use dm_core::oozie_job::OozieRunner;
-use dm_core::oozie_summary::{component_summary, LiveFacts};
 use dm_plugin_api::{OozieJob, OozieKind};
 use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::json;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `YYYY-MM-DDTHH:MMZ`, `minutes_ago` minutes before now.
@@ -458,13 +459,49 @@ const PNDA_FLINK_WORKFLOW: &str = r#"<workflow-app xmlns="uri:oozie:workflow:0.4
 #[test]
 fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
     let env = env_json();
+    let props = json!({
+        "job_type": "flink",
+        "main_jar": "lib/jobs.jar",
+        "main_class": s(&env["jobs"], "flink_batch_class"),
+    });
+    let jar = std::fs::read(s(&env["jobs"], "flink_jar")).unwrap();
+    flink_through_oozie(&env, "fb", props, "lib/jobs.jar", jar);
+}
+
+/// The same with a PyFlink job (`main_py`, named as PNDA's packages name it: without `lib/`),
+/// run by `[jobs.engines] python`, the env's PyFlink venv.
+#[test]
+fn a_pnda_flink_python_component_runs_through_oozie_without_ssh() {
+    let env = env_json();
+    let props = json!({"job_type": "flink", "main_py": "word_count.py"});
+    let job =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/jobs/flink-python/word_count.py");
+    flink_through_oozie(
+        &env,
+        "fp",
+        props,
+        "lib/word_count.py",
+        std::fs::read(job).unwrap(),
+    );
+}
+
+/// A PNDA Flink component of an Oozie package (`props`, the job's file `file`) runs through
+/// Oozie: the workflow SUCCEEDED, the Flink job was its own YARN application with dm's tags
+/// and SUCCEEDED.
+fn flink_through_oozie(
+    env: &serde_json::Value,
+    short: &str,
+    props: serde_json::Value,
+    file: &str,
+    bytes: Vec<u8>,
+) {
     let version = s(&env, "flink_default_version");
     let dist = dm_testkit::cluster::flink_dist_on_hdfs(&env, &version);
     let user = current_user();
     let root = tempfile::tempdir().unwrap();
     let extra = format!(
         "[jobs.engines]\ndefault_flink_version = \"{version}\"\nflink_dists = {{ \"{version}\" = \"{nn}{dist}\" }}\n\
-         \n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
+         python = \"{python}\"\n\n[jobs.env]\nJAVA_HOME = \"{java}\"\nHADOOP_CONF_DIR = \"{conf}\"\nHADOOP_CLASSPATH = \"{cp}\"\n\n\
          [yarn]\nrm_url = \"{rm}\"\nrm_address = \"{rm_address}\"\n",
         nn = s(&env, "namenode_url"),
         rm_address = s(&env, "rm_address"),
@@ -472,6 +509,7 @@ fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
         conf = s(&env, "hadoop_conf_dir"),
         cp = s(&env, "hadoop_classpath"),
         rm = s(&env, "rm_url"),
+        python = s(&env["flink"][&version], "python"),
     );
     let (dmd, _supervisor) = oozie_dmd(root.path(), &env, &extra);
     let oozie = Oozie::from_config(&OozieConfig {
@@ -480,28 +518,21 @@ fn a_pnda_flink_batch_component_runs_through_oozie_without_ssh() {
     .unwrap();
     let rm = ResourceManager::new(&s(&env, "rm_url"));
 
-    let props = json!({
-        "job_type": "flink",
-        "main_jar": "lib/jobs.jar",
-        "main_class": s(&env["jobs"], "flink_batch_class"),
-    });
+    let id = format!("flink{short}-1.0.0");
     let package = TarGz::new()
         .file(
-            "flinkbatch-1.0.0/oozie/wordcount/workflow.xml",
+            format!("{id}/oozie/wordcount/workflow.xml"),
             PNDA_FLINK_WORKFLOW,
         )
         .file(
-            "flinkbatch-1.0.0/oozie/wordcount/properties.json",
+            format!("{id}/oozie/wordcount/properties.json"),
             props.to_string(),
         )
-        .file(
-            "flinkbatch-1.0.0/oozie/wordcount/lib/jobs.jar",
-            std::fs::read(s(&env["jobs"], "flink_jar")).unwrap(),
-        )
+        .file(format!("{id}/oozie/wordcount/{file}"), bytes)
         .bytes();
-    dmd.deployed("flinkbatch-1.0.0", &package);
-    let app = format!("fb{}", std::process::id());
-    let reply = dmd.create_as(&app, "flinkbatch-1.0.0", &user);
+    dmd.deployed(&id, &package);
+    let app = format!("{short}{}", std::process::id());
+    let reply = dmd.create_as(&app, &id, &user);
     assert_eq!(reply.code, 202, "{}", reply.body);
     dmd.wait_status(&format!("/applications/{app}/status"), "CREATED");
     assert_eq!(

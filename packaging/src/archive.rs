@@ -79,17 +79,18 @@ pub(crate) struct ReadOutcome {
 /// Reads `file` in `format`, checks every entry and passes accepted ones to `sink` (none once a
 /// problem is known). `Err` means reading could not go on (a limit, a corrupt stream); it
 /// carries the entry problems found before as well.
+/// `shown` names the file in problems: the name it is published as, not where it is staged.
 pub(crate) fn read_archive(
     file: &Path,
+    shown: &str,
     format: ArchiveFormat,
     limits: &Limits,
     wants_content: &dyn Fn(&EntryPath) -> bool,
     sink: &mut dyn Sink,
 ) -> Result<ReadOutcome, Problems> {
-    let shown = file.display().to_string();
     let mut input = File::open(file)
-        .map_err(|e| Problem::new(code::IO_ERROR, format!("cannot open: {e}")).at(&shown))?;
-    check_magic(&mut input, format, &shown)?;
+        .map_err(|e| Problem::new(code::IO_ERROR, format!("cannot open: {e}")).at(shown))?;
+    check_magic(&mut input, format, shown)?;
     let meter = Rc::new(Meter::default());
     let mut walker = Walker {
         limits,

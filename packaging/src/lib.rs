@@ -29,7 +29,7 @@ pub use limits::Limits;
 pub use metadata::{Component, PackageMetadata, PROPERTIES_JSON};
 pub use name::{ArchiveFormat, PackageId};
 pub use problem::{code, Problem, Problems};
-pub use rules::{ComponentRules, Finding, RuleSet};
+pub use rules::{file_rules, ComponentRules, Finding, RuleSet, BUILTIN_TYPES};
 
 use archive::{read_archive, Discard, Sink, WriteUnder};
 use std::path::Path;
@@ -136,6 +136,7 @@ impl Reader {
         let mut problems: Vec<Problem> = id.as_ref().err().cloned().into_iter().collect();
         let read = match read_archive(
             file,
+            file_name,
             format,
             &self.limits,
             &|path| self.rules.wants_content(path),

@@ -57,29 +57,12 @@ impl RuleSet {
         RuleSet::default()
     }
 
-    /// PNDA's four component types with PNDA's checks and messages.
+    /// PNDA's four component types with PNDA's checks and messages ([`file_rules`]).
     pub fn builtin() -> Self {
         let mut set = RuleSet::empty();
-        set.register(Arc::new(RequiredFiles {
-            component_type: "flink",
-            required: &["application.properties"],
-            forbidden: &[],
-        }));
-        set.register(Arc::new(RequiredFiles {
-            component_type: "sparkStreaming",
-            required: &["application.properties", "log4j.properties"],
-            forbidden: &[(
-                "upstart.conf",
-                "Support for user supplied upstart.conf files has been deprecated, the deployment manager will \
-                 supply one automatically. Please see PNDA example-applications for usage.",
-            )],
-        }));
-        set.register(Arc::new(RequiredFiles {
-            component_type: "oozie",
-            required: &["workflow.xml"],
-            forbidden: &[],
-        }));
-        set.register(Arc::new(JupyterRules));
+        for component_type in BUILTIN_TYPES {
+            set.register(Arc::new(Builtin { component_type }));
+        }
         set
     }
 
@@ -107,52 +90,64 @@ impl RuleSet {
     }
 }
 
-/// Rules of the "these files must be at the component root, those must not" kind.
-struct RequiredFiles {
-    component_type: &'static str,
-    required: &'static [&'static str],
-    forbidden: &'static [(&'static str, &'static str)],
+/// The component types whose file rules are [`file_rules`].
+pub const BUILTIN_TYPES: [&str; 4] = ["flink", "sparkStreaming", "oozie", "jupyter"];
+
+const UPSTART_DEPRECATED: &str = "Support for user supplied upstart.conf files has been deprecated, the deployment manager will \
+     supply one automatically. Please see PNDA example-applications for usage.";
+
+/// PNDA's rules on the files of a component of `component_type`, given the names of its files
+/// (relative to the component folder), with PNDA's messages. The one home of these rules: the
+/// offline validation ([`RuleSet::builtin`]) and the runtime plugins both call it. An unknown
+/// type has no rules here.
+pub fn file_rules<'a>(
+    component_type: &str,
+    files: impl IntoIterator<Item = &'a str>,
+) -> Vec<Finding> {
+    let files: Vec<&str> = files.into_iter().collect();
+    let has = |name: &str| files.contains(&name);
+    let required: &[&str] = match component_type {
+        "flink" => &["application.properties"],
+        "sparkStreaming" => &["application.properties", "log4j.properties"],
+        "oozie" => &["workflow.xml"],
+        _ => &[],
+    };
+    let mut findings: Vec<Finding> = required
+        .iter()
+        .filter(|file| !has(file))
+        .map(|file| {
+            Finding::new(
+                code::MISSING_FILE,
+                Some(file),
+                format!("missing file {file}"),
+            )
+        })
+        .collect();
+    if component_type == "sparkStreaming" && has("upstart.conf") {
+        findings.push(Finding::new(
+            code::FORBIDDEN_FILE,
+            Some("upstart.conf"),
+            UPSTART_DEPRECATED,
+        ));
+    }
+    // A notebook at any depth.
+    if component_type == "jupyter" && !files.iter().any(|f| f.ends_with(".ipynb")) {
+        findings.push(Finding::new(code::MISSING_FILE, None, "missing ipynb file"));
+    }
+    findings
 }
 
-impl ComponentRules for RequiredFiles {
+/// The built-in rules of one of [`BUILTIN_TYPES`].
+struct Builtin {
+    component_type: &'static str,
+}
+
+impl ComponentRules for Builtin {
     fn component_type(&self) -> &str {
         self.component_type
     }
 
     fn check(&self, component: &Component) -> Vec<Finding> {
-        let missing = self
-            .required
-            .iter()
-            .filter(|file| !component.has_file(file))
-            .map(|file| {
-                Finding::new(
-                    code::MISSING_FILE,
-                    Some(file),
-                    format!("missing file {file}"),
-                )
-            });
-        let forbidden = self
-            .forbidden
-            .iter()
-            .filter(|(file, _)| component.has_file(file))
-            .map(|(file, why)| Finding::new(code::FORBIDDEN_FILE, Some(file), *why));
-        missing.chain(forbidden).collect()
-    }
-}
-
-/// A Jupyter component needs at least one notebook, at any depth.
-struct JupyterRules;
-
-impl ComponentRules for JupyterRules {
-    fn component_type(&self) -> &str {
-        "jupyter"
-    }
-
-    fn check(&self, component: &Component) -> Vec<Finding> {
-        if component.files().any(|f| f.ends_with(".ipynb")) {
-            Vec::new()
-        } else {
-            vec![Finding::new(code::MISSING_FILE, None, "missing ipynb file")]
-        }
+        file_rules(self.component_type, component.files())
     }
 }

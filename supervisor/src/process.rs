@@ -44,6 +44,43 @@ pub fn spawn(
     command.spawn()
 }
 
+/// Runs a command to its end (within `timeout`, killing its group after), output appended to
+/// `log`; `on_spawn` learns its pid once it runs. `Ok(true)` on exit status 0.
+pub fn run_to_end(
+    argv: &[String],
+    workdir: &Path,
+    env: &[(String, String)],
+    user: Option<&str>,
+    log: &Path,
+    timeout: Duration,
+    on_spawn: &dyn Fn(u32),
+) -> Result<bool, String> {
+    let program = argv
+        .first()
+        .map(String::as_str)
+        .unwrap_or("(empty command)");
+    let mut child =
+        spawn(argv, workdir, env, user, log).map_err(|e| format!("cannot run {program}: {e}"))?;
+    on_spawn(child.id());
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status.success()),
+            Ok(None) if Instant::now() > deadline => {
+                stop_group(child.id(), Duration::from_secs(5), || {
+                    matches!(child.try_wait(), Ok(Some(_)))
+                });
+                return Err(format!(
+                    "{program} timed out: it did not finish within {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    }
+}
+
 /// The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`), which
 /// tells a process apart from a later one that reuses its pid. `None` if it is gone or a zombie.
 pub fn start_ticks(pid: u32) -> Option<u64> {

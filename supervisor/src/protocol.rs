@@ -24,6 +24,19 @@ pub struct JobSpec {
     pub env: Vec<(String, String)>,
 }
 
+impl JobSpec {
+    /// The plan's environment for the submit command, then the supervisor's own for the job.
+    pub fn submit_env(&self) -> Vec<(String, String)> {
+        self.job
+            .submit
+            .env
+            .clone()
+            .into_iter()
+            .chain(self.env.iter().cloned())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {

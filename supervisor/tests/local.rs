@@ -343,3 +343,99 @@ fn a_job_that_ended_while_the_supervisor_was_down_is_respawned_by_policy() {
         id: "app8/c".into(),
     });
 }
+
+#[test]
+fn a_job_the_user_stops_and_starts_again_and_again_is_never_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let sup = Supervisor::start(state.path(), None);
+    let (_w, workdir) = work("app10");
+    let job = spec(
+        "app10/c",
+        &workdir,
+        "exec sleep 60\n",
+        RespawnPolicy::Always,
+    );
+    // More starts than the start limit allows respawns, all asked for by the user.
+    let starts = dm_supervisor::decide::START_LIMIT + 2;
+    for n in 1..=starts {
+        start(&sup, job.clone());
+        let report = sup.wait_for("app10/c", &format!("start {n} running"), 20, |r| {
+            r.state == JobState::Running && r.attempts.last().is_some_and(|a| a.pid.is_some())
+        });
+        assert_eq!(report.attempts.len(), n, "{report:#?}");
+        if n < starts {
+            match sup.call(Request::Stop {
+                id: "app10/c".into(),
+            }) {
+                Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let report = sup.status("app10/c");
+    assert_eq!(report.reason, None, "{report:#?}");
+    assert!(alive(pid_of(&report)));
+    sup.call(Request::Stop {
+        id: "app10/c".into(),
+    });
+}
+
+#[test]
+fn a_supervisor_restarted_on_an_older_state_file_adopts_its_job() {
+    let state = tempfile::tempdir().unwrap();
+    let (_w, workdir) = work("app11");
+    let job = spec(
+        "app11/c",
+        &workdir,
+        "exec sleep 60\n",
+        RespawnPolicy::Always,
+    );
+    // A job left running by an older supervisor, whose state.json predates `respawns_ms`.
+    use std::os::unix::process::CommandExt;
+    let mut running = std::process::Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = running.id();
+    let log = state.path().join("logs/app11__c/attempt-4.log");
+    let older = serde_json::json!({
+        "jobs": { "app11/c": {
+            "spec": job,
+            "desired": "running",
+            "state": "running",
+            "reason": null,
+            "attempts": [{
+                "number": 4, "started_ms": 1_000, "ended_ms": null, "pid": pid,
+                "yarn_application_id": null, "outcome": null, "reason": null, "log": log
+            }],
+            "last_savepoint": null,
+            "next_start_ms": 0,
+            "consecutive_failures": 0,
+            "pid_ticks": start_ticks(pid).unwrap(),
+            "generation": 2
+        }}
+    });
+    std::fs::write(state.path().join("state.json"), older.to_string()).unwrap();
+
+    let sup = Supervisor::start(state.path(), None);
+    // Several of its watch intervals: time enough to have (wrongly) started another.
+    std::thread::sleep(Duration::from_millis(600));
+    let report = sup.status("app11/c");
+    assert_eq!(report.state, JobState::Running, "{report:#?}");
+    assert_eq!(
+        report.attempts.len(),
+        1,
+        "adopted, not started again: {report:#?}"
+    );
+    assert_eq!(pid_of(&report), pid);
+
+    match sup.call(Request::Stop {
+        id: "app11/c".into(),
+    }) {
+        Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
+        other => panic!("unexpected {other:?}"),
+    }
+    let status = running.wait().unwrap();
+    assert!(!status.success(), "ended by the stop's signal: {status:?}");
+}

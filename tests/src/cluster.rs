@@ -24,7 +24,7 @@ pub fn flink_dist_on_hdfs(env: &Value, version: &str) -> String {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let local = flink_dist_tarball(env, version);
-    let remote = format!("/user/{user}/dm-testenv/flink-{version}.tar");
+    let remote = format!("/user/{user}/dm-testenv/flink-{version}-dist.tar");
     let namenode = env["namenode_url"].as_str().expect("env.json namenode_url");
     let client = hdfs_native::ClientBuilder::new()
         .with_url(namenode)
@@ -50,7 +50,10 @@ pub fn flink_dist_on_hdfs(env: &Value, version: &str) -> String {
 }
 
 fn flink_dist_tarball(env: &Value, version: &str) -> PathBuf {
-    let dest = repo_root().join(format!("target/testenv/oozie-flink/flink-{version}.tar"));
+    // `-dist`: since opt/ is in it; an older cached `flink-V.tar` lacks it and is not reused.
+    let dest = repo_root().join(format!(
+        "target/testenv/oozie-flink/flink-{version}-dist.tar"
+    ));
     if dest.is_file() {
         return dest;
     }
@@ -62,8 +65,9 @@ fn flink_dist_tarball(env: &Value, version: &str) -> PathBuf {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let tmp = dest.with_extension("tar.tmp");
     let mut tar = tar::Builder::new(std::fs::File::create(&tmp).expect("create tarball"));
-    // opt/ and pyflink's Python files are not needed to submit a Java job.
-    for dir in ["bin", "lib", "conf", "plugins"] {
+    // opt/ holds flink-python, which `flink run -py/-pym` needs; pyflink's Python files are
+    // not needed (Python jobs run with the nodes' own PyFlink, `-pyexec`).
+    for dir in ["bin", "lib", "conf", "plugins", "opt"] {
         tar.append_dir_all(format!("flink-{version}/{dir}"), home.join(dir))
             .unwrap_or_else(|e| panic!("tar {}/{dir}: {e}", home.display()));
     }

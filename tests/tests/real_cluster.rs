@@ -753,6 +753,65 @@ fn oozie_shell_action_runs_on_yarn() {
     });
 }
 
+/// PNDA's shell actions call `hadoop fs …` on the NodeManager: `put.sh` (`-rm`, `-mkdir -p`,
+/// `-copyFromLocal`, `-ls`) writes a file on HDFS holding the id of the container it ran in.
+#[test]
+fn oozie_shell_action_runs_hadoop_fs_on_the_nodemanager() {
+    let env = env();
+    let (oozie, rm, nn) = (oozie_url(env), env.s("rm_url"), env.s("namenode_url"));
+    let user = current_user();
+    let app_dir = format!("/user/{user}/{}", unique("dm-oozie-hadoop-fs"));
+    let out_dir = format!("/tmp/{}", unique("dm-oozie-hadoop-fs-out"));
+
+    let rt = current_thread_rt();
+    let client = hdfs_client(env);
+    let examples = repo_root().join("examples/jobs/oozie-hadoop-fs");
+    rt.block_on(async {
+        for f in ["workflow.xml", "put.sh"] {
+            hdfs_put(&client, &examples.join(f), &format!("{app_dir}/{f}")).await;
+        }
+    });
+    let id = oozie_start(
+        &oozie,
+        &[
+            ("user.name", user.clone()),
+            ("oozie.wf.application.path", format!("{nn}{app_dir}")),
+            ("nameNode", nn.clone()),
+            ("resourceManager", env.s("rm_address")),
+            ("outputDir", out_dir.clone()),
+        ],
+    );
+    let mut guard = KillWorkflowOnDrop {
+        oozie: oozie.clone(),
+        id: Some(id.clone()),
+    };
+    let info = oozie_wait_end(&oozie, &id, 180);
+    assert_eq!(info["status"], "SUCCEEDED", "workflow {id}: {info}");
+    let app_id = assert_launcher_succeeded(&rm, &oozie_action(&info, "put"));
+    guard.id = None;
+
+    let written = rt.block_on(async {
+        let reader = client
+            .read(&format!("{out_dir}/container.txt"))
+            .await
+            .unwrap_or_else(|e| panic!("put.sh did not write {out_dir}/container.txt: {e}"));
+        let bytes = reader.read_range(0, reader.file_length()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    });
+    let app_suffix = app_id.trim_start_matches("application_");
+    assert!(
+        written.trim().starts_with("container_") && written.contains(app_suffix),
+        "{out_dir}/container.txt should name a container of {app_id}, holds {written:?}"
+    );
+    rt.block_on(async {
+        client
+            .delete(&out_dir, true)
+            .await
+            .expect("delete output dir");
+        client.delete(&app_dir, true).await.expect("delete app dir");
+    });
+}
+
 #[test]
 fn oozie_shell_action_submits_flink2_batch_to_yarn() {
     oozie_flink_batch(env(), "2.3.0");

@@ -1,9 +1,11 @@
 //! `/applications`: create, start, stop, destroy, and what is known about each.
 
-use super::{blocking, Api, Reply};
+use super::doc::{AppName, Caller, CreateBody, UserName};
+use super::{blocking, method_not_allowed, Api, Reply};
 use crate::auth::action;
-use crate::error::DmError;
+use crate::error::{DmError, ErrorBody};
 use crate::lifecycle::check_app_name;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use packaging::PackageId;
@@ -13,7 +15,11 @@ use std::sync::Arc;
 const MAX_CREATE_BODY: usize = 1 << 20;
 use serde_json::{Map, Value};
 
-#[utoipa::path(get, path = "/applications", tag = "applications", responses((status = 200, description = "names of all applications")))]
+#[utoipa::path(get, path = "/applications", operation_id = "list_applications", tag = "applications",
+    params(("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "names of all applications", body = Vec<String>),
+              (status = 400, description = "bad user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
 pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
     api.policy
@@ -60,63 +66,117 @@ async fn read_app(
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[utoipa::path(get, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,)),
-    responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED}")))]
+#[utoipa::path(get, path = "/applications/{name}", operation_id = "application_info", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED, information: null}", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
 pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
     read_app(&api, &req, &name, |engine, name| engine.app_info(name)).await
 }
 
-#[utoipa::path(get, path = "/applications/{name}/{what}", tag = "applications",
-    params(("name" = String, Path,), ("what" = String, Path, description = "status, detail, summary or logs")),
-    responses((status = 200, description = "status: {status, information}; detail: {name, status, yarn_applications: {<type>-<component>: {yarn-id, yarn-state, yarn-final-status, yarn-start-time, tracking-url}}}; summary: PNDA's {<name>: {aggregate_status, observed_at, <type>-<n>: {aggregate_status, yarnId, tracking_url, information, name, componentType, observed: {source, at}, since?, last_good?, failure?, kpis?}}} from the status observer's last cycle ({<name>: {status: Not Available}} before it); logs: each component's latest attempt"), (status = 400, description = "not a valid query"),
-              (status = 404, description = "detail of an application that does not exist")))]
+/// What a segment after `/applications/{name}/` is: a query (GET) or an action (POST).
+pub fn method_of(segment: &str) -> Option<Method> {
+    match segment {
+        "status" | "detail" | "summary" | "logs" => Some(Method::GET),
+        "start" | "stop" => Some(Method::POST),
+        _ => None,
+    }
+}
+
+/// `GET /applications/{name}/{what}`: one pattern for the four queries.
 pub async fn query(
     api: web::Data<Api>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Reply {
     let (name, what) = path.into_inner();
-    if !matches!(what.as_str(), "status" | "detail" | "summary" | "logs") {
-        return Err(DmError::BadRequest(format!(
+    match what.as_str() {
+        "status" => status(api, req, name).await,
+        "detail" => detail(api, req, name).await,
+        "summary" => summary(api, req, name).await,
+        "logs" => logs(api, req, name).await,
+        _ if method_of(&what) == Some(Method::POST) => {
+            Err(method_not_allowed(&req, &[Method::POST]))
+        }
+        _ => Err(DmError::BadRequest(format!(
             "{what} is not a valid query (status|detail|summary|logs)"
-        )));
+        ))),
     }
-    if what == "logs" {
-        // Asks the supervisor, which may take a moment: off the async workers.
-        let identity = api.identify(&req)?;
-        check_app_name(&name)?;
-        let engine = api.engine.clone();
-        let (owner, body) = blocking(move || engine.app_logs(&name)).await?;
-        api.policy
-            .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
-        return Ok(HttpResponse::Ok().json(body));
-    }
-    // Summaries and YARN details come from the status observer's last cycle, in memory.
+}
+
+#[utoipa::path(get, path = "/applications/{name}/status", operation_id = "application_status", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "{status, information}; an unknown application is NOTCREATED", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
+async fn status(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    read_app(&api, &req, &name, |engine, name| engine.app_status(name)).await
+}
+
+#[utoipa::path(get, path = "/applications/{name}/detail", operation_id = "application_detail", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "{name, status, yarn_applications: {<type>-<component>: {yarn-id, yarn-state, yarn-final-status, yarn-start-time, tracking-url}}}", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTCREATED: no such application", body = ErrorBody)))]
+async fn detail(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    // YARN details come from the status observer's last cycle, in memory.
     let status = Arc::clone(&api.status);
-    read_app(&api, &req, &name, |engine, name| match what.as_str() {
-        "status" => engine.app_status(name),
-        "detail" => {
-            let (owner, mut body) = engine.app_detail(name)?;
-            if let Some(yarn) = status.yarn_applications(name) {
-                body["yarn_applications"] = Value::Object(yarn);
-            }
-            Ok((owner, body))
+    read_app(&api, &req, &name, |engine, name| {
+        let (owner, mut body) = engine.app_detail(name)?;
+        if let Some(yarn) = status.yarn_applications(name) {
+            body["yarn_applications"] = Value::Object(yarn);
         }
-        _ => {
-            let (owner, placeholder) = engine.app_summary(name)?;
-            // Only for an application that exists now: one destroyed since the last cycle is gone.
-            let exists = placeholder[name]["status"] == "Not Available";
-            let observed = exists.then(|| status.summary(name)).flatten();
-            Ok((owner, observed.unwrap_or(placeholder)))
-        }
+        Ok((owner, body))
     })
     .await
 }
 
-#[utoipa::path(put, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,), ("user.name" = Option<String>, Query,)),
-    request_body(content = Object, description = "{package, <componentType>: {<component>: {<property>: value}}}"),
-    responses((status = 202, description = "creating; poll the status"), (status = 400, description = "bad name or body"),
-              (status = 404, description = "package not deployed"), (status = 409, description = "application exists")))]
+#[utoipa::path(get, path = "/applications/{name}/summary", operation_id = "application_summary", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "PNDA's {<name>: {aggregate_status, observed_at, <type>-<n>: {aggregate_status, yarnId, tracking_url, information, name, componentType, observed: {source, at}, since?, last_good?, failure?, kpis?}}} from the status observer's last cycle ({<name>: {status: Not Available}} before it, {<name>: {status: Not Created}} for an unknown application)", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
+async fn summary(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    // Summaries come from the status observer's last cycle, in memory.
+    let status = Arc::clone(&api.status);
+    read_app(&api, &req, &name, |engine, name| {
+        let (owner, placeholder) = engine.app_summary(name)?;
+        // Only for an application that exists now: one destroyed since the last cycle is gone.
+        let exists = placeholder[name]["status"] == "Not Available";
+        let observed = exists.then(|| status.summary(name)).flatten();
+        Ok((owner, observed.unwrap_or(placeholder)))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/applications/{name}/logs", operation_id = "application_logs", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "each component's latest attempt: {<type>-<component>: {attempt, text} or {error}}", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTCREATED: no such application", body = ErrorBody)))]
+async fn logs(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    // Asks the supervisor, which may take a moment: off the async workers.
+    let identity = api.identify(&req)?;
+    check_app_name(&name)?;
+    let engine = api.engine.clone();
+    let (owner, body) = blocking(move || engine.app_logs(&name)).await?;
+    api.policy
+        .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(put, path = "/applications/{name}", operation_id = "create_application", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    request_body(content = CreateBody, description = "the package, and property overrides per component; `user` is refused (user.name says who)"),
+    responses((status = 202, description = "creating; poll the status"),
+              (status = 400, description = "bad name, user.name or body (not a JSON object, no package, a user field, unknown components)", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTDEPLOYED: the package is not deployed", body = ErrorBody),
+              (status = 409, description = "the application exists", body = ErrorBody),
+              (status = 413, description = "TOO_LARGE: the body is over 1 MiB", body = ErrorBody)))]
 pub async fn create(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -174,41 +234,58 @@ pub async fn create(
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(post, path = "/applications/{name}/{action}", tag = "applications",
-    params(("name" = String, Path,), ("action" = String, Path, description = "start or stop"), ("user.name" = Option<String>, Query,)),
-    responses((status = 202, description = "starting or stopping; poll the status"), (status = 400, description = "not a valid action"),
-              (status = 404, description = "no such application"), (status = 409, description = "wrong state")))]
+/// `POST /applications/{name}/{what}`: one pattern for the two actions.
 pub async fn action(
     api: web::Data<Api>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Reply {
-    let (name, verb) = path.into_inner();
-    let act = match verb.as_str() {
-        "start" => action::APPLICATION_START,
-        "stop" => action::APPLICATION_STOP,
-        _ => {
-            return Err(DmError::BadRequest(format!(
-                "{verb} is not a valid action (start|stop)"
-            )))
-        }
-    };
-    let user = authorize(&api, &req, &name, act).await?;
+    let (name, what) = path.into_inner();
+    match what.as_str() {
+        "start" => start(api, req, name).await,
+        "stop" => stop(api, req, name).await,
+        _ if method_of(&what) == Some(Method::GET) => Err(method_not_allowed(&req, &[Method::GET])),
+        _ => Err(DmError::BadRequest(format!(
+            "{what} is not a valid action (start|stop)"
+        ))),
+    }
+}
+
+#[utoipa::path(post, path = "/applications/{name}/start", operation_id = "start_application", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    responses((status = 202, description = "starting; poll the status"),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTCREATED: no such application", body = ErrorBody),
+              (status = 409, description = "not CREATED, or an operation is in progress", body = ErrorBody)))]
+async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    let user = authorize(&api, &req, &name, action::APPLICATION_START).await?;
     let api2 = api.clone();
-    blocking(move || {
-        if verb == "start" {
-            api2.engine.start(&name, &user)
-        } else {
-            api2.engine.stop(&name, &user)
-        }
-    })
-    .await?;
+    blocking(move || api2.engine.start(&name, &user)).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(delete, path = "/applications/{name}", tag = "applications", params(("name" = String, Path,), ("user.name" = Option<String>, Query,)),
-    responses((status = 202, description = "destroying; poll the status"), (status = 404, description = "no such application"),
-              (status = 409, description = "wrong state")))]
+#[utoipa::path(post, path = "/applications/{name}/stop", operation_id = "stop_application", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    responses((status = 202, description = "stopping; poll the status"),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTCREATED: no such application", body = ErrorBody),
+              (status = 409, description = "not STARTED, or an operation is in progress", body = ErrorBody)))]
+async fn stop(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    let user = authorize(&api, &req, &name, action::APPLICATION_STOP).await?;
+    let api2 = api.clone();
+    blocking(move || api2.engine.stop(&name, &user)).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[utoipa::path(delete, path = "/applications/{name}", operation_id = "destroy_application", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    responses((status = 202, description = "destroying; poll the status"),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTCREATED: no such application", body = ErrorBody),
+              (status = 409, description = "an operation is in progress", body = ErrorBody)))]
 pub async fn destroy(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
     let user = authorize(&api, &req, &name, action::APPLICATION_DESTROY).await?;
     let api2 = api.clone();

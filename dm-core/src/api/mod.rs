@@ -5,6 +5,7 @@
 //! `applications::read_app`).
 
 mod applications;
+mod doc;
 mod notebooks;
 mod packages;
 mod repository;
@@ -14,7 +15,7 @@ use crate::auth::{AuthMode, Authenticator, Identity, Policy};
 use crate::error::DmError;
 use crate::lifecycle::Engine;
 use actix_web::dev::Service;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -49,7 +50,11 @@ impl ResponseError for DmError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut reply = HttpResponse::build(self.status_code());
+        if let DmError::MethodNotAllowed { allow, .. } = self {
+            reply.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
+        }
+        reply.json(self.body())
     }
 }
 
@@ -102,9 +107,18 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     DmError::not_found("NOTFOUND", format!("no such resource: {}", req.path())).error_response()
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let body = serde_json::json!({"status": "METHOD_NOT_ALLOWED", "information": format!("{} is not allowed on {}", req.method(), req.path())});
-    HttpResponse::MethodNotAllowed().json(body)
+/// 405 for `req`, whose resource answers `methods` (and OPTIONS pre-flights).
+fn method_not_allowed(req: &HttpRequest, methods: &[Method]) -> DmError {
+    let allow = methods
+        .iter()
+        .chain([&Method::OPTIONS])
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    DmError::MethodNotAllowed {
+        allow,
+        information: format!("{} is not allowed on {}", req.method(), req.path()),
+    }
 }
 
 /// CORS pre-flight, as PNDA's handlers answered it (every origin may call the API).
@@ -122,63 +136,115 @@ async fn preflight() -> HttpResponse {
         .finish()
 }
 
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path)
-        .route(
-            web::route()
-                .method(actix_web::http::Method::OPTIONS)
-                .to(preflight),
-        )
-        .default_service(web::to(method_not_allowed))
+/// One registered resource: its pattern and a handler per method.
+struct Endpoint {
+    pattern: &'static str,
+    routes: Vec<(Method, actix_web::Route)>,
+}
+
+fn endpoint(pattern: &'static str, routes: Vec<(Method, actix_web::Route)>) -> Endpoint {
+    Endpoint { pattern, routes }
+}
+
+/// Every resource, in registration order (paths with parameters are matched one resource after
+/// another: the polled application paths come first). The methods here are the routes' guards
+/// and the 405's `Allow`, so `tests::document_covers_every_route` sees what is served.
+fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        endpoint(
+            route::APPLICATIONS,
+            vec![(M::GET, web::to(applications::list))],
+        ),
+        endpoint(
+            route::APPLICATION_QUERY,
+            vec![
+                (M::GET, web::to(applications::query)),
+                (M::POST, web::to(applications::action)),
+            ],
+        ),
+        endpoint(
+            route::APPLICATION,
+            vec![
+                (M::GET, web::to(applications::info)),
+                (M::PUT, web::to(applications::create)),
+                (M::DELETE, web::to(applications::destroy)),
+            ],
+        ),
+        endpoint(route::PACKAGES, vec![(M::GET, web::to(packages::list))]),
+        endpoint(
+            route::PACKAGE_APPLICATIONS,
+            vec![(M::GET, web::to(packages::applications))],
+        ),
+        endpoint(
+            route::PACKAGE_STATUS,
+            vec![(M::GET, web::to(packages::status))],
+        ),
+        endpoint(
+            route::PACKAGE,
+            vec![
+                (M::GET, web::to(packages::info)),
+                (M::PUT, web::to(packages::deploy)),
+                (M::DELETE, web::to(packages::undeploy)),
+            ],
+        ),
+        endpoint(route::REPOSITORY, vec![(M::GET, web::to(repository::list))]),
+        endpoint(
+            route::REPOSITORY_FILE,
+            vec![
+                (M::PUT, web::to(repository::upload)),
+                (M::GET, web::to(repository::download)),
+                (M::DELETE, web::to(repository::delete)),
+            ],
+        ),
+        endpoint(route::ENDPOINTS, vec![(M::GET, web::to(system::endpoints))]),
+        endpoint(route::METRICS, vec![(M::GET, web::to(system::metrics))]),
+        endpoint(route::OPENAPI, vec![(M::GET, web::to(system::openapi))]),
+        endpoint(route::PLUGINS, vec![(M::GET, web::to(system::plugins))]),
+        endpoint(
+            route::PLATFORM_HEALTH,
+            vec![(M::GET, web::to(system::platform_health))],
+        ),
+        endpoint(route::NOTEBOOKS, vec![(M::GET, web::to(notebooks::file))]),
+    ]
+}
+
+impl Endpoint {
+    fn resource(self) -> actix_web::Resource {
+        let methods: Vec<Method> = self.routes.iter().map(|(m, _)| m.clone()).collect();
+        let mut resource =
+            web::resource(self.pattern).route(web::route().method(Method::OPTIONS).to(preflight));
+        for (method, route) in self.routes {
+            resource = resource.route(route.method(method));
+        }
+        let wrong_method = move |req: HttpRequest| {
+            // The application queries and actions share a pattern: each answers one method.
+            let allowed = match req
+                .match_info()
+                .get("what")
+                .and_then(applications::method_of)
+            {
+                Some(method) => vec![method],
+                None => methods.clone(),
+            };
+            let error = method_not_allowed(&req, &allowed);
+            async move { error.error_response() }
+        };
+        resource.default_service(web::to(wrong_method))
+    }
 }
 
 /// Registers every route; `api` is the shared state.
 pub fn configure(api: web::Data<Api>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(api)
-            .app_data(
-                web::PathConfig::default()
-                    .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
-            )
-            // Paths with parameters are matched by regex, one resource after another: the
-            // polled application paths come first.
-            .service(resource(route::APPLICATIONS).route(web::get().to(applications::list)))
-            .service(
-                resource(route::APPLICATION_QUERY)
-                    .route(web::get().to(applications::query))
-                    .route(web::post().to(applications::action)),
-            )
-            .service(
-                resource(route::APPLICATION)
-                    .route(web::get().to(applications::info))
-                    .route(web::put().to(applications::create))
-                    .route(web::delete().to(applications::destroy)),
-            )
-            .service(resource(route::PACKAGES).route(web::get().to(packages::list)))
-            .service(
-                resource(route::PACKAGE_APPLICATIONS).route(web::get().to(packages::applications)),
-            )
-            .service(resource(route::PACKAGE_STATUS).route(web::get().to(packages::status)))
-            .service(
-                resource(route::PACKAGE)
-                    .route(web::get().to(packages::info))
-                    .route(web::put().to(packages::deploy))
-                    .route(web::delete().to(packages::undeploy)),
-            )
-            .service(resource(route::REPOSITORY).route(web::get().to(repository::list)))
-            .service(
-                resource(route::REPOSITORY_FILE)
-                    .route(web::put().to(repository::upload))
-                    .route(web::get().to(repository::download))
-                    .route(web::delete().to(repository::delete)),
-            )
-            .service(resource(route::ENDPOINTS).route(web::get().to(system::endpoints)))
-            .service(resource(route::METRICS).route(web::get().to(system::metrics)))
-            .service(resource(route::OPENAPI).route(web::get().to(system::openapi)))
-            .service(resource(route::PLUGINS).route(web::get().to(system::plugins)))
-            .service(resource(route::PLATFORM_HEALTH).route(web::get().to(system::platform_health)))
-            .service(resource(route::NOTEBOOKS).route(web::get().to(notebooks::file)))
-            .default_service(web::to(not_found));
+        cfg.app_data(api).app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| DmError::BadRequest(format!("bad path: {e}")).into()),
+        );
+        for endpoint in endpoints() {
+            cfg.service(endpoint.resource());
+        }
+        cfg.default_service(web::to(not_found));
     }
 }
 
@@ -269,12 +335,104 @@ where
     }
 }
 
-pub use system::ApiDoc;
+pub use doc::ApiDoc;
 
 #[cfg(test)]
 mod tests {
-    use super::route;
+    use super::{endpoints, route};
     use actix_web::dev::ResourceDef;
+    use utoipa::OpenApi;
+
+    /// Each documented operation as (method, a concrete path: its parameters' examples).
+    fn documented() -> Vec<(String, String)> {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let mut all = Vec::new();
+        for (template, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let mut path = template.clone();
+                for param in operation["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] != "path" {
+                        continue;
+                    }
+                    let schema = param["schema"]["$ref"].as_str().unwrap();
+                    let name = schema.trim_start_matches("#/components/schemas/");
+                    let example = &doc["components"]["schemas"][name]["example"];
+                    let placeholder = format!("{{{}}}", param["name"].as_str().unwrap());
+                    path = path.replace(&placeholder, example.as_str().unwrap());
+                }
+                assert!(
+                    !path.contains('{'),
+                    "{template}: a path parameter without an example"
+                );
+                all.push((method.to_uppercase(), path));
+            }
+        }
+        all
+    }
+
+    /// The pattern actix routes `path` to: the first that matches, in registration order.
+    fn routed(path: &str) -> Option<&'static str> {
+        endpoints()
+            .into_iter()
+            .map(|e| e.pattern)
+            .find(|p| ResourceDef::new(*p).is_match(path))
+    }
+
+    /// Every route served is documented, and every documented operation is served: a route
+    /// cannot be added without its documentation.
+    #[test]
+    fn document_covers_every_route() {
+        let documented = documented();
+        let served: Vec<(String, &str)> = endpoints()
+            .into_iter()
+            .flat_map(|e| {
+                let pattern = e.pattern;
+                e.routes
+                    .into_iter()
+                    .map(move |(m, _)| (m.to_string(), pattern))
+            })
+            .collect();
+        for (method, path) in &documented {
+            let pattern = routed(path);
+            assert!(
+                served
+                    .iter()
+                    .any(|(m, p)| m == method && Some(*p) == pattern),
+                "documented {method} {path} is not served (it routes to {pattern:?})"
+            );
+        }
+        for (method, pattern) in &served {
+            assert!(
+                documented
+                    .iter()
+                    .any(|(m, path)| m == method && routed(path) == Some(*pattern)),
+                "{method} {pattern} is served but not documented"
+            );
+        }
+        let patterns: Vec<&str> = endpoints().into_iter().map(|e| e.pattern).collect();
+        assert_eq!(
+            patterns,
+            route::ALL,
+            "route::ALL lists the registered patterns in order"
+        );
+    }
+
+    /// The application paths that share a pattern answer one method each.
+    #[test]
+    fn application_queries_and_actions() {
+        use actix_web::http::Method;
+        for (method, path) in documented() {
+            if let Some(what) = path.strip_prefix("/applications/my-app/") {
+                let expected = Method::from_bytes(method.as_bytes()).unwrap();
+                assert_eq!(
+                    super::applications::method_of(what),
+                    Some(expected),
+                    "{path}"
+                );
+            }
+        }
+        assert_eq!(super::applications::method_of("bogus"), None);
+    }
 
     #[test]
     fn labels_agree_with_actix_routing() {

@@ -3,14 +3,19 @@
 //! `git clone http://<dmd>/notebooks/jupyter-<user>` (PNDA served them with nginx and
 //! git-http-backend).
 
+use super::doc::{Caller, NotebookFile};
 use super::{blocking, Api, Reply};
 use crate::auth::action;
-use crate::error::DmError;
+use crate::error::{DmError, ErrorBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-#[utoipa::path(get, path = "/notebooks/{path}", tag = "notebooks",
-    params(("path" = String, Path, description = "jupyter-<user>/ and a file of git's dumb HTTP protocol: HEAD, info/refs, objects/info/packs, objects/…")),
-    responses((status = 200, description = "the file"), (status = 404, description = "no such repository or file")))]
+#[utoipa::path(get, path = "/notebooks/{path}", operation_id = "notebooks_file", tag = "notebooks",
+    params(("path" = NotebookFile, Path, description = "jupyter-<user>/ and a file of git's dumb HTTP protocol: HEAD, info/refs, objects/info/packs, objects/…"),
+           ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"),
+              (status = 400, description = "a path that is not a repository's file", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "no such repository or file", body = ErrorBody)))]
 pub async fn file(api: web::Data<Api>, req: HttpRequest, path: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
     let path = path.into_inner();

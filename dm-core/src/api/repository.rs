@@ -1,9 +1,10 @@
 //! `/repository/packages`: list, upload (streamed, checked before it is accepted), download,
 //! delete.
 
+use super::doc::{Caller, PackageFileName as FileName};
 use super::{blocking, query, Api, Reply};
 use crate::auth::action;
-use crate::error::DmError;
+use crate::error::{DmError, ErrorBody};
 use crate::repository::{group_by_name, PackageFile};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -16,28 +17,46 @@ fn unavailable(e: std::io::Error) -> DmError {
     ))
 }
 
-#[utoipa::path(get, path = "/repository/packages", tag = "repository",
-    params(("recency" = Option<usize>, Query, description = "versions per package, newest first (default 1, 0 = all)")),
-    responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]")))]
+/// `?recency=`: versions per package, 1 when absent; an `int64` of at least 0 as documented,
+/// so any client's integer type holds it.
+fn parse_recency(text: Option<&str>) -> Result<usize, DmError> {
+    let Some(text) = text else { return Ok(1) };
+    text.parse::<i64>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            DmError::BadRequest(format!(
+                "recency must be a whole number from 0 to {}, not {text:?}",
+                i64::MAX
+            ))
+        })
+}
+
+#[utoipa::path(get, path = "/repository/packages", operation_id = "list_repository_packages", tag = "repository",
+    params(("recency" = Option<i64>, Query, minimum = 0, description = "versions per package, newest first (default 1, 0 = all)"),
+           ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "[{name, latest_versions: [{version, file}]}]", body = Vec<Object>),
+              (status = 400, description = "bad recency or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be read", body = ErrorBody)))]
 pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
     api.policy.check(&identity, action::REPOSITORY_READ, None)?;
-    let recency = match query(&req).get("recency") {
-        None => 1,
-        Some(n) => n.parse::<usize>().map_err(|_| {
-            DmError::BadRequest(format!("recency must be a whole number, not {n:?}"))
-        })?,
-    };
+    let recency = parse_recency(query(&req).get("recency").map(String::as_str))?;
     let api2 = api.clone();
     let files = blocking(move || api2.engine.store.list().map_err(unavailable)).await?;
     Ok(HttpResponse::Ok().json(group_by_name(&files, recency)))
 }
 
-#[utoipa::path(put, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path, description = "name-x.y.z.tar.gz, .tgz or .zip")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "stored"), (status = 400, description = "bad name or package, with the problems"),
-              (status = 409, description = "already in the repository"), (status = 413, description = "too large")))]
+#[utoipa::path(put, path = "/repository/packages/{file}", operation_id = "upload_package_file", tag = "repository",
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the package archive, streamed"),
+    responses((status = 200, description = "stored: {name, version, file, bytes}", body = Object),
+              (status = 400, description = "bad file name or user.name; INVALID_PACKAGE with every problem", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 409, description = "EXISTS: the package is in the repository (in any format)", body = ErrorBody),
+              (status = 413, description = "TOO_LARGE: over repository.max_upload_bytes", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn upload(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -103,9 +122,14 @@ pub async fn upload(
     Ok(HttpResponse::Ok().json(summary))
 }
 
-#[utoipa::path(get, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path,)),
-    responses((status = 200, description = "the package file"), (status = 404, description = "not in the repository")))]
+#[utoipa::path(get, path = "/repository/packages/{file}", operation_id = "download_package_file", tag = "repository",
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "the package file: application/gzip for .tar.gz, application/x-compressed for .tgz, application/zip for .zip", content(
+                  (Vec<u8> = "application/gzip"), (Vec<u8> = "application/x-compressed"), (Vec<u8> = "application/zip"))),
+              (status = 400, description = "bad file name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTFOUND: not in the repository", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be read", body = ErrorBody)))]
 pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
     api.policy.check(&identity, action::REPOSITORY_READ, None)?;
@@ -128,9 +152,13 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
     Ok(named.into_response(&req))
 }
 
-#[utoipa::path(delete, path = "/repository/packages/{file}", tag = "repository",
-    params(("file" = String, Path,)),
-    responses((status = 200, description = "deleted"), (status = 404, description = "not in the repository")))]
+#[utoipa::path(delete, path = "/repository/packages/{file}", operation_id = "delete_package_file", tag = "repository",
+    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "deleted: {}", body = Object),
+              (status = 400, description = "bad file name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "NOTFOUND: not in the repository", body = ErrorBody),
+              (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
     let identity = api.identify(&req)?;
     api.policy
@@ -150,4 +178,34 @@ pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<Strin
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_recency;
+
+    #[test]
+    fn recency_is_a_non_negative_int64() {
+        assert_eq!(parse_recency(None), Ok(1));
+        assert_eq!(parse_recency(Some("0")), Ok(0));
+        assert_eq!(
+            parse_recency(Some("9223372036854775807")),
+            Ok(i64::MAX as usize)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "x",
+            "9223372036854775808",
+            "18446744073709551615",
+        ] {
+            let err = parse_recency(Some(bad)).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("recency must be a whole number from 0 to 9223372036854775807"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }

@@ -1,46 +1,17 @@
-//! `/environment/endpoints`, `/metrics` and `/openapi.json`.
+//! `/environment/endpoints`, `/metrics`, `/openapi.json`, `/plugins` and `/platform/health`.
 
-use super::{applications, blocking, notebooks, packages, repository, Api, Reply};
+use super::doc::{document, Caller};
+use super::{blocking, Api, Reply};
 use crate::auth::action;
+use crate::error::ErrorBody;
 use crate::registry;
 use actix_web::{web, HttpRequest, HttpResponse};
-use utoipa::OpenApi;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "dm",
-        description = "Deployment manager for data applications (PNDA-compatible API)"
-    ),
-    paths(
-        repository::list,
-        repository::upload,
-        repository::download,
-        repository::delete,
-        packages::list,
-        packages::info,
-        packages::status,
-        packages::deploy,
-        packages::undeploy,
-        packages::applications,
-        applications::list,
-        applications::info,
-        applications::query,
-        applications::create,
-        applications::action,
-        applications::destroy,
-        endpoints,
-        metrics,
-        openapi,
-        plugins,
-        platform_health,
-        notebooks::file
-    )
-)]
-pub struct ApiDoc;
-
-#[utoipa::path(get, path = "/environment/endpoints", tag = "environment",
-    responses((status = 200, description = "the cluster environment, secrets redacted")))]
+#[utoipa::path(get, path = "/environment/endpoints", operation_id = "environment_endpoints", tag = "environment",
+    params(("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "the cluster environment, secrets redacted", body = Object),
+              (status = 400, description = "bad user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
 pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
     api.policy
@@ -48,7 +19,8 @@ pub async fn endpoints(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(&api.endpoints))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text exposition")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn metrics(api: web::Data<Api>) -> Reply {
     let api2 = api.clone();
     let counts = blocking(move || api2.engine.registry.read(registry::count_apps_by_state)).await?;
@@ -61,8 +33,11 @@ pub async fn metrics(api: web::Data<Api>) -> Reply {
         ))
 }
 
-#[utoipa::path(get, path = "/platform/health", tag = "system",
-    responses((status = 200, description = "platform health in PNDA's metric names: {timestamp, data: [{source, metric, value (OK/WARN/ERROR or a figure), causes, timestamp}]}; services not configured are absent")))]
+#[utoipa::path(get, path = "/platform/health", operation_id = "platform_health", tag = "system",
+    params(("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "platform health in PNDA's metric names: {timestamp, data: [{source, metric, value (OK/WARN/ERROR or a figure), causes, timestamp}]}; services not configured are absent", body = Object),
+              (status = 400, description = "bad user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
 pub async fn platform_health(api: web::Data<Api>, req: HttpRequest) -> Reply {
     let identity = api.identify(&req)?;
     api.policy
@@ -70,13 +45,14 @@ pub async fn platform_health(api: web::Data<Api>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(api.health.json()))
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "system", responses((status = 200, description = "this document")))]
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "system",
+    responses((status = 200, description = "this document, for this dmd's auth mode", body = Object)))]
+pub async fn openapi(api: web::Data<Api>) -> HttpResponse {
+    HttpResponse::Ok().json(document(api.auth_mode))
 }
 
-#[utoipa::path(get, path = "/plugins", tag = "system",
-    responses((status = 200, description = "the runtime plugins loaded (`plugins`: [{type, version, file}]), what dmd found on its own (`found`: [{what, value, source}]: data folder, plugins folder, Flink versions, Spark) and what is missing (`missing`: [text])")))]
+#[utoipa::path(get, path = "/plugins", operation_id = "plugins", tag = "system",
+    responses((status = 200, description = "the runtime plugins loaded (`plugins`: [{type, version, file}]), what dmd found on its own (`found`: [{what, value, source}]: data folder, plugins folder, Flink versions, Spark) and what is missing (`missing`: [text])", body = Object)))]
 pub async fn plugins(api: web::Data<Api>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "plugins": api.plugins,

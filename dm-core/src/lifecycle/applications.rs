@@ -737,13 +737,13 @@ fn read_hdfs_paths(
     dir: &Path,
     props: &Map<String, Value>,
 ) -> Result<(Vec<HdfsPath>, Vec<String>), String> {
-    match std::fs::read_to_string(dir.join(hdfs_paths::FILE)) {
-        Ok(text) => hdfs_paths::parse(&dm_plugin_api::template::substitute(
+    match std::fs::read_to_string(dir.join(hdfs_json::FILE)) {
+        Ok(text) => hdfs_json::parse(&dm_plugin_api::template::substitute(
             &text,
             props,
             crate::properties::python_str,
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), Vec::new())),
-        Err(e) => Err(format!("cannot read {}: {e}", hdfs_paths::FILE)),
+        Err(e) => Err(format!("cannot read {}: {e}", hdfs_json::FILE)),
     }
 }

@@ -18,10 +18,10 @@
 use crate::callbacks::Callbacks;
 use crate::error::DmError;
 use crate::hdfs::Hdfs;
-use crate::hdfs_paths::{self, HdfsPath};
-use crate::hooks::PauseHook;
+use crate::hdfs_json::{self, HdfsPath};
 use crate::journal::{self, OpKind, Operation, Outcome};
 use crate::metrics::Metrics;
+use crate::pause_points::PauseHook;
 use crate::properties::{self, Layers};
 use crate::registry::{self, AppRow, AppState, PackageRow, PackageState, Registry};
 use crate::repository::PackageStore;

@@ -17,9 +17,10 @@ pub mod engines;
 pub mod rollup;
 
 use crate::cluster::{now_ms, Http};
+use crate::oozie::summary as oozie_summary;
 use crate::oozie::Oozie;
-use crate::oozie_summary;
 use crate::registry::{self, AppState, Registry};
+use dm_plugin_api::identity;
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, JobState, Outcome, Request, Response};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
@@ -386,7 +387,7 @@ impl Observer {
         let now = now_ms();
         let yarn = self.rm.as_ref().map(|rm| {
             self.board.rm_calls.inc();
-            rm.apps_tagged("dm")
+            rm.apps_tagged(identity::DM_TAG)
         });
         let yarn = match yarn {
             Some(Ok(apps)) => {
@@ -406,10 +407,16 @@ impl Observer {
         if let Some(Ok(apps)) = &yarn {
             for app in apps {
                 let tags = app.application_tags.as_deref().unwrap_or("");
-                let Some(app_tag) = tags.split(',').find(|t| t.starts_with("dm-app-")) else {
+                let Some(app_tag) = tags
+                    .split(',')
+                    .find(|t| t.starts_with(identity::APP_TAG_PREFIX))
+                else {
                     continue;
                 };
-                for tag in tags.split(',').filter(|t| t.starts_with("dm-component-")) {
+                for tag in tags
+                    .split(',')
+                    .filter(|t| t.starts_with(identity::COMPONENT_TAG_PREFIX))
+                {
                     by_tag.entry((app_tag, tag)).or_default().push(app);
                 }
             }
@@ -811,7 +818,7 @@ impl Observer {
                         Tracked {
                             updated_at,
                             state,
-                            app_tag: format!("dm-app-{}", name.to_lowercase()),
+                            app_tag: identity::app_tag(&name),
                             components,
                         },
                     );
@@ -1024,9 +1031,9 @@ fn is_plugin_type(ty: &str) -> bool {
     ty != crate::runtime::TEST_TYPE && ty != NOTEBOOKS_TYPE
 }
 
-/// The supervisor's id of a component's job (see `PluginRuntime::job_id`).
+/// The supervisor's id of a component's job.
 fn job_id(app: &str, c: &Component) -> String {
-    format!("{app}/{}/{}", c.ty, c.name)
+    identity::job_id(app, &c.ty, &c.name)
 }
 
 /// The components of an application's create data, in order, keyed `<type>-<n>` as PNDA did.
@@ -1042,13 +1049,13 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
             };
             let job_name = c["properties"]["component_job_name"]
                 .as_str()
-                .map_or_else(|| format!("{app}-{name}-job"), str::to_string);
+                .map_or_else(|| identity::default_job_name(app, name), str::to_string);
             list.push(Component {
                 key: format!("{ty}-{}", list.len() + 1),
                 ty: ty.clone(),
                 name: name.to_string(),
                 job_name,
-                tag: format!("dm-component-{}-{}", ty.to_lowercase(), name.to_lowercase()),
+                tag: identity::component_tag(ty, name),
                 last_good: None,
                 unknown_since: None,
                 flink_jid: None,

@@ -20,7 +20,7 @@ pub const WAIT: Duration = Duration::from_secs(
 /// Bounds, in seconds, of what the slow suites wait for on the cluster, from the bounds dm
 /// keeps itself.
 pub mod bounds {
-    use dm_supervisor::supervisor::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT};
+    use dm_supervisor::decide::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT, YARN_WATCH};
     use dm_supervisor::yarn::CALL_TIMEOUT;
 
     /// A submission ends within the supervisor's submit timeout, and an application still
@@ -28,8 +28,10 @@ pub mod bounds {
     pub const TO_RUNNING: u64 = SUBMIT_TIMEOUT.as_secs() + SUBMISSION_DEADLINE.as_secs();
     /// After an attempt ended, the next one starts within the longest back-off, then runs.
     pub const RESPAWN: u64 = MAX_BACKOFF_MS / 1000 + TO_RUNNING;
-    /// The supervisor's view follows YARN within a watch round (2 s) and a ResourceManager call.
-    pub const NOTICE: u64 = 2 + CALL_TIMEOUT.as_secs();
+    /// The supervisor's view follows YARN within a watch round, plus the age of the listing its
+    /// jobs share (another round), and two ResourceManager calls (the listing, and an
+    /// application missing from it asked for alone).
+    pub const NOTICE: u64 = 2 * (YARN_WATCH.as_secs() + CALL_TIMEOUT.as_secs());
 }
 
 /// The states an operation passes through; any other is where it ended.

@@ -8,6 +8,9 @@
 //!   properties and the target, they answer with validation findings and a [`Plan`] (files to
 //!   render, the job's argv, respawn policy, how to find it on YARN and how to stop it); `dmd`
 //!   carries the plan out, so all I/O lives in one place.
+//! - [`flink_legacy`]: Flink 1.x's YARN options (`-yn 1 -yjm 1024`) as configuration keys, for
+//!   every plugin that runs Flink.
+//! - [`identity`]: dm's YARN tags, job ids and job names, built in one place.
 //! - [`props`]: helpers for reading PNDA-style properties in plugins.
 //! - `host` (feature `host`): loading plugins from a folder with libloading, refusing files that
 //!   are not plugins or were built for another ABI version.
@@ -15,12 +18,14 @@
 //! A plugin crate implements [`ComponentPlugin`] and calls [`export_plugin!`].
 
 pub mod abi;
+pub mod flink_legacy;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod identity;
 pub mod model;
 pub mod props;
 pub mod template;
 
 pub use abi::{ComponentPlugin, ABI_VERSION};
 pub use model::*;
-pub use packaging::{code, Finding};
+pub use packaging::{code, file_rules, Finding};

@@ -24,15 +24,65 @@ impl Props<'_> {
         self.text(&format!("component_{name}"))
     }
 
-    /// A component property holding command-line arguments, split like a POSIX shell would
-    /// (quotes group words) but never run through one.
+    /// A component property holding command-line arguments, split as PNDA's systemd units did
+    /// ([`split_args`]) and never run through a shell.
     pub fn component_args(&self, name: &str) -> Result<Vec<String>, String> {
         match self.component(name) {
             None => Ok(Vec::new()),
-            Some(text) => shell_words::split(&text)
+            Some(text) => split_args(&text)
                 .map_err(|e| format!("property {name} is not a valid argument list ({e}): {text}")),
         }
     }
+}
+
+/// Splits an argument list as PNDA's systemd units did with `ExecStart=… ${component_application_args}`:
+/// words separated by whitespace, grouped by single quotes (literal) or double quotes (`\"`
+/// and `\\` escaped), a backslash outside quotes escaping the next character. Unlike a shell,
+/// `#` starts no comment: `--word #test` (PNDA's hashtag example) is two arguments.
+pub fn split_args(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => current.push(c),
+                        None => return Err("missing closing quote '".into()),
+                    }
+                }
+            }
+            '"' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => current.push(c),
+                            Some(c) => {
+                                current.push('\\');
+                                current.push(c);
+                            }
+                            None => return Err("missing closing quote \"".into()),
+                        },
+                        Some(c) => current.push(c),
+                        None => return Err("missing closing quote \"".into()),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err("a backslash ends the text".into()),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 /// Checks that `file` names a file of the component (so a property cannot point the job at
@@ -86,7 +136,9 @@ pub fn program(request: &PlanRequest, type_label: &str) -> Result<Program, Strin
 pub fn job_name(request: &PlanRequest) -> String {
     Props(&request.properties)
         .text("component_job_name")
-        .unwrap_or_else(|| format!("{}-{}-job", request.application, request.component.name))
+        .unwrap_or_else(|| {
+            crate::identity::default_job_name(&request.application, &request.component.name)
+        })
 }
 
 /// The respawn policy from `respawn_type` and `respawn_timeout_sec`, with the given defaults.
@@ -111,22 +163,47 @@ pub fn respawn(
     Ok(Respawn { policy, delay_sec })
 }
 
-/// The YARN tags every attempt of this component carries. YARN lower-cases tags; application
-/// and component names only hold `a-z A-Z 0-9 . _ -`, so tags never contain the comma that
-/// separates them.
+/// The YARN tags every attempt of this component carries ([`crate::identity::yarn_tags`]).
 pub fn yarn_tags(request: &PlanRequest) -> Vec<String> {
-    vec![
-        "dm".to_string(),
-        format!("dm-app-{}", request.application.to_lowercase()),
-        format!(
-            "dm-component-{}-{}",
-            request.component.component_type.to_lowercase(),
-            request.component.name.to_lowercase()
-        ),
-    ]
+    crate::identity::yarn_tags(
+        &request.application,
+        &request.component.component_type,
+        &request.component.name,
+    )
 }
 
 /// `workdir/file`.
 pub fn in_workdir(request: &PlanRequest, file: &str) -> String {
     format!("{}/{file}", request.workdir.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_args;
+
+    #[test]
+    fn arguments_split_like_systemd_without_comments() {
+        let split = |t: &str| split_args(t).unwrap();
+        assert_eq!(split("--word #test"), ["--word", "#test"]);
+        assert_eq!(split("  -yn 1\t-yjm  1024 "), ["-yn", "1", "-yjm", "1024"]);
+        assert_eq!(
+            split("--input '/data/in put' x"),
+            ["--input", "/data/in put", "x"]
+        );
+        assert_eq!(
+            split(r#"--q "a \"b\" \\ \n" c"#),
+            ["--q", r#"a "b" \ \n"#, "c"]
+        );
+        assert_eq!(split(r"a\ b 'it''s' ''"), ["a b", "its", ""]);
+        assert!(split("").is_empty());
+        assert_eq!(
+            split_args("-p 'unclosed").unwrap_err(),
+            "missing closing quote '"
+        );
+        assert_eq!(
+            split_args("-p \"x").unwrap_err(),
+            "missing closing quote \""
+        );
+        assert_eq!(split_args("x\\").unwrap_err(), "a backslash ends the text");
+    }
 }

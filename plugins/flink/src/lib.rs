@@ -8,9 +8,10 @@
 //! `flink_version` (picks the Flink home among those configured; the configured default when
 //! absent, not PNDA's obsolete `1.4`), `flink_job_type` (`streaming`, respawn `always` after 2 s;
 //! `batch`, respawn `no`), `flink_config_args` and `application_args` (argument lists, split
-//! like a shell would but never run through one), `respawn_type`, `respawn_timeout_sec`.
+//! as PNDA's systemd units did, never run through a shell), `respawn_type`, `respawn_timeout_sec`.
 //! Flink 1.x's YARN options in `flink_config_args` (`-yn 1 -yjm 1024 -ytm 1024`, PNDA's
-//! examples) are translated into configuration keys ([`legacy`]), with a warning each.
+//! examples) are translated into configuration keys (`dm_plugin_api::flink_legacy`), with a
+//! warning each.
 //! - target `yarn`: YARN application mode (`flink run -t yarn-application`, or
 //!   `flink run-application` on Flink 1.x), named after the job and tagged so the supervisor
 //!   finds every attempt; restarts resume from the last savepoint. Stop: stop with a savepoint,
@@ -19,12 +20,10 @@
 //!   for it there is refused. The local target ignores the mode.
 //! - target `local`: `flink run -t local` on the edge node; stop by signal.
 
-mod legacy;
-
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
-    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest,
-    RespawnPolicy, Slot, StopStep, Target, YarnApp,
+    file_rules, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan,
+    PlanRequest, RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct FlinkPlugin;
@@ -38,15 +37,10 @@ impl ComponentPlugin for FlinkPlugin {
     const COMPONENT_TYPE: &'static str = "flink";
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        if component.has_file("application.properties") {
-            Vec::new()
-        } else {
-            vec![Finding::new(
-                code::MISSING_FILE,
-                Some("application.properties"),
-                "missing file application.properties",
-            )]
-        }
+        file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        )
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
@@ -75,7 +69,8 @@ impl ComponentPlugin for FlinkPlugin {
             .into_iter()
             .collect();
         let program = program(request, "flink")?;
-        let legacy = legacy::translate(&props.component_args("flink_config_args")?)?;
+        let legacy =
+            dm_plugin_api::flink_legacy::translate(&props.component_args("flink_config_args")?)?;
         let application_args = props.component_args("application_args")?;
         let name = job_name(request);
 

@@ -12,7 +12,9 @@
 //! HTTP, where JupyterHub clones it; destroy commits the folder's removal
 //! (`deleted <app> app notebooks`). Start and stop do nothing.
 
-use dm_plugin_api::{code, ComponentFiles, ComponentPlugin, Finding, Notebooks, Plan, PlanRequest};
+use dm_plugin_api::{
+    file_rules, ComponentFiles, ComponentPlugin, Finding, Notebooks, Plan, PlanRequest,
+};
 use serde_json::{Map, Value};
 
 pub struct JupyterPlugin;
@@ -28,11 +30,10 @@ impl ComponentPlugin for JupyterPlugin {
     const COMPONENT_TYPE: &'static str = "jupyter";
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        if component.files.iter().any(|f| f.ends_with(".ipynb")) {
-            Vec::new()
-        } else {
-            vec![Finding::new(code::MISSING_FILE, None, "missing ipynb file")]
-        }
+        file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        )
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
@@ -156,7 +157,7 @@ mod tests {
             .is_empty());
         let findings = JupyterPlugin.validate(&component(&["properties.json", "notes.txt"]));
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].code, code::MISSING_FILE);
+        assert_eq!(findings[0].code, dm_plugin_api::code::MISSING_FILE);
         assert_eq!(findings[0].message, "missing ipynb file");
     }
 

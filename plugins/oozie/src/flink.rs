@@ -9,9 +9,14 @@
 //! - the Flink distribution of the component's `flink_version` comes from HDFS as the action's
 //!   `<archive>` (`[jobs.engines] flink_dists`, e.g. uploaded there from dm's mirror), unpacked
 //!   as `./flink`;
-//! - the job jar is the component's own staged copy, a `<file>` of the action under its own
-//!   name (Oozie ships the jars of the application's `lib/` by their names anyway, and keeps one
-//!   link per HDFS file);
+//! - the job jar (`main_jar` + `main_class`) or Python file (`main_py`, with `py_files`) is the
+//!   component's own staged copy, a `<file>` of the action under its own name (Oozie ships the
+//!   jars of the application's `lib/` by their names anyway, and keeps one link per HDFS file).
+//!   A name that is not a file of the component is looked up in its `lib/`, where PNDA's
+//!   packages keep their code (`"main_py": "job.py"` for `lib/job.py`);
+//! - a Python job runs in YARN application mode as Flink runs one there: its files are shipped
+//!   (`-Dyarn.ship-files`, `-pyfs`) and the main file is run as a module (`-pym`), with the
+//!   interpreter of `[jobs.engines] python` (`-pyexec`, `-pyclientexec`; it must have PyFlink);
 //! - `lib/dm-flink-batch.sh` (written by the plan) runs `flink run -t yarn-application …` with
 //!   the argv planned here, one `<argument>` each (no shell parsing of property values), waits
 //!   for the YARN application to end and fails the action unless it SUCCEEDED;
@@ -35,9 +40,8 @@ pub struct FlinkAction {
     pub argv: Vec<String>,
     /// HDFS URLs.
     pub script: String,
-    pub jar: String,
-    /// The jar's name in the action's working folder.
-    pub jar_link: String,
+    /// The job's files (jar, or Python files): HDFS URL and name in the action's working folder.
+    pub files: Vec<(String, String)>,
     pub dist: String,
     pub name_node: String,
     /// The RM's address (`host:port`) for Oozie, and its web URL for the script.
@@ -45,6 +49,8 @@ pub struct FlinkAction {
     pub rm_web: String,
     /// JAVA_HOME, HADOOP_CONF_DIR, HADOOP_CLASSPATH on the NodeManagers.
     pub env: Vec<(String, String)>,
+    /// Flink 1.x options of `flink_config_args` translated or dropped.
+    pub warnings: Vec<String>,
 }
 
 impl FlinkAction {
@@ -59,20 +65,36 @@ impl FlinkAction {
             "for {} flink-batch-job {}",
             request.application, request.component.name
         );
-        let (jar, main_class) = match (props.component("main_jar"), props.component("main_class")) {
-            (Some(jar), Some(class)) => (jar, class),
-            _ if props.component("main_py").is_some() => {
-                return Err(format!(
-                    "Flink Python jobs through Oozie are not supported {owner}: use main_jar and main_class"
-                ))
+        let files = &request.component.files;
+        let program = match (
+            props.component("main_jar"),
+            props.component("main_class"),
+            props.component("main_py"),
+        ) {
+            (Some(jar), Some(main_class), _) => FlinkProgram::Jar {
+                jar: code_file(files, "main_jar", &jar)?,
+                main_class,
+            },
+            (_, _, Some(py)) => {
+                let main = code_file(files, "main_py", &py)?;
+                let mut others = Vec::new();
+                for name in props
+                    .component("py_files")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                {
+                    others.push(code_file(files, "py_files", name)?);
+                }
+                FlinkProgram::Python { main, others }
             }
             _ => {
                 return Err(format!(
-                    "properties.json must contain \"main_jar\" and \"main_class\" {owner}"
+                    "properties.json must contain \"main_jar\" and \"main_class\", or \"main_py\" {owner}"
                 ))
             }
         };
-        dm_plugin_api::props::component_file(&request.component.files, "main_jar", &jar)?;
         let version = props
             .component("flink_version")
             .or_else(|| engines.default_flink_version.clone())
@@ -115,28 +137,57 @@ impl FlinkAction {
         } else {
             vec!["run".into(), "-t".into(), "yarn-application".into()]
         };
-        argv.push(format!("-Dyarn.application.name={}", job_name(request)));
+        let legacy =
+            dm_plugin_api::flink_legacy::translate(&props.component_args("flink_config_args")?)?;
+        let name = legacy
+            .yarn_name
+            .clone()
+            .unwrap_or_else(|| job_name(request));
+        argv.push(format!("-Dyarn.application.name={name}"));
         argv.push(format!("-Dyarn.tags={}", yarn_tags(request).join(",")));
-        argv.extend(props.component_args("flink_config_args")?);
-        let jar_link = jar.rsplit('/').next().unwrap_or(&jar).to_string();
-        argv.extend(["-c".to_string(), main_class, jar_link.clone()]);
-        argv.extend(props.component_args("application_args")?);
-
+        argv.extend(legacy.args);
         let staged = format!(
             "{}/{}",
             name_node.trim_end_matches('/'),
             hdfs_dir.trim_matches('/')
         );
+        let shipped = |file: &str| (format!("{staged}/{file}"), link_name(file).to_string());
+        let files = match program {
+            FlinkProgram::Jar { jar, main_class } => {
+                argv.extend(["-c".to_string(), main_class, link_name(&jar).to_string()]);
+                vec![shipped(&jar)]
+            }
+            FlinkProgram::Python { main, others } => {
+                let module = python_module(link_name(&main)).ok_or_else(|| {
+                    format!("main_py {main} is not a Python module name (NAME.py) {owner}")
+                })?;
+                let files: Vec<(String, String)> = std::iter::once(&main)
+                    .chain(&others)
+                    .map(|f| shipped(f))
+                    .collect();
+                let links: Vec<&str> = files.iter().map(|(_, link)| link.as_str()).collect();
+                argv.push(format!("-Dyarn.ship-files={}", links.join(";")));
+                argv.extend(["-pyfs".to_string(), links.join(",")]);
+                argv.extend(["-pym".to_string(), module.to_string()]);
+                if let Some(python) = &engines.python {
+                    argv.extend(["-pyexec".to_string(), python.clone()]);
+                    argv.extend(["-pyclientexec".to_string(), python.clone()]);
+                }
+                files
+            }
+        };
+        argv.extend(props.component_args("application_args")?);
+
         Ok(FlinkAction {
             argv,
             script: format!("{staged}/lib/{SCRIPT_NAME}"),
-            jar: format!("{staged}/{jar}"),
-            jar_link,
+            files,
             dist,
             name_node: name_node.to_string(),
             resource_manager,
             rm_web,
             env,
+            warnings: legacy.warnings,
         })
     }
 
@@ -157,11 +208,48 @@ impl FlinkAction {
             element("env-var", &format!("{key}={value}"));
         }
         element("file", &format!("{}#{SCRIPT_NAME}", self.script));
-        element("file", &format!("{}#{}", self.jar, self.jar_link));
+        for (url, link) in &self.files {
+            element("file", &format!("{url}#{link}"));
+        }
         element("archive", &format!("{}#flink", self.dist));
         xml.push_str("<capture-output/></shell>");
         xml
     }
+}
+
+enum FlinkProgram {
+    Jar { jar: String, main_class: String },
+    Python { main: String, others: Vec<String> },
+}
+
+/// `name` if it is a file of the component, else `lib/<name>` if that is (PNDA's Oozie packages
+/// keep their code in `lib/` and name it without the folder).
+fn code_file(files: &[String], property: &str, name: &str) -> Result<String, String> {
+    if files.iter().any(|f| f == name) {
+        return Ok(name.to_string());
+    }
+    let in_lib = format!("lib/{name}");
+    if files.iter().any(|f| *f == in_lib) {
+        return Ok(in_lib);
+    }
+    Err(format!(
+        "{property} {name} is not a file of the component (nor is {in_lib})"
+    ))
+}
+
+/// The file's name in the action's working folder.
+fn link_name(file: &str) -> &str {
+    file.rsplit('/').next().unwrap_or(file)
+}
+
+/// `job` for `job.py`: Flink runs a shipped Python file as a module.
+fn python_module(file: &str) -> Option<&str> {
+    let module = file.strip_suffix(".py")?;
+    let mut chars = module.chars();
+    let first = chars.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some(module)
 }
 
 fn escape(text: &str) -> String {
@@ -284,13 +372,13 @@ mod tests {
         let action = FlinkAction {
             argv: vec!["run".into(), "--label".into(), "a<b & 'c'".into()],
             script: "hdfs://nn/app/lib/dm-flink-batch.sh".into(),
-            jar: "hdfs://nn/app/job.jar".into(),
-            jar_link: "job.jar".into(),
+            files: vec![("hdfs://nn/app/job.jar".into(), "job.jar".into())],
             dist: "hdfs://nn/dists/flink-2.3.0.tgz".into(),
             name_node: "hdfs://nn".into(),
             resource_manager: "rm:8032".into(),
             rm_web: "http://rm:8088".into(),
             env: vec![("JAVA_HOME".into(), "/usr/lib/jvm/17".into())],
+            warnings: Vec::new(),
         };
         let xml = action.shell_xml();
         assert!(xml.contains("<exec>dm-flink-batch.sh</exec><argument>http://rm:8088</argument><argument>run</argument><argument>--label</argument><argument>a&lt;b &amp; &apos;c&apos;</argument>"), "{xml}");
@@ -300,5 +388,28 @@ mod tests {
         // The result is well-formed XML.
         let (wrapped, _) = replace_ssh_actions(&format!("<a>{xml}</a>"), "").unwrap();
         assert!(wrapped.contains("<capture-output/></shell></a>"));
+    }
+
+    #[test]
+    fn code_is_found_as_named_or_in_lib_and_python_files_run_as_modules() {
+        let files = ["workflow.xml", "lib/job.py", "top.jar"].map(String::from);
+        assert_eq!(
+            code_file(&files, "main_py", "job.py").unwrap(),
+            "lib/job.py"
+        );
+        assert_eq!(
+            code_file(&files, "main_py", "lib/job.py").unwrap(),
+            "lib/job.py"
+        );
+        assert_eq!(code_file(&files, "main_jar", "top.jar").unwrap(), "top.jar");
+        assert_eq!(
+            code_file(&files, "main_py", "../x.py").unwrap_err(),
+            "main_py ../x.py is not a file of the component (nor is lib/../x.py)"
+        );
+        assert_eq!(python_module("job.py"), Some("job"));
+        assert_eq!(python_module("_word_count2.py"), Some("_word_count2"));
+        for bad in ["job", "word-count.py", "2job.py", ".py", "a.b.py"] {
+            assert_eq!(python_module(bad), None, "{bad}");
+        }
     }
 }

@@ -19,7 +19,7 @@
 //! `oozie.wf.application.path`) on `environment_name_node`. A `spark_version` property that
 //! differs from the sharelib's is refused with PNDA's message.
 //!
-//! PDP-3's Flink batch jobs (`job_type: flink`, `main_jar` + `main_class`) keep PNDA's package
+//! PDP-3's Flink batch jobs (`job_type: flink`, `main_jar` + `main_class` or `main_py`) keep PNDA's package
 //! contract but run without SSH: the ssh action running `${path_to_script}` becomes a shell
 //! action on a NodeManager (see the `flink` module).
 
@@ -27,7 +27,7 @@ mod flink;
 
 use dm_plugin_api::props::Props;
 use dm_plugin_api::{
-    code, ComponentFiles, ComponentPlugin, Finding, OozieJob, OozieKind, Plan, PlanRequest,
+    file_rules, ComponentFiles, ComponentPlugin, Finding, OozieJob, OozieKind, Plan, PlanRequest,
 };
 use quick_xml::events::Event;
 
@@ -50,14 +50,10 @@ impl ComponentPlugin for OoziePlugin {
     const READS: &'static [&'static str] = &[WORKFLOW, COORDINATOR];
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        if !component.has_file(WORKFLOW) {
-            findings.push(Finding::new(
-                code::MISSING_FILE,
-                Some(WORKFLOW),
-                "missing file workflow.xml",
-            ));
-        }
+        let mut findings = file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        );
         for (file, root) in [(WORKFLOW, "workflow-app"), (COORDINATOR, "coordinator-app")] {
             if let Some(text) = component.contents.get(file) {
                 if let Err(why) = check_xml(text, root) {
@@ -88,8 +84,10 @@ impl ComponentPlugin for OoziePlugin {
         let mut write = std::collections::BTreeMap::new();
         let mut flink_vars = Vec::new();
         let mut yarn_tags = Vec::new();
+        let mut warnings = Vec::new();
         if props.component("job_type").as_deref() == Some("flink") {
             let action = flink::FlinkAction::plan(request, &name_node, &hdfs_dir)?;
+            warnings.clone_from(&action.warnings);
             let workflow = request
                 .component
                 .contents
@@ -173,7 +171,7 @@ impl ComponentPlugin for OoziePlugin {
                 yarn_tags,
             }),
             notebooks: None,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 }

@@ -240,10 +240,28 @@ fn flink_batch_through_oozie_names_what_is_missing() {
         tweak(&mut request);
         OoziePlugin.plan(&request).unwrap_err()
     };
-    let mut python = flink_props();
-    python.as_object_mut().unwrap().remove("component_main_jar");
-    python["component_main_py"] = json!("job.py");
-    assert!(error(python, &|_| {}).starts_with("Flink Python jobs through Oozie are not supported"));
+    let mut nothing = flink_props();
+    nothing
+        .as_object_mut()
+        .unwrap()
+        .remove("component_main_jar");
+    assert_eq!(
+        error(nothing, &|_| {}),
+        "properties.json must contain \"main_jar\" and \"main_class\", or \"main_py\" for aname flink-batch-job componentA"
+    );
+    let mut not_a_module = python_props();
+    not_a_module["component_main_py"] = json!("word-count.py");
+    assert!(error(not_a_module, &|r| r
+        .component
+        .files
+        .push("lib/word-count.py".into()))
+    .starts_with("main_py lib/word-count.py is not a Python module name (NAME.py)"),);
+    let mut missing = python_props();
+    missing["component_py_files"] = json!("util.py");
+    assert_eq!(
+        error(missing, &|r| r.component.files.push("lib/job.py".into())),
+        "py_files util.py is not a file of the component (nor is lib/util.py)"
+    );
     let mut other = flink_props();
     other["component_flink_version"] = json!("1.20.5");
     assert_eq!(
@@ -266,8 +284,77 @@ fn flink_batch_through_oozie_names_what_is_missing() {
     escaping["component_main_jar"] = json!("../other/secret.jar");
     assert_eq!(
         error(escaping, &|_| {}),
-        "main_jar ../other/secret.jar is not a file of the component"
+        "main_jar ../other/secret.jar is not a file of the component (nor is lib/../other/secret.jar)"
     );
+}
+
+/// PNDA's flink-wordcount-python-app: `"main_py": "job.py"`, the file in `lib/`.
+fn python_props() -> Value {
+    let mut props = flink_props();
+    props.as_object_mut().unwrap().remove("component_main_jar");
+    props
+        .as_object_mut()
+        .unwrap()
+        .remove("component_main_class");
+    props["component_main_py"] = json!("job.py");
+    props["component_flink_config_args"] = json!("-Dparallelism.default=1");
+    props
+}
+
+#[test]
+fn a_pnda_flink_python_component_runs_as_a_module_shipped_to_yarn() {
+    let mut request = flink_request(python_props());
+    request.component.files = ["workflow.xml", "lib/job.py", "lib/util.py"]
+        .map(String::from)
+        .to_vec();
+    request
+        .properties
+        .insert("component_py_files".into(), json!("util.py"));
+    request.engines.python = Some("/opt/venv/bin/python".into());
+    let plan = OoziePlugin.plan(&request).unwrap();
+    let workflow = &plan.write["workflow.xml"];
+    let hdfs = "namenode/pnda/system/deployment-manager/applications/root/aname/componentA";
+    for part in [
+        "<argument>-Dyarn.tags=dm,dm-app-aname,dm-component-oozie-componenta</argument><argument>-Dparallelism.default=1</argument>",
+        "<argument>-Dyarn.ship-files=job.py;util.py</argument><argument>-pyfs</argument><argument>job.py,util.py</argument><argument>-pym</argument><argument>job</argument>",
+        "<argument>-pyexec</argument><argument>/opt/venv/bin/python</argument><argument>-pyclientexec</argument><argument>/opt/venv/bin/python</argument><argument>--input</argument><argument>/data/in put</argument>",
+        &format!("<file>{hdfs}/lib/job.py#job.py</file><file>{hdfs}/lib/util.py#util.py</file>"),
+    ] {
+        assert!(workflow.contains(part), "{part}\nnot in\n{workflow}");
+    }
+    assert!(!workflow.contains("<argument>-c</argument>"), "{workflow}");
+    // Without a configured interpreter Flink's own default (`python`) is left in place.
+    let mut plain = flink_request(python_props());
+    plain.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
+    let workflow = &OoziePlugin.plan(&plain).unwrap().write["workflow.xml"];
+    assert!(!workflow.contains("-pyexec"), "{workflow}");
+    assert!(
+        workflow.contains("<argument>-pym</argument><argument>job</argument>"),
+        "{workflow}"
+    );
+}
+
+/// flink-wordcount-python-app's `"flink_config_args": "-yn 1"`: Flink 1.x's options are
+/// translated on the Oozie path too, with the plan's warnings.
+#[test]
+fn legacy_flink_options_of_an_oozie_flink_job_are_translated() {
+    let mut props = python_props();
+    props["component_flink_config_args"] = json!("-yn 1 -ytm 2048");
+    let mut request = flink_request(props);
+    request.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
+    let plan = OoziePlugin.plan(&request).unwrap();
+    let workflow = &plan.write["workflow.xml"];
+    assert!(!workflow.contains("<argument>-yn</argument>"), "{workflow}");
+    assert!(
+        workflow.contains("<argument>-Dtaskmanager.memory.process.size=2048m</argument>"),
+        "{workflow}"
+    );
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+    let mut bad = python_props();
+    bad["component_flink_config_args"] = json!("-yid application_1_1");
+    let mut request = flink_request(bad);
+    request.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
+    assert!(OoziePlugin.plan(&request).unwrap_err().contains("-yid"));
 }
 
 fn plugin_library() -> std::path::PathBuf {

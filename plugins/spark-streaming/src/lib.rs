@@ -7,8 +7,8 @@
 //!
 //! Plan: a Spark job from `main_jar` + `main_class` or `main_py` (plus `py_files`, a
 //! comma-separated list of component files), with PNDA's `spark_submit_args`, and
-//! `application_args` (both argument lists, split like a shell would but never run through one),
-//! `respawn_type` (default `always`) and `respawn_timeout_sec` (default 2).
+//! `application_args` (both argument lists, split as PNDA's systemd units did, never run
+//! through a shell), `respawn_type` (default `always`) and `respawn_timeout_sec` (default 2).
 //! - target `yarn`: `spark-submit --master yarn --deploy-mode cluster`, named after the job and
 //!   tagged so the supervisor finds every attempt; the submit client returns once YARN accepted
 //!   the application (`spark.yarn.submit.waitAppCompletion=false`), since what is supervised is
@@ -21,40 +21,22 @@ use dm_plugin_api::props::{
     component_file, in_workdir, job_name, program, respawn, yarn_tags, Program, Props,
 };
 use dm_plugin_api::{
-    code, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan, PlanRequest,
-    RespawnPolicy, Slot, StopStep, Target, YarnApp,
+    file_rules, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan,
+    PlanRequest, RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct SparkStreamingPlugin;
 
 dm_plugin_api::export_plugin!(SparkStreamingPlugin, SparkStreamingPlugin);
 
-const UPSTART_DEPRECATED: &str = "Support for user supplied upstart.conf files has been deprecated, the deployment manager will \
-     supply one automatically. Please see PNDA example-applications for usage.";
-
 impl ComponentPlugin for SparkStreamingPlugin {
     const COMPONENT_TYPE: &'static str = "sparkStreaming";
 
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding> {
-        let mut findings: Vec<Finding> = ["application.properties", "log4j.properties"]
-            .into_iter()
-            .filter(|file| !component.has_file(file))
-            .map(|file| {
-                Finding::new(
-                    code::MISSING_FILE,
-                    Some(file),
-                    format!("missing file {file}"),
-                )
-            })
-            .collect();
-        if component.has_file("upstart.conf") {
-            findings.push(Finding::new(
-                code::FORBIDDEN_FILE,
-                Some("upstart.conf"),
-                UPSTART_DEPRECATED,
-            ));
-        }
-        findings
+        file_rules(
+            Self::COMPONENT_TYPE,
+            component.files.iter().map(String::as_str),
+        )
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {

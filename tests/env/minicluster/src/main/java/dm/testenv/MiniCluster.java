@@ -147,6 +147,14 @@ public final class MiniCluster {
         // Spark driver's shutdown hook can close its event log (history server: completed).
         yconf.setLong(YarnConfiguration.NM_SLEEP_DELAY_BEFORE_SIGKILL_MS, 5000);
 
+        // The PATH of every container (tests/env/up: target/testenv/bin, with its `hadoop`, then
+        // up's own PATH). Admin env is set by the NodeManager whatever the app asks for (YARN
+        // appends it to a PATH the app sets).
+        String nmPath = System.getProperty("dm.nm.path");
+        if (nmPath != null && !nmPath.isBlank()) {
+            yconf.set(YarnConfiguration.NM_ADMIN_USER_ENV, "MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX,PATH=" + nmPath);
+        }
+
         MiniYARNCluster yarn = new MiniYARNCluster("dm-testenv", 1, 1, 1);
         yarn.init(yconf);
         yarn.start();

@@ -2,6 +2,9 @@
 //! `oozie` component's plan: submit, act on a job (suspend, resume, start, kill, rerun), read a
 //! job's status, and find every job of an application path.
 
+pub mod runner;
+pub mod summary;
+
 use serde_json::Value;
 use std::time::Duration;
 

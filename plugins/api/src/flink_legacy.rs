@@ -1,6 +1,7 @@
 //! Flink 1.x's `flink run -m yarn-cluster` options (`-yn 1 -yjm 1024 -ytm 1024`, as PNDA's
 //! packages set them in `flink_config_args`), translated into the configuration keys that
-//! `flink run -t yarn-application` reads on Flink 1.20 and 2.x. Passed through as they are,
+//! `flink run -t yarn-application` reads on Flink 1.20 and 2.x: one home for the `flink` plugin
+//! and the Flink jobs the `oozie` plugin runs. Passed through as they are,
 //! Flink takes `-yn` for the jar. What has no configuration key is refused, naming the option.
 
 /// `flink_config_args` with the legacy options replaced, and what was changed.
