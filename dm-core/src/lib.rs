@@ -1,7 +1,8 @@
 //! # dm-core
 //!
 //! The deployment manager itself: `dmd`, the daemon that turns application packages into
-//! running applications over a PNDA-compatible REST API, and `dmctl`, its command-line client.
+//! running applications over a PNDA-compatible REST API (its command-line client is the
+//! `dmctl` crate).
 //!
 //! One job per module: [`config`] (TOML + environment + flags, one key per endpoint) with
 //! [`discovery`] (what a bare dmd finds on its own), [`registry`] (SQLite) and [`journal`]
@@ -12,13 +13,12 @@
 //! runner of Oozie plans and PNDA's Oozie summary), [`notebooks`] (Jupyter notebooks in git),
 //! [`status`] (what applications really do, observed on YARN) and [`health`] (platform health
 //! probes) with [`cluster`] (their endpoints and HTTP client), [`auth`], [`callbacks`],
-//! [`metrics`], [`api`] (HTTP), [`server`] (assembly), [`logging`], [`pause_points`]
-//! (crash-test pause points) and [`client`] (dmctl's HTTP client).
+//! [`metrics`], [`api`] (HTTP), [`server`] (assembly), [`logging`] and [`pause_points`]
+//! (crash-test pause points).
 
 pub mod api;
 pub mod auth;
 pub mod callbacks;
-pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod discovery;

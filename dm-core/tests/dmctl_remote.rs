@@ -1,13 +1,14 @@
-//! `dmctl repo|package|app …` against the real dmd.
+//! `dmctl repo|package|app …` against the real dmd. dmctl is its own crate (`dmctl/`); cargo
+//! builds it for these tests through [`common::dmctl_binary`].
 
 mod common;
 
-use common::{component_state, two_components, Dmd};
+use common::{component_state, dmctl_binary, two_components, Dmd};
 use serde_json::Value;
 use std::process::{Command, Output};
 
 fn dmctl(dmd: &Dmd, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dmctl"))
+    Command::new(dmctl_binary())
         .args(args)
         .env("DM_URL", dmd.url(""))
         .env("DM_USER", "alice")
@@ -174,7 +175,7 @@ fn unreachable_dmd_is_named() {
         .local_addr()
         .unwrap()
         .port();
-    let output = Command::new(env!("CARGO_BIN_EXE_dmctl"))
+    let output = Command::new(dmctl_binary())
         .args(["--url", &format!("http://127.0.0.1:{port}"), "repo", "list"])
         .output()
         .unwrap();

@@ -388,35 +388,60 @@ impl Drop for SupervisorGuard {
     }
 }
 
-/// The dm-supervisor binary, built once per test binary (cargo builds only dm-core's own
-/// binaries for its tests); dmd finds it through `[supervisor] binary`.
+/// The dm-supervisor binary; dmd finds it through `[supervisor] binary`.
 pub fn supervisor_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "dm-supervisor",
-                    "--bin",
-                    "dm-supervisor",
-                ])
-                .status()
-                .expect("cargo build dm-supervisor");
-            assert!(status.success());
-            let deps = std::env::current_exe().unwrap();
-            let binary = deps
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("dm-supervisor");
-            assert!(binary.exists(), "{} was not built", binary.display());
-            binary
-        })
+        .get_or_init(|| workspace_binary("dm-supervisor", "dm-supervisor"))
         .clone()
+}
+
+/// The dmctl binary (its own crate, `dmctl/`).
+pub fn dmctl_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| workspace_binary("dmctl", "dmctl"))
+        .clone()
+}
+
+/// A binary of another workspace package, built (or found up to date) by cargo once per test
+/// binary, with these tests' profile: cargo builds only dm-core's own binaries for its tests.
+/// It lands beside dmd.
+fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    let folder = Path::new(env!("CARGO_BIN_EXE_dmd")).parent().unwrap();
+    let profile = profile_of(folder);
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            &profile,
+            "-p",
+            package,
+            "--bin",
+            bin,
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build -p {package}: {e}"));
+    assert!(
+        status.success(),
+        "cargo build --profile {profile} -p {package} --bin {bin}: {status}"
+    );
+    let binary = folder.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} was not built (cargo build --profile {profile} -p {package})",
+        binary.display()
+    );
+    binary
+}
+
+/// The cargo profile whose output folder is `folder` (`target/debug` is `dev`'s).
+fn profile_of(folder: &Path) -> String {
+    match folder.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".into(),
+        Some(name) => name.into(),
+    }
 }
 
 // ----- the slow suites' helpers (the loopback cluster of `tests/env/up`) -----

@@ -1,7 +1,10 @@
-//! `dmctl`: dm's command-line client.
+//! `dmctl`: dm's command-line client. `package validate|inspect|unpack|build` work offline with
+//! the `packaging` crate; the other commands talk to dmd's API through [`client`].
+
+mod client;
 
 use clap::{Args, Parser, Subcommand};
-use dm_core::client::{Body, Client, ClientError};
+use client::{Body, Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
 use packaging::build::{build, BuildOptions};
 use packaging::{Package, Problems, Reader};
@@ -659,4 +662,36 @@ fn summary(package: &Package) -> String {
 fn fail(subject: &std::path::Path, problems: &Problems) -> ExitCode {
     eprintln!("{}: refused, {problems}", subject.display());
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_nest_by_type_and_component() {
+        let set = [
+            "flink.stream.parallelism=2".to_string(),
+            "flink.stream.main_class=a.B=C".to_string(),
+            "oozie.o.queue=default".to_string(),
+        ];
+        assert_eq!(
+            overrides("app-1.0.0", &set).unwrap(),
+            json!({
+                "package": "app-1.0.0",
+                "flink": {"stream": {"parallelism": "2", "main_class": "a.B=C"}},
+                "oozie": {"o": {"queue": "default"}},
+            })
+        );
+    }
+
+    #[test]
+    fn overrides_name_the_malformed_setting() {
+        for bad in ["nodots=1", "a.b=1", "a..k=1", "a.b.k", ".b.k=1"] {
+            assert_eq!(
+                overrides("app-1.0.0", &[bad.to_string()]).unwrap_err(),
+                format!("--set {bad}: expected TYPE.COMPONENT.KEY=VALUE"),
+            );
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! A blocking HTTP client of dmd's API, for `dmctl`: it adds the caller's identity (PNDA's
+//! A blocking HTTP client of dmd's API: it adds the caller's identity (PNDA's
 //! `user.name`, or a bearer token) and turns dmd's `{"status", "information"}` errors into
 //! messages that say which request failed and why.
 
@@ -28,7 +28,8 @@ pub enum ClientError {
     Unreachable { url: String, reason: String },
 }
 
-/// Transient states: `--wait` polls until the status is none of these.
+/// Transient states: `--wait` polls until the status is none of these. They are PNDA's API
+/// contract (dmd's registry names the same), so a client keeps its own copy.
 pub const TRANSIENT: [&str; 6] = [
     "DEPLOYING",
     "UNDEPLOYING",
