@@ -104,7 +104,7 @@ fn every_yarn_state_and_final_status() {
             // Both engines' components read YARN alike.
             for id in [FLINK, SPARK] {
                 let app = recorded_as("_0003", state.as_str(), fs.as_str());
-                let s = on_yarn(id, &[&app], || String::new(), 1);
+                let s = on_yarn(id, &[&app], String::new, 1);
                 assert_eq!(s.aggregate_status, expected, "{} {state:?} {fs:?}", id.ty);
             }
         }
