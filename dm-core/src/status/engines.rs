@@ -1,6 +1,7 @@
 //! What Flink's and Spark's REST APIs say about a running job, reached through the YARN
 //! tracking URL (the RM proxy), in PNDA's summary shapes.
 
+use super::derive::Status;
 use crate::cluster::{join, Http};
 use serde_json::{json, Map, Value};
 
@@ -18,7 +19,7 @@ const GOOD_VERTEX: [&str; 6] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlinkView {
     /// `RUNNING` or `RUNNING_WITH_ERRORS`.
-    pub status: &'static str,
+    pub status: Status,
     pub jid: Option<String>,
     /// PNDA's `{"state", "flinkJid", "vertices": [{name, status}]}`.
     pub information: Value,
@@ -33,7 +34,7 @@ pub fn flink(http: &Http, tracking: &str) -> Result<FlinkView, String> {
         .map_err(|e| e.to_string())?;
     let Some(jid) = running_jid(&overview) else {
         return Ok(FlinkView {
-            status: "RUNNING",
+            status: Status::Running,
             jid: None,
             information: json!({"state": "OK", "flinkJid": ""}),
             kpis: Map::new(),
@@ -120,9 +121,9 @@ pub fn flink_view(jid: &str, job: &Value, checkpoints: &Value, restarts: &Value)
     }
     FlinkView {
         status: if healthy {
-            "RUNNING"
+            Status::Running
         } else {
-            "RUNNING_WITH_ERRORS"
+            Status::RunningWithErrors
         },
         jid: Some(jid.to_string()),
         information: json!({"state": if healthy {"OK"} else {"ERROR"}, "flinkJid": jid, "vertices": listed}),
@@ -147,7 +148,7 @@ fn is_source(job: &Value, vertex: &Value) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SparkView {
     /// `RUNNING` or `RUNNING_WITH_ERRORS`.
-    pub status: &'static str,
+    pub status: Status,
     /// PNDA's `{"jobSummary": …, "stageSummary": …}`, or `"No Jobs available"`.
     pub information: Value,
 }
@@ -167,7 +168,7 @@ pub fn spark_view(jobs: &Value, stages: &Value) -> SparkView {
     let jobs: &[Value] = jobs.as_array().map(Vec::as_slice).unwrap_or_default();
     if jobs.is_empty() {
         return SparkView {
-            status: "RUNNING",
+            status: Status::Running,
             information: json!("No Jobs available"),
         };
     }
@@ -192,9 +193,9 @@ pub fn spark_view(jobs: &Value, stages: &Value) -> SparkView {
     });
     SparkView {
         status: if failed_jobs > 0 {
-            "RUNNING_WITH_ERRORS"
+            Status::RunningWithErrors
         } else {
-            "RUNNING"
+            Status::Running
         },
         information: json!({"jobSummary": job_summary, "stageSummary": stage_summary}),
     }
@@ -213,7 +214,7 @@ mod tests {
         let checkpoints = json!({"counts": {"completed": 3, "failed": 1, "in_progress": 0}});
         let restarts = json!([{"id": "numRestarts", "value": "2"}]);
         let view = flink_view("j1", &job, &checkpoints, &restarts);
-        assert_eq!(view.status, "RUNNING_WITH_ERRORS");
+        assert_eq!(view.status, Status::RunningWithErrors);
         assert_eq!(
             view.information,
             json!({"state": "ERROR", "flinkJid": "j1", "vertices": [
@@ -233,7 +234,7 @@ mod tests {
         let stages =
             json!([{"stageId": 7, "status": "ACTIVE"}, {"stageId": 6, "status": "COMPLETE"}]);
         let view = spark_view(&jobs, &stages);
-        assert_eq!(view.status, "RUNNING_WITH_ERRORS");
+        assert_eq!(view.status, Status::RunningWithErrors);
         assert_eq!(view.information["jobSummary"]["number_of_jobs"], 5);
         assert_eq!(view.information["jobSummary"]["failed"], 1);
         assert_eq!(view.information["stageSummary"]["number_of_stages"], 8);
@@ -241,7 +242,7 @@ mod tests {
         let idle = spark_view(&json!([]), &json!([]));
         assert_eq!(
             (idle.status, idle.information),
-            ("RUNNING", json!("No Jobs available"))
+            (Status::Running, json!("No Jobs available"))
         );
     }
 }

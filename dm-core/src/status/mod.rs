@@ -13,6 +13,7 @@
 //! not answer makes the component `UNKNOWN` with `since` and the `last_good` observation — never
 //! a guessed FAILED: FAILED needs evidence (YARN's final state, the supervisor giving up).
 
+pub mod derive;
 pub mod engines;
 pub mod rollup;
 
@@ -20,9 +21,10 @@ use crate::cluster::{now_ms, Http};
 use crate::oozie::summary as oozie_summary;
 use crate::oozie::Oozie;
 use crate::registry::{self, AppState, Registry};
+use derive::{ComponentId, ComponentSummary, Source, Staleness, Status, NOTEBOOKS_TYPE};
 use dm_plugin_api::identity;
 use dm_supervisor::client::Client;
-use dm_supervisor::protocol::{JobReport, JobState, Outcome, Request, Response};
+use dm_supervisor::protocol::{JobReport, Request, Response};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use prometheus::{Encoder, Gauge, IntCounter, IntGaugeVec, Opts, TextEncoder};
 use serde::Deserialize;
@@ -87,10 +89,10 @@ pub struct Sources {
 /// One application's latest observation. The JSON is assembled when it is read (one
 /// application's worth), so a cycle only builds each component's summary once and shares it.
 struct AppView {
-    aggregate: &'static str,
+    aggregate: Status,
     at: i64,
     /// `(<type>-<n>, summary)`, in create order.
-    components: Vec<(String, Arc<Map<String, Value>>)>,
+    components: Vec<(String, Arc<ComponentSummary>)>,
     /// `(<type>, <component>, its latest YARN application)`.
     yarn: Vec<(String, String, Arc<YarnApp>)>,
 }
@@ -102,7 +104,8 @@ impl AppView {
         body.insert("aggregate_status".into(), json!(self.aggregate));
         body.insert("observed_at".into(), json!(self.at));
         for (key, summary) in &self.components {
-            body.insert(key.clone(), Value::Object(Map::clone(summary)));
+            let summary = serde_json::to_value(&**summary).expect("a summary serializes");
+            body.insert(key.clone(), summary);
         }
         json!({ name: body })
     }
@@ -253,7 +256,7 @@ impl StatusBoard {
         self.statuses.reset();
         for (name, view) in &snapshot.apps {
             self.statuses
-                .with_label_values(&[name, view.aggregate])
+                .with_label_values(&[name, view.aggregate.as_str()])
                 .set(1);
         }
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
@@ -307,8 +310,7 @@ struct Component {
     job_name: String,
     /// The YARN tag of this component's applications.
     tag: String,
-    last_good: Option<Arc<Map<String, Value>>>,
-    unknown_since: Option<i64>,
+    staleness: Staleness,
     /// The Flink job last seen running, to link its page on the HistoryServer once it ended.
     flink_jid: Option<String>,
     /// The root cause found for a failed YARN application: (its id, the cause).
@@ -356,9 +358,19 @@ enum TaskResult {
     Oozie(Result<Value, String>),
 }
 
+impl Component {
+    fn id(&self) -> ComponentId<'_> {
+        ComponentId {
+            job_name: &self.job_name,
+            name: &self.name,
+            ty: &self.ty,
+        }
+    }
+}
+
 /// What is known of a component before its task (if any) has answered.
 struct Pending {
-    summary: Map<String, Value>,
+    summary: ComponentSummary,
     yarn: Option<Arc<YarnApp>>,
     task: Option<usize>,
 }
@@ -438,20 +450,16 @@ impl Observer {
                     }
                     // Notebooks run nowhere: their state is dm's.
                     if c.ty == NOTEBOOKS_TYPE {
-                        let summary = base_summary(c);
-                        return self.plan_off_yarn(
-                            name,
-                            tracked.state,
-                            c,
-                            summary,
-                            now,
-                            &mut tasks,
-                        );
+                        return self.plan_off_yarn(name, tracked.state, c, now, &mut tasks);
                     }
                     let observed = match &yarn {
                         None => None,
                         Some(Err((e, since))) => {
-                            return unknown(c, "yarn", e, *since);
+                            return Pending {
+                                summary: derive::unknown(c.id(), Source::Yarn, e, *since),
+                                yarn: None,
+                                task: None,
+                            };
                         }
                         Some(Ok(_)) => by_tag
                             .get(&(tracked.app_tag.as_str(), c.tag.as_str()))
@@ -478,7 +486,7 @@ impl Observer {
                 continue;
             };
             let mut view = AppView {
-                aggregate: "",
+                aggregate: Status::NotFound,
                 at: now,
                 components: Vec::with_capacity(list.len()),
                 yarn: Vec::new(),
@@ -501,25 +509,11 @@ impl Observer {
                     view.yarn
                         .push((component.ty.clone(), component.name.clone(), app));
                 }
-                let unknown = p.summary["aggregate_status"] == rollup::UNKNOWN;
-                if unknown {
-                    if let Some(last) = &component.last_good {
-                        p.summary
-                            .insert("last_good".into(), Value::Object(Map::clone(last)));
-                    }
-                }
-                let summary = Arc::new(p.summary);
-                if !unknown {
-                    component.unknown_since = None;
-                    component.last_good = Some(Arc::clone(&summary));
-                }
+                let summary = component.staleness.settle(p.summary, now);
                 view.components.push((component.key.clone(), summary));
             }
-            let statuses = view
-                .components
-                .iter()
-                .map(|(_, c)| c["aggregate_status"].as_str());
-            let Some(aggregate) = rollup::aggregate(statuses.collect::<Vec<_>>()) else {
+            let statuses = view.components.iter().map(|(_, c)| c.aggregate_status);
+            let Some(aggregate) = rollup::aggregate(statuses) else {
                 continue;
             };
             view.aggregate = aggregate;
@@ -539,61 +533,28 @@ impl Observer {
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
-        let mut summary = base_summary(c);
         let Some(latest) = yarn.first().copied() else {
-            return self.plan_off_yarn(app, state, c, summary, now, tasks);
+            return self.plan_off_yarn(app, state, c, now, tasks);
         };
+        let history =
+            || derive::flink_history_link(self.flink_history.as_deref(), c.flink_jid.as_deref());
+        let mut summary = derive::on_yarn(c.id(), yarn, history, now);
         let tracking = latest.tracking_url.clone().unwrap_or_default();
-        summary.insert("yarnId".into(), json!(latest.id));
-        summary.insert("tracking_url".into(), json!(tracking));
-        summary.insert("information".into(), json!(diagnostics(latest)));
-        summary.insert("observed".into(), json!({"source": "yarn", "at": now}));
-        if let Some(previous) = yarn.get(1) {
-            // A component resubmitted after a kill or a crash shows what happened to the
-            // previous run, not only its new one.
-            summary.insert(
-                "previous".into(),
-                json!({"yarnId": previous.id, "state": previous.state, "finalStatus": previous.final_status,
-                       "information": diagnostics(previous)}),
-            );
-        }
-        summary.insert("yarn_attempts".into(), json!(yarn.len()));
         let mut task = None;
-        let status = match latest.state.as_str() {
-            "NEW" | "NEW_SAVING" | "SUBMITTED" => "SUBMITTED".to_string(),
-            "ACCEPTED" => "ACCEPTED".to_string(),
-            "RUNNING" => {
-                match c.ty.as_str() {
-                    "flink" if !tracking.is_empty() => {
-                        task = Some(push(tasks, Task::Flink { tracking }));
-                    }
-                    "sparkStreaming" if !tracking.is_empty() => {
-                        task = Some(push(
-                            tasks,
-                            Task::Spark {
-                                tracking,
-                                id: latest.id.clone(),
-                            },
-                        ));
-                    }
-                    _ => {}
+        if summary.aggregate_status == Status::Running && !tracking.is_empty() {
+            match c.ty.as_str() {
+                "flink" => task = Some(push(tasks, Task::Flink { tracking })),
+                "sparkStreaming" => {
+                    let id = latest.id.clone();
+                    task = Some(push(tasks, Task::Spark { tracking, id }));
                 }
-                "RUNNING".to_string()
+                _ => {}
             }
-            "FINISHED" => format!("FINISHED_{}", latest.final_status),
-            "FAILED" | "KILLED" => latest.state.clone(),
-            _ => "NOT_FOUND".to_string(),
-        };
-        let failed = matches!(status.as_str(), "FAILED" | "FINISHED_FAILED");
-        if latest.is_final() && c.ty == "flink" {
-            summary.insert("tracking_url".into(), json!(self.flink_history_link(c)));
         }
-        if failed {
+        if derive::failed_on_yarn(summary.aggregate_status) {
             match &c.failure {
                 // Found once per failed application: its logs do not change any more.
-                Some((id, reason)) if *id == latest.id => {
-                    summary.insert("failure".into(), json!(reason));
-                }
+                Some((id, reason)) if *id == latest.id => summary.failure = Some(reason.clone()),
                 _ => {
                     let job = is_plugin_type(&c.ty).then(|| job_id(app, c));
                     let app = Arc::clone(latest);
@@ -601,7 +562,6 @@ impl Observer {
                 }
             }
         }
-        summary.insert("aggregate_status".into(), json!(status));
         Pending {
             summary,
             yarn: Some(Arc::clone(latest)),
@@ -616,26 +576,17 @@ impl Observer {
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
-        let mut summary = Map::new();
-        summary.insert("name".into(), json!(c.job_name));
-        summary.insert("component".into(), json!(c.name));
-        summary.insert("componentType".into(), json!("Oozie"));
-        summary.insert("observed".into(), json!({"source": "dm", "at": now}));
-        let mut task = None;
-        let status = match (&c.oozie_job, &self.oozie) {
-            (Some(job), Some(_)) => {
-                task = Some(push(tasks, Task::Oozie { job: job.clone() }));
-                "NOT_FOUND"
-            }
-            (None, _) if state == AppState::Created => "CREATED",
-            (_, None) => {
-                let text = "this dmd has no Oozie to ask ([oozie] url)";
-                summary.insert("information".into(), json!(text));
-                "NOT_FOUND"
-            }
-            (None, Some(_)) => "NOT_FOUND",
+        let (summary, ask) = derive::oozie_before(
+            c.id(),
+            state,
+            c.oozie_job.is_some(),
+            self.oozie.is_some(),
+            now,
+        );
+        let task = match (&c.oozie_job, ask) {
+            (Some(job), true) => Some(push(tasks, Task::Oozie { job: job.clone() })),
+            _ => None,
         };
-        summary.insert("aggregate_status".into(), json!(status));
         Pending {
             summary,
             yarn: None,
@@ -649,49 +600,18 @@ impl Observer {
         app: &str,
         state: AppState,
         c: &Component,
-        mut summary: Map<String, Value>,
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
-        let mut task = None;
-        let status = match state {
-            AppState::Created => "CREATED",
-            AppState::Starting => "STARTING",
-            AppState::Started if is_plugin_type(&c.ty) => {
-                // The supervisor knows whether it is being submitted, runs locally, or failed.
-                task = Some(push(
-                    tasks,
-                    Task::Supervisor {
-                        job: job_id(app, c),
-                    },
-                ));
-                "NOT_FOUND"
-            }
-            // dm's own no-op components run wherever dm says they do.
-            AppState::Started => "RUNNING",
-            _ => "NOT_FOUND",
-        };
-        summary.insert("aggregate_status".into(), json!(status));
-        // Empty, as PNDA wrote them for a component with no YARN application.
-        summary.insert("yarnId".into(), json!(""));
-        summary.insert("tracking_url".into(), json!(""));
-        summary.insert("information".into(), json!(""));
-        summary.insert("observed".into(), json!({"source": "dm", "at": now}));
+        let (summary, ask) = derive::off_yarn(c.id(), state, is_plugin_type(&c.ty), now);
+        let task = ask.then(|| {
+            let job = job_id(app, c);
+            push(tasks, Task::Supervisor { job })
+        });
         Pending {
             summary,
             yarn: None,
             task,
-        }
-    }
-
-    fn flink_history_link(&self, c: &Component) -> String {
-        let Some(history) = &self.flink_history else {
-            return String::new();
-        };
-        let base = history.trim_end_matches('/');
-        match &c.flink_jid {
-            Some(jid) => format!("{base}/#/jobs/{jid}"),
-            None => format!("{base}/#/completed-jobs"),
         }
     }
 
@@ -751,7 +671,7 @@ impl Observer {
                     .find(|a| a.yarn_application_id.as_deref() == Some(app.id.as_str()))?;
                 attempt.reason.clone()
             });
-        recorded.unwrap_or_else(|| diagnostics(app))
+        recorded.unwrap_or_else(|| derive::diagnostics(app))
     }
 
     /// The root exception in the ApplicationMaster container's logs, read from its NodeManager
@@ -806,8 +726,7 @@ impl Observer {
                     if let Some(old) = self.apps.remove(&name) {
                         for (new, old) in components.iter_mut().zip(old.components) {
                             if new.key == old.key && new.name == old.name {
-                                new.last_good = old.last_good;
-                                new.unknown_since = old.unknown_since;
+                                new.staleness = old.staleness;
                                 new.flink_jid = old.flink_jid;
                                 new.failure = old.failure;
                             }
@@ -836,8 +755,8 @@ fn push(tasks: &mut Vec<Task>, task: Task) -> usize {
     tasks.len() - 1
 }
 
-/// Completes a component's summary with what its task found; `yarn`: whether dmd watches a
-/// ResourceManager (so jobs are meant to run on YARN).
+/// Completes a component's summary with what its task found (and remembers what later cycles
+/// need of it); `yarn`: whether dmd watches a ResourceManager (so jobs are meant to run on YARN).
 fn finish(
     c: &mut Component,
     p: &mut Pending,
@@ -852,178 +771,33 @@ fn finish(
         Some(TaskResult::Flink(Ok(view))) => {
             if let Some(jid) = &view.jid {
                 c.flink_jid = Some(jid.clone());
-                let tracking = s["tracking_url"].as_str().unwrap_or_default().to_string();
-                s.insert(
-                    "tracking_url".into(),
-                    json!(format!("{tracking}#/jobs/{jid}")),
-                );
             }
-            s.insert("aggregate_status".into(), json!(view.status));
-            s.insert("information".into(), view.information);
-            s.insert("observed".into(), json!({"source": "flink", "at": now}));
-            s.insert("kpis".into(), Value::Object(view.kpis.clone()));
-            for (metric, value) in view.kpis {
+            for (metric, value) in &view.kpis {
                 if let Some(value) = value.as_f64() {
                     kpis.push(Kpi {
                         application: app.to_string(),
                         component: c.name.clone(),
-                        metric,
+                        metric: metric.clone(),
                         value,
                     });
                 }
             }
+            derive::with_flink(s, view, now);
         }
-        Some(TaskResult::Spark(Ok(view))) => {
-            s.insert("aggregate_status".into(), json!(view.status));
-            s.insert("information".into(), view.information);
-            s.insert("observed".into(), json!({"source": "spark", "at": now}));
-        }
-        // YARN says it runs; only the engine's detail is missing, and the summary says so.
+        Some(TaskResult::Spark(Ok(view))) => derive::with_spark(s, view, now),
         Some(TaskResult::Flink(Err(e))) | Some(TaskResult::Spark(Err(e))) => {
-            s.insert(
-                "engine".into(),
-                json!({"status": rollup::UNKNOWN, "error": e, "at": now}),
-            );
+            derive::with_engine_error(s, e, now);
         }
-        Some(TaskResult::Oozie(Ok(Value::Object(found)))) => {
-            s.extend(found);
-            s.insert("observed".into(), json!({"source": "oozie", "at": now}));
-        }
-        Some(TaskResult::Oozie(result)) => {
-            let error = match result {
-                Err(e) => e,
-                Ok(other) => format!("unexpected Oozie summary {other}"),
-            };
-            let since = *c.unknown_since.get_or_insert(now);
-            s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
-            s.insert("since".into(), json!(since));
-            s.insert("information".into(), json!(error));
-            s.insert(
-                "observed".into(),
-                json!({"source": "oozie", "at": now, "error": error}),
-            );
-        }
+        Some(TaskResult::Oozie(answer)) => derive::with_oozie(s, answer, now),
         Some(TaskResult::Failure(cause)) => {
-            if let Some(id) = s["yarnId"].as_str() {
-                c.failure = Some((id.to_string(), cause.clone()));
+            if let Some(id) = &s.yarn_id {
+                c.failure = Some((id.clone(), cause.clone()));
             }
-            s.insert("failure".into(), json!(cause));
+            s.failure = Some(cause);
         }
-        Some(TaskResult::Supervisor(report)) => {
-            supervised(s, report, yarn, now);
-            if s["aggregate_status"] == rollup::UNKNOWN {
-                let since = *c.unknown_since.get_or_insert(now);
-                s.insert("since".into(), json!(since));
-            }
-        }
+        Some(TaskResult::Supervisor(report)) => derive::supervised(s, report, yarn, now),
         None => {}
     }
-}
-
-/// The state of a job not on YARN, from the supervisor's report.
-fn supervised(
-    s: &mut Map<String, Value>,
-    report: Result<Option<JobReport>, String>,
-    yarn: bool,
-    now: i64,
-) {
-    let report = match report {
-        Ok(Some(report)) => report,
-        Ok(None) => {
-            let text = "the supervisor has no job for this component";
-            s.insert("information".into(), json!(text));
-            return;
-        }
-        Err(e) => {
-            s.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
-            let observed = json!({"source": "supervisor", "at": now, "error": e});
-            s.insert("observed".into(), observed);
-            return;
-        }
-    };
-    let last = report.attempts.last();
-    let reason = report
-        .reason
-        .clone()
-        .or_else(|| last.and_then(|a| a.reason.clone()));
-    // A job that failed without ever reaching the YARN dmd watches never got submitted: PNDA's
-    // label for that (the app rolls up to NOT_FOUND, as in PNDA).
-    let failed = if yarn {
-        "FAILED_TO_SUBMIT_TO_YARN"
-    } else {
-        "FAILED"
-    };
-    let status = match report.state {
-        JobState::Running => "RUNNING",
-        JobState::Starting | JobState::BackingOff => "STARTING",
-        JobState::Failed => failed,
-        JobState::Ended => match last.and_then(|a| a.outcome) {
-            Some(Outcome::Succeeded) => "FINISHED_SUCCEEDED",
-            Some(Outcome::Failed) => failed,
-            _ => "NOT_FOUND",
-        },
-        JobState::Stopped => "NOT_FOUND",
-    };
-    s.insert("aggregate_status".into(), json!(status));
-    s.insert(
-        "observed".into(),
-        json!({"source": "supervisor", "at": now}),
-    );
-    if let Some(reason) = reason {
-        if status == failed {
-            s.insert("failure".into(), json!(reason));
-        }
-        s.insert("information".into(), json!(reason));
-    }
-}
-
-/// A component whose source did not answer: UNKNOWN since the first failure.
-fn unknown(c: &Component, source: &str, error: &str, since: i64) -> Pending {
-    let mut summary = Map::new();
-    summary.insert("aggregate_status".into(), json!(rollup::UNKNOWN));
-    summary.insert("name".into(), json!(c.job_name));
-    summary.insert("component".into(), json!(c.name));
-    summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
-    summary.insert("information".into(), json!(error));
-    summary.insert("since".into(), json!(since));
-    summary.insert("observed".into(), json!({"source": source, "error": error}));
-    Pending {
-        summary,
-        yarn: None,
-        task: None,
-    }
-}
-
-/// YARN's diagnostics, cut before the `Details :` that PNDA left out.
-fn diagnostics(app: &YarnApp) -> String {
-    let text = app.diagnostics.as_deref().unwrap_or_default();
-    text.split("Details :")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-fn component_type_label(ty: &str) -> String {
-    match ty {
-        "flink" => "Flink".into(),
-        "sparkStreaming" => "SparkStreaming".into(),
-        "oozie" => "Oozie".into(),
-        NOTEBOOKS_TYPE => "Jupyter".into(),
-        other => other.into(),
-    }
-}
-
-/// The component type whose plugin commits notebooks and runs nothing.
-const NOTEBOOKS_TYPE: &str = "jupyter";
-
-/// What every component's summary starts with.
-fn base_summary(c: &Component) -> Map<String, Value> {
-    let mut summary = Map::new();
-    summary.insert("name".into(), json!(c.job_name));
-    summary.insert("component".into(), json!(c.name));
-    summary.insert("componentType".into(), json!(component_type_label(&c.ty)));
-    summary
 }
 
 /// Types run by a plugin through the supervisor (dm's own `test` type and notebooks are not).
@@ -1056,8 +830,7 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
                 name: name.to_string(),
                 job_name,
                 tag: identity::component_tag(ty, name),
-                last_good: None,
-                unknown_since: None,
+                staleness: Staleness::default(),
                 flink_jid: None,
                 failure: None,
                 oozie_job: c["runtime"]["oozie"]["job_id"].as_str().map(str::to_string),
@@ -1070,85 +843,6 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dm_supervisor::protocol::Attempt;
-
-    fn report(state: JobState, outcome: Option<Outcome>, reason: Option<&str>) -> JobReport {
-        JobReport {
-            id: "a/flink/job".into(),
-            state,
-            reason: None,
-            attempts: vec![Attempt {
-                number: 1,
-                started_ms: 1,
-                ended_ms: outcome.map(|_| 2),
-                pid: None,
-                yarn_application_id: None,
-                outcome,
-                reason: reason.map(str::to_string),
-                log: PathBuf::from("attempt-1.log"),
-            }],
-            last_savepoint: None,
-            resources: None,
-        }
-    }
-
-    fn supervised_summary(
-        report: Result<Option<JobReport>, String>,
-        yarn: bool,
-    ) -> Map<String, Value> {
-        let mut s = Map::new();
-        s.insert("aggregate_status".into(), json!("NOT_FOUND"));
-        supervised(&mut s, report, yarn, 7);
-        s
-    }
-
-    #[test]
-    fn a_job_the_supervisor_gave_up_on_before_yarn_failed_to_submit() {
-        let cause = "java.io.FileNotFoundException: /data/in.csv";
-        let failed = report(JobState::Failed, Some(Outcome::Failed), Some(cause));
-        let s = supervised_summary(Ok(Some(failed.clone())), true);
-        assert_eq!(s["aggregate_status"], "FAILED_TO_SUBMIT_TO_YARN");
-        assert_eq!(
-            (&s["failure"], &s["information"]),
-            (&json!(cause), &json!(cause))
-        );
-        assert_eq!(s["observed"], json!({"source": "supervisor", "at": 7}));
-        // Run locally (no YARN watched), the same evidence is a plain failure.
-        assert_eq!(
-            supervised_summary(Ok(Some(failed)), false)["aggregate_status"],
-            "FAILED"
-        );
-    }
-
-    #[test]
-    fn the_supervisors_other_states() {
-        let running = report(JobState::Running, None, None);
-        assert_eq!(
-            supervised_summary(Ok(Some(running)), false)["aggregate_status"],
-            "RUNNING"
-        );
-        let waiting = report(JobState::BackingOff, Some(Outcome::Failed), Some("exit 1"));
-        let s = supervised_summary(Ok(Some(waiting)), true);
-        assert_eq!(
-            (&s["aggregate_status"], &s["information"]),
-            (&json!("STARTING"), &json!("exit 1"))
-        );
-        assert!(
-            s.get("failure").is_none(),
-            "being retried is not a failure: {s:?}"
-        );
-        let done = report(JobState::Ended, Some(Outcome::Succeeded), None);
-        assert_eq!(
-            supervised_summary(Ok(Some(done)), true)["aggregate_status"],
-            "FINISHED_SUCCEEDED"
-        );
-        let none = supervised_summary(Ok(None), true);
-        assert_eq!(none["aggregate_status"], "NOT_FOUND");
-        // An unreachable supervisor is not evidence of anything.
-        let s = supervised_summary(Err("the supervisor does not answer".into()), true);
-        assert_eq!(s["aggregate_status"], rollup::UNKNOWN);
-        assert_eq!(s["observed"]["error"], "the supervisor does not answer");
-    }
 
     #[test]
     fn components_are_keyed_as_pnda_did_with_dms_tags() {

@@ -3,37 +3,35 @@
 //! One addition: a component whose state could not be observed (`UNKNOWN`) makes the whole
 //! application `UNKNOWN`, since any roll-up would then be a guess.
 
-pub const UNKNOWN: &str = "UNKNOWN";
+use super::derive::Status;
 
 /// The priority and application label of a component status; anything PNDA did not know
-/// (including `""`, `NOT_FOUND`, `FAILED_TO_SUBMIT_TO_YARN`) is `NOT_FOUND`, priority 12.
-pub fn priority(component_status: &str) -> (u8, &'static str) {
+/// (`NOT_FOUND`, `FAILED_TO_SUBMIT_TO_YARN`, `FINISHED_UNDEFINED`, …) is `NOT_FOUND`, priority 12.
+pub fn priority(component_status: Status) -> (u8, Status) {
+    use Status::*;
     match component_status {
-        "CREATED" => (1, "CREATED"),
-        "STARTING" | "SUBMITTED" | "ACCEPTED" => (2, "STARTING"),
-        "RUNNING" => (3, "RUNNING"),
-        "RUNNING_WITH_ERRORS" => (4, "RUNNING_WITH_ERRORS"),
-        "SUSPENDED" => (5, "STOPPED"),
-        "SUSPENDED_WITH_FAILURES" => (6, "STOPPED_WITH_FAILURES"),
-        "KILLED" | "FINISHED_KILLED" => (7, "KILLED"),
-        "KILLED_WITH_FAILURES" => (8, "KILLED_WITH_FAILURES"),
-        "FAILED" => (9, "FAILED"),
-        "COMPLETED" | "FINISHED_SUCCEEDED" | "SUCCEEDED" => (10, "COMPLETED"),
-        "COMPLETED_WITH_FAILURES" | "FINISHED_FAILED" => (11, "COMPLETED_WITH_FAILURES"),
-        _ => (12, "NOT_FOUND"),
+        Created => (1, Created),
+        Starting | Submitted | Accepted => (2, Starting),
+        Running => (3, Running),
+        RunningWithErrors => (4, RunningWithErrors),
+        Suspended => (5, Stopped),
+        SuspendedWithFailures => (6, StoppedWithFailures),
+        Killed | FinishedKilled => (7, Killed),
+        KilledWithFailures => (8, KilledWithFailures),
+        Failed => (9, Failed),
+        Completed | FinishedSucceeded | Succeeded => (10, Completed),
+        CompletedWithFailures | FinishedFailed => (11, CompletedWithFailures),
+        _ => (12, NotFound),
     }
 }
 
-/// The application's status from its components' (`None` for a component without one).
+/// The application's status from its components'.
 /// `None` when there are no components: PNDA wrote no summary then.
-pub fn aggregate<'a>(
-    components: impl IntoIterator<Item = Option<&'a str>>,
-) -> Option<&'static str> {
-    let mut best: Option<(u8, &'static str)> = None;
+pub fn aggregate(components: impl IntoIterator<Item = Status>) -> Option<Status> {
+    let mut best: Option<(u8, Status)> = None;
     for status in components {
-        let status = status.unwrap_or("");
-        if status == UNKNOWN {
-            return Some(UNKNOWN);
+        if status == Status::Unknown {
+            return Some(Status::Unknown);
         }
         let ranked = priority(status);
         if best.is_none_or(|b| ranked.0 > b.0) {
@@ -46,70 +44,67 @@ pub fn aggregate<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Status::*;
 
-    /// Every row of §5.6's table: each listed component status alone gives its label.
+    /// Every row of §5.6's table: each listed component status alone gives its label; and
+    /// every status dm can write is in exactly one row.
     #[test]
     fn every_row_of_the_table() {
-        let rows: [(&[&str], u8, &str); 12] = [
-            (&["CREATED"], 1, "CREATED"),
-            (&["STARTING", "SUBMITTED", "ACCEPTED"], 2, "STARTING"),
-            (&["RUNNING"], 3, "RUNNING"),
-            (&["RUNNING_WITH_ERRORS"], 4, "RUNNING_WITH_ERRORS"),
-            (&["SUSPENDED"], 5, "STOPPED"),
-            (&["SUSPENDED_WITH_FAILURES"], 6, "STOPPED_WITH_FAILURES"),
-            (&["KILLED", "FINISHED_KILLED"], 7, "KILLED"),
-            (&["KILLED_WITH_FAILURES"], 8, "KILLED_WITH_FAILURES"),
-            (&["FAILED"], 9, "FAILED"),
+        let rows: [(&[Status], u8, Status); 12] = [
+            (&[Created], 1, Created),
+            (&[Starting, Submitted, Accepted], 2, Starting),
+            (&[Running], 3, Running),
+            (&[RunningWithErrors], 4, RunningWithErrors),
+            (&[Suspended], 5, Stopped),
+            (&[SuspendedWithFailures], 6, StoppedWithFailures),
+            (&[Killed, FinishedKilled], 7, Killed),
+            (&[KilledWithFailures], 8, KilledWithFailures),
+            (&[Failed], 9, Failed),
+            (&[Completed, FinishedSucceeded, Succeeded], 10, Completed),
             (
-                &["COMPLETED", "FINISHED_SUCCEEDED", "SUCCEEDED"],
-                10,
-                "COMPLETED",
-            ),
-            (
-                &["COMPLETED_WITH_FAILURES", "FINISHED_FAILED"],
+                &[CompletedWithFailures, FinishedFailed],
                 11,
-                "COMPLETED_WITH_FAILURES",
+                CompletedWithFailures,
             ),
             (
-                &["", "NOT_FOUND", "FAILED_TO_SUBMIT_TO_YARN", "NEW"],
+                // Application labels are not component statuses PNDA ranked.
+                &[
+                    NotFound,
+                    FailedToSubmitToYarn,
+                    FinishedUndefined,
+                    Stopped,
+                    StoppedWithFailures,
+                ],
                 12,
-                "NOT_FOUND",
+                NotFound,
             ),
         ];
         for (statuses, rank, label) in rows {
             for status in statuses {
-                assert_eq!(priority(status), (rank, label), "{status}");
-                assert_eq!(aggregate([Some(*status)]), Some(label), "{status}");
+                assert_eq!(priority(*status), (rank, label), "{status:?}");
+                assert_eq!(aggregate([*status]), Some(label), "{status:?}");
             }
         }
-        assert_eq!(
-            aggregate([None]),
-            Some("NOT_FOUND"),
-            "a component without a status"
-        );
+        let listed: Vec<Status> = rows.iter().flat_map(|r| r.0.iter().copied()).collect();
+        for status in Status::ALL {
+            let times = listed.iter().filter(|s| *s == status).count();
+            let expected = usize::from(*status != Unknown);
+            assert_eq!(times, expected, "{status:?} in the table");
+        }
     }
 
     #[test]
     fn the_highest_priority_wins() {
-        assert_eq!(
-            aggregate([Some("RUNNING"), Some("CREATED")]),
-            Some("RUNNING")
-        );
-        assert_eq!(
-            aggregate([Some("RUNNING"), Some("FINISHED_KILLED"), Some("ACCEPTED")]),
-            Some("KILLED")
-        );
-        assert_eq!(
-            aggregate([Some("FAILED"), Some("COMPLETED")]),
-            Some("COMPLETED")
-        );
-        assert_eq!(aggregate([Some("RUNNING"), None]), Some("NOT_FOUND"));
+        assert_eq!(aggregate([Running, Created]), Some(Running));
+        assert_eq!(aggregate([Running, FinishedKilled, Accepted]), Some(Killed));
+        assert_eq!(aggregate([Failed, Completed]), Some(Completed));
+        assert_eq!(aggregate([Running, NotFound]), Some(NotFound));
         assert_eq!(aggregate([]), None, "no components, no summary");
     }
 
     #[test]
     fn an_unobservable_component_makes_the_application_unknown() {
-        assert_eq!(aggregate([Some("RUNNING"), Some(UNKNOWN)]), Some(UNKNOWN));
-        assert_eq!(aggregate([Some(UNKNOWN), Some("FAILED")]), Some(UNKNOWN));
+        assert_eq!(aggregate([Running, Unknown]), Some(Unknown));
+        assert_eq!(aggregate([Unknown, Failed]), Some(Unknown));
     }
 }
