@@ -202,6 +202,19 @@ fn no_respawn_leaves_a_failed_job_failed_with_its_reason() {
     assert_eq!(report.reason.as_deref(), Some("exited with status 3"));
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(sup.status("app5/c").attempts.len(), 1, "not restarted");
+    // Destroyed as dmd does it: stop, then remove.
+    assert!(matches!(
+        sup.call(Request::Stop {
+            id: "app5/c".into()
+        }),
+        Response::Job { .. }
+    ));
+    assert!(matches!(
+        sup.call(Request::Remove {
+            id: "app5/c".into()
+        }),
+        Response::Ok
+    ));
 }
 
 #[test]

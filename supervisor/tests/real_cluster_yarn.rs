@@ -251,6 +251,11 @@ fn deterministic_submission_failures_end_failed_after_one_attempt_under_always()
             live_apps(&rm, &job.component_tag).is_empty(),
             "nothing left on YARN"
         );
+        // As dmd destroys a component: stop (a FAILED job is still wanted running), then remove.
+        assert!(matches!(
+            sup.call(Request::Stop { id: id.clone() }),
+            Response::Job { .. }
+        ));
         assert!(matches!(sup.call(Request::Remove { id }), Response::Ok));
     }
 }
