@@ -419,7 +419,7 @@ fn the_local_target_runs_the_same_flink_job_without_yarn() {
 }
 
 /// `target/testenv/dmd.toml`, as `tests/env/up` writes it, is all a dmd needs on this cluster:
-/// with it (and the plugins and supervisor found beside dmd's binary), Flink jobs of every
+/// with it (and the plugins), Flink jobs of every
 /// version of the env run side by side on YARN with a Spark Streaming job, each under its own
 /// Flink version, and their summaries say RUNNING.
 #[test]
@@ -430,11 +430,21 @@ fn the_envs_dmd_toml_runs_every_flink_version_and_spark_side_by_side() {
     let config = std::fs::read_to_string(&toml)
         .unwrap_or_else(|e| panic!("{}: {e}; run tests/env/up first", toml.display()));
     let root = tempfile::tempdir().unwrap();
+    // dm-supervisor comes from beside dmd's binary, as for a user. The plugins would too after
+    // a `cargo build`; `cargo test` leaves them in deps/, so they are handed over explicitly.
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for lib in ["dm_plugin_flink", "dm_plugin_spark_streaming"] {
+        std::fs::copy(
+            dm_testkit::built_cdylib(lib),
+            plugins.join(format!("lib{lib}.so")),
+        )
+        .unwrap();
+    }
     let options = Options {
         config: Some(config),
         test_components: Some(false),
-        // As a user runs it: the plugins and dm-supervisor come from beside dmd's binary.
-        env: vec![("DMD__DISCOVERY__ENABLED".into(), "true".into())],
+        env: vec![("DMD__PLUGINS__DIR".into(), plugins.display().to_string())],
         ..Options::default()
     };
     let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
