@@ -278,6 +278,32 @@ impl PluginRuntime {
         ))
     }
 
+    /// Stops the component's job; `cancel` skips its stop steps that take a savepoint.
+    fn stop_job(&self, ctx: &ComponentContext, data: &Value, cancel: bool) -> Result<(), String> {
+        if Self::notebooks_of(data).is_some() {
+            return Ok(());
+        }
+        if let Some((job, id)) = Self::oozie_job_of(data) {
+            return match id {
+                Some(id) => self.oozie_runner()?.stop(&job, &id),
+                None => Ok(()),
+            };
+        }
+        match self.supervisor.call(Request::Stop {
+            id: Self::job_id(ctx),
+            cancel,
+        })? {
+            Response::Job { job } => {
+                self.remove_yarn_staging(ctx, &job);
+                Ok(())
+            }
+            // Never started (or already forgotten): nothing runs.
+            Response::Error { message } if message.starts_with("no job") => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+
     fn plan_of(data: &Value) -> Result<Plan, String> {
         serde_json::from_value(data["plan"].clone())
             .map_err(|e| format!("the component's create data holds no readable plan: {e}"))
@@ -361,27 +387,11 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
-        if Self::notebooks_of(data).is_some() {
-            return Ok(());
-        }
-        if let Some((job, id)) = Self::oozie_job_of(data) {
-            return match id {
-                Some(id) => self.oozie_runner()?.stop(&job, &id),
-                None => Ok(()),
-            };
-        }
-        match self.supervisor.call(Request::Stop {
-            id: Self::job_id(ctx),
-        })? {
-            Response::Job { job } => {
-                self.remove_yarn_staging(ctx, &job);
-                Ok(())
-            }
-            // Never started (or already forgotten): nothing runs.
-            Response::Error { message } if message.starts_with("no job") => Ok(()),
-            Response::Error { message } => Err(message),
-            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
-        }
+        self.stop_job(ctx, data, false)
+    }
+
+    fn cancel(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        self.stop_job(ctx, data, true)
     }
 
     fn savepoint_job(

@@ -60,6 +60,11 @@ pub trait ComponentRuntime: Send + Sync {
         options: &StartOptions,
     ) -> Result<(), String>;
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
+    /// Stops the component without taking a savepoint (an upgrade that does not keep its
+    /// state from one); a plain stop where there is no difference.
+    fn cancel(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        self.stop(ctx, data)
+    }
     /// Removes everything `create` made (stopping the component first if it runs).
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
     /// What the component's runs printed, when the runtime keeps logs (`null` otherwise).

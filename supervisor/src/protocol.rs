@@ -64,9 +64,13 @@ pub enum Request {
     Start {
         spec: Box<JobSpec>,
     },
-    /// Stop a job and keep it stopped; answers once it has stopped.
+    /// Stop a job and keep it stopped; answers once it has stopped. With `cancel`, the plan's
+    /// stop steps that take a savepoint are skipped (an upgrade that keeps no state, or one that
+    /// restores a retained checkpoint).
     Stop {
         id: String,
+        #[serde(default)]
+        cancel: bool,
     },
     /// Forget a stopped job and its logs.
     Remove {

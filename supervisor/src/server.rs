@@ -55,7 +55,7 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
         Request::Start { spec } => Response::Job {
             job: supervisor.start(*spec),
         },
-        Request::Stop { id } => match supervisor.stop(&id) {
+        Request::Stop { id, cancel } => match supervisor.stop(&id, cancel) {
             Ok(job) => Response::Job { job },
             Err(message) => Response::Error { message },
         },

@@ -208,7 +208,7 @@ impl Supervisor {
         self.dir.join("logs").join(id.replace('/', "__"))
     }
     /// Stops the job and keeps it stopped. Returns once it has stopped (or could not be).
-    pub fn stop(self: &Arc<Self>, id: &str) -> Result<JobReport, String> {
+    pub fn stop(self: &Arc<Self>, id: &str, cancel: bool) -> Result<JobReport, String> {
         let (spec, attempt, pid_ticks) = {
             let mut inner = self.lock();
             let job = inner
@@ -223,7 +223,7 @@ impl Supervisor {
         };
         let outcome = match &attempt {
             None => Ok(None),
-            Some(attempt) if spec.job.yarn.is_some() => self.yarn.stop(&spec, attempt),
+            Some(attempt) if spec.job.yarn.is_some() => self.yarn.stop(&spec, attempt, cancel),
             Some(attempt) => self.local.stop(&spec, attempt, pid_ticks).map(|_| None),
         };
         let mut inner = self.lock();

@@ -233,7 +233,12 @@ impl YarnRunner {
 
     /// Stops the attempt by the plan's steps, in order until one works. Returns the savepoint
     /// written, if a step took one.
-    pub fn stop(&self, spec: &JobSpec, attempt: &Attempt) -> Result<Option<String>, String> {
+    pub fn stop(
+        &self,
+        spec: &JobSpec,
+        attempt: &Attempt,
+        cancel: bool,
+    ) -> Result<Option<String>, String> {
         let rm = self.rm()?;
         let Some(app_id) = attempt.yarn_application_id.clone() else {
             // Still submitting: end the submit command, then kill whatever it produced, by the
@@ -267,6 +272,9 @@ impl YarnRunner {
                     Err(e) => errors.push(e),
                 },
                 StopStep::Signal { .. } => {}
+                StopStep::Run {
+                    savepoint: true, ..
+                } if cancel => {}
                 StopStep::Run {
                     command,
                     timeout_sec,

@@ -107,7 +107,10 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         "{yarn_app:?}"
     );
 
-    match sup.call(Request::Stop { id: id.clone() }) {
+    match sup.call(Request::Stop {
+        id: id.clone(),
+        cancel: false,
+    }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("stop failed: {other:?}"),
     }
@@ -145,7 +148,7 @@ fn a_supervisor_killed_while_submitting_adopts_what_the_submission_made() {
     let app_id = running_app(&adopted).unwrap();
     let live = live_apps(&rm, &component_tag);
     assert_eq!(live, std::slice::from_ref(&app_id), "exactly one copy");
-    match sup.call(Request::Stop { id }) {
+    match sup.call(Request::Stop { id, cancel: false }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("stop failed: {other:?}"),
     }
