@@ -5,13 +5,19 @@
 //! disposed; a stop's savepoint is catalogued; a start from an older savepoint restores it
 //! (Flink's own `latest.restored` says so) with its lineage recorded, and `none` starts empty.
 //!
+//! Upgrades: v1 → v2 in `savepoint` mode carries the state (v2 restores the upgrade savepoint);
+//! a v3 whose main throws at start is rolled back to v2, which resumes from that upgrade's
+//! savepoint; `stateless` starts empty; a version with other components is refused before
+//! anything stops; dmd killed in the middle of an upgrade ends, after restart, rolled back with
+//! exactly one YARN application.
+//!
 //! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_savepoints`.
 
 mod common;
 
 use common::{
     bounds, current_user, env_json, flink_package, jobs_config, s, wait_for, Dmd, Options,
-    SupervisorGuard,
+    SupervisorGuard, WAIT,
 };
 use dm_clients::yarn::{ResourceManager, YarnState};
 use dm_core::savepoints::{policy, worker};
@@ -356,4 +362,264 @@ fn savepoints_of_flink_2_are_catalogued_triggered_disposed_and_restored() {
 #[test]
 fn savepoints_of_flink_1_are_catalogued_triggered_disposed_and_restored() {
     catalog_on_yarn("1.20.5");
+}
+
+/// Waits for an upgrade to end (the application leaves UPGRADING): within its readiness
+/// timeout plus a stop and a start of each version.
+fn upgraded(dmd: &Dmd, app: &str, timeout_sec: u64) -> Value {
+    let bound = timeout_sec + 4 * WAIT.as_secs();
+    let mut seen = Vec::new();
+    let status = wait_for_or(&format!("the upgrade of {app} to end"), bound, || {
+        let body = dmd.get(&format!("/applications/{app}/status")).body;
+        let state = body["status"].as_str().unwrap_or("?").to_string();
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        (seen.len() > 1 && state != "UPGRADING").then_some(body)
+    });
+    status.unwrap_or_else(|| {
+        panic!(
+            "upgrade of {app} did not end; saw {seen:?}\n{}",
+            dmd.log_text()
+        )
+    })
+}
+
+fn upgrade(dmd: &Dmd, app: &str, body: Value) -> common::Reply {
+    dmd.call(
+        "POST",
+        &format!("/applications/{app}/upgrade?user.name={}", current_user()),
+        Some(body.to_string().as_bytes()),
+        &[],
+    )
+}
+
+fn last_upgrade(dmd: &Dmd, app: &str) -> Value {
+    dmd.get(&format!("/applications/{app}/upgrades")).body["upgrades"][0].clone()
+}
+
+/// The savepoint the upgrade recorded for component `job`, catalogued as UPGRADE.
+fn upgrade_savepoint(dmd: &Dmd, app: &str, upgrade: &Value) -> String {
+    let path = upgrade["restore"]["job"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no restore path: {upgrade:#}"))
+        .to_string();
+    let row = rows(dmd, app)
+        .into_iter()
+        .find(|r| r["path"] == path.as_str());
+    assert_eq!(
+        row.as_ref().map(|r| r["trigger"].clone()),
+        Some(json!("UPGRADE")),
+        "catalogued: {path}"
+    );
+    path
+}
+
+fn upgrade_on_yarn(version: &str) {
+    let env = env_json();
+    let rm = ResourceManager::new(&s(&env, "rm_url"));
+    let root = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: Some(jobs_config(root.path(), &env, "yarn", version)),
+        test_components: Some(false),
+        ..Options::default()
+    };
+    let _supervisor = SupervisorGuard(root.path().join("data/supervisor"));
+    let dmd = Dmd::start_with(root.path(), &options);
+    let user = current_user();
+    let tag = version.replace('.', "");
+    let app = format!("up{tag}x{}", std::process::id());
+    let jar = s(&env["flink"][version], "jobs_jar");
+    let args = |extra: &str| {
+        json!({
+            "flink_version": version,
+            "application_args": format!("--name {app} --rate 20 --keys 2 --checkpoint-ms 0 {extra}"),
+        })
+    };
+    let package = |v: &str, extra: &str| {
+        let id = format!("up{tag}-{v}");
+        dmd.deployed(
+            &id,
+            &flink_package(&env, &id, "flink_streaming_class", args(extra), &jar),
+        );
+        id
+    };
+    let (v1, v2, v3) = (
+        package("1.0.0", ""),
+        package("2.0.0", ""),
+        package("3.0.0", "--fail-on-start true"),
+    );
+    dmd.started(&app, &v1, &user);
+    wait_for("v1 to run on YARN", bounds::TO_RUNNING, || {
+        running(&rm, &app)
+    });
+    // A savepoint needs the supervisor to know the job, and every task to run.
+    wait_for("v1 to run all its tasks", bounds::NOTICE + bounds::TO_RUNNING, || {
+        restored_from(&dmd, &app)
+    });
+
+    // Refused before anything stops: another component set, a package not deployed.
+    let other = format!("up{tag}-9.0.0");
+    let mut props = args("");
+    props["main_jar"] = json!("jobs.jar");
+    props["main_class"] = json!(s(&env["jobs"], "flink_streaming_class"));
+    let bytes = dm_testkit::TarGz::new()
+        .file(format!("{other}/flink/other/application.properties"), "")
+        .file(
+            format!("{other}/flink/other/properties.json"),
+            props.to_string(),
+        )
+        .file(
+            format!("{other}/flink/other/jobs.jar"),
+            std::fs::read(&jar).unwrap(),
+        )
+        .bytes();
+    dmd.deployed(&other, &bytes);
+    let reply = upgrade(&dmd, &app, json!({"package": other}));
+    assert_eq!(reply.code, 400, "{}", reply.body);
+    let says = reply.body["information"].as_str().unwrap();
+    assert!(
+        says.contains("component job (flink) is not in the new version")
+            && says.contains("component other (flink) is new"),
+        "{says}"
+    );
+    assert_eq!(
+        upgrade(&dmd, &app, json!({"package": format!("up{tag}-8.0.0")})).code,
+        404
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}/status")).body["status"],
+        "STARTED"
+    );
+
+    // v1 → v2 with a savepoint: v2 restores it.
+    let ready = json!({"upgrade_ready_sec": 10, "upgrade_timeout_sec": 180});
+    let mut body = ready.clone();
+    body["package"] = json!(v2);
+    let reply = upgrade(&dmd, &app, body);
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    assert_eq!(reply.body["stateless"], json!([]), "{}", reply.body);
+    let status = upgraded(&dmd, &app, 180);
+    assert_eq!(status["status"], "STARTED", "{status}\n{}", dmd.log_text());
+    let up = last_upgrade(&dmd, &app);
+    assert_eq!(
+        (
+            up["step"].as_str(),
+            up["from_package"].as_str(),
+            up["to_package"].as_str()
+        ),
+        (Some("DONE"), Some(v1.as_str()), Some(v2.as_str())),
+        "{up:#}"
+    );
+    let to_v2 = upgrade_savepoint(&dmd, &app, &up);
+    let restored = wait_for("v2 to report what it restored", bounds::TO_RUNNING, || {
+        restored_from(&dmd, &app)
+    });
+    assert_eq!(
+        restored.as_deref(),
+        Some(to_v2.as_str()),
+        "v2 resumed v1's state"
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}")).body["package_name"],
+        v2.as_str()
+    );
+    running(&rm, &app).expect("exactly one YARN application");
+
+    // v2 → v3, which throws at start: rolled back to v2, from the upgrade's savepoint.
+    let mut body = ready.clone();
+    body["package"] = json!(v3);
+    assert_eq!(upgrade(&dmd, &app, body).code, 202);
+    let status = upgraded(&dmd, &app, 180);
+    assert_eq!(
+        status["status"],
+        "ROLLED_BACK",
+        "{status}\n{}",
+        dmd.log_text()
+    );
+    let says = status["information"].as_str().unwrap_or_default();
+    assert!(
+        says.starts_with(&format!("Rolled back to {v2} from {v3}")),
+        "{says}"
+    );
+    let up = last_upgrade(&dmd, &app);
+    assert_eq!(up["step"], "ROLLED_BACK", "{up:#}");
+    let to_v3 = upgrade_savepoint(&dmd, &app, &up);
+    assert_ne!(to_v3, to_v2, "a new savepoint at the second upgrade");
+    let restored = wait_for("v2 to run again", bounds::TO_RUNNING, || {
+        running(&rm, &app)?;
+        restored_from(&dmd, &app)
+    });
+    assert_eq!(
+        restored.as_deref(),
+        Some(to_v3.as_str()),
+        "v2 resumed from the upgrade savepoint"
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}")).body["package_name"],
+        v2.as_str()
+    );
+    let attempts: Vec<Value> = dmd.get(&format!("/applications/{app}/upgrades")).body["upgrades"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert_eq!(attempts.len(), 2, "both attempts recorded: {attempts:#?}");
+
+    // Stateless, from ROLLED_BACK: v1 starts empty.
+    let mut body = ready.clone();
+    body["package"] = json!(v1);
+    body["mode"] = json!("stateless");
+    assert_eq!(upgrade(&dmd, &app, body).code, 202);
+    let status = upgraded(&dmd, &app, 180);
+    assert_eq!(status["status"], "STARTED", "{status}\n{}", dmd.log_text());
+    let restored = wait_for("v1 to report its start", bounds::TO_RUNNING, || {
+        restored_from(&dmd, &app)
+    });
+    assert_eq!(restored, None, "stateless starts empty");
+
+    // dmd killed while the upgrade has switched versions: recovery rolls it back, one copy runs.
+    dmd.terminate();
+    let paused = Options {
+        pause_at: Some("upgrade.switched".into()),
+        ..options.clone()
+    };
+    let crashing = Dmd::start_with(root.path(), &paused);
+    let mut body = ready.clone();
+    body["package"] = json!(v2);
+    assert_eq!(upgrade(&crashing, &app, body).code, 202);
+    crashing.wait_paused("upgrade.switched");
+    crashing.kill();
+    let dmd = Dmd::start_with(root.path(), &options);
+    let status = dmd.wait_status(&format!("/applications/{app}/status"), "ROLLED_BACK");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dmd stopped during the upgrade"),
+        "{status}"
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}")).body["package_name"],
+        v1.as_str()
+    );
+    wait_for("v1 to run again, once", bounds::TO_RUNNING, || {
+        running(&rm, &app)
+    });
+
+    assert_eq!(
+        dmd.delete(&format!("/applications/{app}?user.name={user}"))
+            .code,
+        202
+    );
+    dmd.wait_status(&format!("/applications/{app}/status"), "NOTCREATED");
+}
+
+#[test]
+fn flink_2_upgrades_keep_state_and_roll_back_by_themselves() {
+    upgrade_on_yarn("2.3.0");
+}
+
+#[test]
+fn flink_1_upgrades_keep_state_and_roll_back_by_themselves() {
+    upgrade_on_yarn("1.20.5");
 }
