@@ -454,9 +454,11 @@ fn upgrade_on_yarn(version: &str) {
         running(&rm, &app)
     });
     // A savepoint needs the supervisor to know the job, and every task to run.
-    wait_for("v1 to run all its tasks", bounds::NOTICE + bounds::TO_RUNNING, || {
-        restored_from(&dmd, &app)
-    });
+    wait_for(
+        "v1 to run all its tasks",
+        bounds::NOTICE + bounds::TO_RUNNING,
+        || restored_from(&dmd, &app),
+    );
 
     // Refused before anything stops: another component set, a package not deployed.
     let other = format!("up{tag}-9.0.0");

@@ -30,13 +30,14 @@ pub enum ClientError {
 
 /// Transient states: `--wait` polls until the status is none of these. They are PNDA's API
 /// contract (dmd's registry names the same), so a client keeps its own copy.
-pub const TRANSIENT: [&str; 6] = [
+pub const TRANSIENT: [&str; 7] = [
     "DEPLOYING",
     "UNDEPLOYING",
     "CREATING",
     "STARTING",
     "STOPPING",
     "DESTROYING",
+    "UPGRADING",
 ];
 
 impl Client {

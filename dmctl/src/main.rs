@@ -121,6 +121,25 @@ enum AppCommand {
         #[command(flatten)]
         change: Change,
     },
+    /// Upgrade a running application to another deployed version of its package.
+    Upgrade {
+        name: String,
+        /// The deployed package to run (name-x.y.z).
+        #[arg(long)]
+        package: String,
+        /// How Flink jobs keep their state: savepoint, last-state or stateless.
+        #[arg(long, default_value = "savepoint")]
+        mode: String,
+        /// A property override for the new version, TYPE.COMPONENT.KEY=VALUE (repeatable;
+        /// without any, the application's current overrides carry over).
+        #[arg(long = "set", value_name = "TYPE.COMPONENT.KEY=VALUE")]
+        set: Vec<String>,
+        /// Leave the new version in place even if it does not come up.
+        #[arg(long)]
+        no_rollback: bool,
+        #[command(flatten)]
+        change: Change,
+    },
     /// The savepoint catalog: list, trigger, dispose.
     #[command(subcommand)]
     Savepoints(SavepointCommand),
@@ -462,6 +481,37 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
             )
         }
         AppCommand::Savepoints(command) => savepoints(client, command),
+        AppCommand::Upgrade {
+            name,
+            package,
+            mode,
+            set,
+            no_rollback,
+            change,
+        } => {
+            let mut body = json!({"package": package, "mode": mode, "rollback": !no_rollback});
+            if !set.is_empty() {
+                match overrides(&package, &set) {
+                    Ok(mut o) => {
+                        o.as_object_mut().map(|m| m.remove("package"));
+                        body["overrides"] = o;
+                    }
+                    Err(e) => {
+                        eprintln!("dmctl: {e}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+            change_and_report(
+                client,
+                "POST",
+                &format!("/applications/{name}/upgrade"),
+                Some(body),
+                &status_of(&name),
+                "STARTED",
+                &change,
+            )
+        }
         AppCommand::Stop { name, change } => change_and_report(
             client,
             "POST",
