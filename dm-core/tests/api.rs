@@ -1607,3 +1607,137 @@ fn savepoint_catalog_refusals() {
     );
     assert_error(&reply, 400, "BAD_REQUEST");
 }
+
+/// Upgrades of components that keep no state (the `test` type): the new version runs, a version
+/// that fails to start is rolled back, and bad requests are refused before anything stops (with
+/// Flink's state on YARN: `real_cluster_savepoints`).
+#[test]
+fn upgrades_switch_versions_and_roll_back() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    let data = root.path().join("data");
+    let upgrade = |body: Value| {
+        dmd.call(
+            "POST",
+            "/applications/up/upgrade?user.name=alice",
+            Some(body.to_string().as_bytes()),
+            &[],
+        )
+    };
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    dmd.deployed(
+        "app-2.0.0",
+        &test_package("app-2.0.0", &[("c1", r#"{"threads": "4"}"#), ("c2", "{}")]),
+    );
+    dmd.deployed(
+        "app-3.0.0",
+        &test_package(
+            "app-3.0.0",
+            &[("c1", r#"{"fail_on": "start"}"#), ("c2", "{}")],
+        ),
+    );
+    dmd.deployed(
+        "other-1.0.0",
+        &test_package("other-1.0.0", &[("c1", "{}"), ("c9", "{}")]),
+    );
+    dmd.created("up", "app-1.0.0", json!({}));
+
+    let reply = upgrade(json!({"package": "app-2.0.0"}));
+    assert_error(&reply, 409, "CREATED");
+    assert!(reply.body["information"]
+        .as_str()
+        .unwrap()
+        .contains("only a running application is upgraded"));
+    assert_eq!(dmd.post("/applications/up/start?user.name=alice").code, 202);
+    dmd.wait_status("/applications/up/status", "STARTED");
+
+    for (body, code, says) in [
+        (json!({"package": "other-1.0.0"}), 400, "component c2 (test) is not in the new version; component c9 (test) is new in the new version"),
+        (json!({"package": "app-1.0.0"}), 400, "already runs app-1.0.0"),
+        (json!({"package": "app-9.0.0"}), 404, "Package app-9.0.0 is not deployed"),
+        (json!({"package": "app-2.0.0", "mode": "hot"}), 400, "unknown variant `hot`"),
+        (json!({"pkg": "app-2.0.0"}), 400, "unknown field `pkg`"),
+    ] {
+        let reply = upgrade(body.clone());
+        assert_eq!(reply.code, code, "{body}: {}", reply.body);
+        assert!(reply.body["information"].as_str().unwrap().contains(says), "{body}: {}", reply.body);
+    }
+    assert_eq!(
+        dmd.get("/applications/up/status").body["status"],
+        "STARTED",
+        "refusals change nothing"
+    );
+
+    // To 2.0.0: the new version's properties, started.
+    let reply =
+        upgrade(json!({"package": "app-2.0.0", "mode": "stateless", "upgrade_ready_sec": 0}));
+    assert_eq!(reply.code, 202, "{}", reply.body);
+    assert_eq!(reply.body["stateless"], json!(["test/c1", "test/c2"]));
+    let status = dmd.wait_status("/applications/up/status", "STARTED");
+    assert_eq!(status["information"], "Upgraded to app-2.0.0");
+    let info = dmd.get("/applications/up").body;
+    assert_eq!(info["package_name"], "app-2.0.0");
+    assert_eq!(
+        common::component_state(&data, "up", "c1").as_deref(),
+        Some("started")
+    );
+    let props =
+        std::fs::read_to_string(data.join("applications/up/test/c1/properties.json")).unwrap();
+    assert!(props.contains("\"4\""), "the new version's files: {props}");
+
+    // To 3.0.0, whose c1 fails to start: back on 2.0.0, running.
+    assert_eq!(
+        upgrade(json!({"package": "app-3.0.0", "upgrade_ready_sec": 0})).code,
+        202
+    );
+    let status = dmd.wait_status("/applications/up/status", "ROLLED_BACK");
+    let says = status["information"].as_str().unwrap();
+    assert!(
+        says.starts_with("Rolled back to app-2.0.0 from app-3.0.0")
+            && says.contains("told to fail on start"),
+        "{says}"
+    );
+    assert_eq!(
+        dmd.get("/applications/up").body["package_name"],
+        "app-2.0.0"
+    );
+    assert_eq!(
+        common::component_state(&data, "up", "c1").as_deref(),
+        Some("started")
+    );
+    let props =
+        std::fs::read_to_string(data.join("applications/up/test/c1/properties.json")).unwrap();
+    assert!(
+        props.contains("\"4\""),
+        "the previous version's files are back: {props}"
+    );
+    assert!(!data.join("applications/.previous-up").exists());
+    let upgrades = dmd.get("/applications/up/upgrades").body["upgrades"].clone();
+    let steps: Vec<_> = upgrades
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(steps, ["ROLLED_BACK", "DONE"]);
+
+    // Without rollback, a failing version stays, said so; then it can be stopped and destroyed.
+    assert_eq!(
+        upgrade(json!({"package": "app-3.0.0", "rollback": false})).code,
+        202
+    );
+    let status = dmd.wait_status("/applications/up/status", "STARTED");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap()
+            .contains("was not rolled back (rollback: false)"),
+        "{status}"
+    );
+    assert_eq!(dmd.delete("/applications/up?user.name=alice").code, 202);
+    dmd.wait_status("/applications/up/status", "NOTCREATED");
+    assert_eq!(
+        dmd.get("/applications/up/upgrades").body,
+        json!({"upgrades": []})
+    );
+}

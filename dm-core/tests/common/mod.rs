@@ -35,11 +35,12 @@ pub mod bounds {
 }
 
 /// The states an operation passes through; any other is where it ended.
-const TRANSIENT: [&str; 6] = [
+const TRANSIENT: [&str; 7] = [
     "CREATING",
     "STARTING",
     "STOPPING",
     "DESTROYING",
+    "UPGRADING",
     "DEPLOYING",
     "UNDEPLOYING",
 ];
