@@ -91,6 +91,21 @@ impl Hdfs {
         })
     }
 
+    /// The names of the entries of folder `path` (none when it does not exist).
+    pub fn list(&self, path: &str) -> Result<Vec<String>, String> {
+        let (client, p) = (self.client.clone(), path.to_string());
+        self.run(format!("cannot list {path}"), async move {
+            match client.list_status(&p, false).await {
+                Ok(entries) => Ok(entries
+                    .into_iter()
+                    .map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string())
+                    .collect()),
+                Err(HdfsError::FileNotFound(_)) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     /// Whether `path` exists.
     pub fn exists(&self, path: &str) -> Result<bool, String> {
         let (client, p) = (self.client.clone(), path.to_string());

@@ -322,6 +322,39 @@ fn catalog_on_yarn(version: &str) {
     );
     assert_eq!(restored, None, "started empty");
 
+    // dmd killed between writing a trigger and sending it: after the restart, the row is
+    // FAILED with that reason, and the next trigger is taken.
+    dmd.terminate();
+    let paused = Options {
+        pause_at: Some("savepoint.recorded".into()),
+        ..options.clone()
+    };
+    let crashing = Dmd::start_with(root.path(), &paused);
+    // The request waits at the pause point until dmd dies under it.
+    let url = crashing.url(&format!("/applications/{app}/savepoints?user.name={user}"));
+    let request = std::thread::spawn(move || ureq::post(&url).call().map(|r| r.status()));
+    crashing.wait_paused("savepoint.recorded");
+    crashing.kill();
+    assert!(
+        request.join().unwrap().is_err(),
+        "the trigger was cut off by the crash"
+    );
+    let dmd = Dmd::start_with(root.path(), &options);
+    let lost = wait_for("recovery to resolve the unsent trigger", SAVEPOINT, || {
+        let newest = rows(&dmd, &app).into_iter().next()?;
+        (newest["state"] != "IN_PROGRESS").then_some(newest)
+    });
+    assert_eq!(
+        (lost["state"].as_str(), lost["error"].as_str()),
+        (
+            Some("FAILED"),
+            Some("dmd stopped before the trigger reached Flink")
+        ),
+        "{lost:#}"
+    );
+    let again = trigger(&dmd, &app);
+    completed(&dmd, &app, again);
+
     // A start from a savepoint that is not COMPLETED is refused before anything stops.
     assert_eq!(
         dmd.post(&format!("/applications/{app}/stop?user.name={user}"))
@@ -433,7 +466,9 @@ fn upgrade_on_yarn(version: &str) {
     let args = |extra: &str| {
         json!({
             "flink_version": version,
-            "application_args": format!("--name {app} --rate 20 --keys 2 --checkpoint-ms 0 {extra}"),
+            "application_args": format!("--name {app} --rate 20 --keys 2 --checkpoint-ms 2000 {extra}"),
+            // Checkpoints kept when the job is cancelled: what `last-state` restores.
+            "flink_config_args": "-Dexecution.checkpointing.externalized-checkpoint-retention=RETAIN_ON_CANCELLATION",
         })
     };
     let package = |v: &str, extra: &str| {
@@ -579,6 +614,43 @@ fn upgrade_on_yarn(version: &str) {
     });
     assert_eq!(restored, None, "stateless starts empty");
 
+    // last-state: v2 restores v1's latest retained checkpoint, with no savepoint at the stop.
+    wait_for("v1 to complete a checkpoint", bounds::NOTICE, || {
+        let listing = catalog(&dmd, &app);
+        listing["checkpoints"]["job"]["latest"]["completed"]["external_path"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let savepoints_before = rows(&dmd, &app).len();
+    let mut body = ready.clone();
+    body["package"] = json!(v2);
+    body["mode"] = json!("last-state");
+    assert_eq!(upgrade(&dmd, &app, body).code, 202);
+    let status = upgraded(&dmd, &app, 180);
+    assert_eq!(status["status"], "STARTED", "{status}\n{}", dmd.log_text());
+    let up = last_upgrade(&dmd, &app);
+    let checkpoint = up["restore"]["job"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        checkpoint.contains("/chk-"),
+        "last-state restores a checkpoint: {up:#}"
+    );
+    assert_eq!(
+        rows(&dmd, &app).len(),
+        savepoints_before,
+        "no savepoint taken at the stop"
+    );
+    let restored = wait_for("v2 to report what it restored", bounds::TO_RUNNING, || {
+        restored_from(&dmd, &app)
+    });
+    assert_eq!(
+        restored.as_deref(),
+        Some(checkpoint.as_str()),
+        "v2 resumed from v1's checkpoint"
+    );
+
     // dmd killed while the upgrade has switched versions: recovery rolls it back, one copy runs.
     dmd.terminate();
     let paused = Options {
@@ -587,7 +659,7 @@ fn upgrade_on_yarn(version: &str) {
     };
     let crashing = Dmd::start_with(root.path(), &paused);
     let mut body = ready.clone();
-    body["package"] = json!(v2);
+    body["package"] = json!(v1);
     assert_eq!(upgrade(&crashing, &app, body).code, 202);
     crashing.wait_paused("upgrade.switched");
     crashing.kill();
@@ -602,9 +674,9 @@ fn upgrade_on_yarn(version: &str) {
     );
     assert_eq!(
         dmd.get(&format!("/applications/{app}")).body["package_name"],
-        v1.as_str()
+        v2.as_str()
     );
-    wait_for("v1 to run again, once", bounds::TO_RUNNING, || {
+    wait_for("v2 to run again, once", bounds::TO_RUNNING, || {
         running(&rm, &app)
     });
 

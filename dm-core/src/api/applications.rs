@@ -1,6 +1,8 @@
 //! `/applications`: create, start, stop, destroy, and what is known about each.
 
-use super::doc::{AppName, Caller, CreateBody, UserName};
+use super::doc::{
+    AppName, Caller, CreateBody, RestoreChoice as RestoreChoiceSchema, UpgradeBody, UserName,
+};
 use super::{blocking, method_not_allowed, Api, Reply};
 use crate::auth::action;
 use crate::error::{DmError, ErrorBody};
@@ -261,7 +263,7 @@ pub async fn action(
 
 #[utoipa::path(post, path = "/applications/{name}/start", operation_id = "start_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,),
-           ("savepoint" = Option<String>, Query, description = "what Flink jobs restore from: a savepoint id of the catalog, `latest` (the default: each job's newest completed savepoint) or `none`"),
+           ("savepoint" = Option<RestoreChoiceSchema>, Query, description = "what Flink jobs restore from: a savepoint id of the catalog, `latest` (the default: each job's newest completed savepoint) or `none`"),
            ("allow_non_restored_state" = Option<bool>, Query, description = "`true`: a restore may drop state of operators the job no longer has")),
     responses((status = 202, description = "starting; poll the status"),
               (status = 400, description = "bad name, user.name, savepoint (not in the catalog, not COMPLETED) or allow_non_restored_state", body = ErrorBody),
@@ -289,7 +291,7 @@ async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
 
 #[utoipa::path(post, path = "/applications/{name}/upgrade", operation_id = "upgrade_application", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
-    request_body(content = Object, description = "{package: <name>-<version> (deployed, same components), mode: savepoint (default) | last-state | stateless, overrides?: as in create (the current ones when absent), rollback?: true, upgrade_ready_sec?: 60, upgrade_timeout_sec?: 300}", content_type = "application/json"),
+    request_body(content = UpgradeBody, description = "the deployed package to run (same components), how Flink jobs keep their state, overrides, rollback, readiness", content_type = "application/json"),
     responses((status = 202, description = "{upgrade: id, from, to, mode, stateless: [components upgraded without state]}: the application is UPGRADING, then STARTED on the new version or ROLLED_BACK; follow GET …/upgrades", body = Object),
               (status = 400, description = "bad name, user.name or body; the new version's components differ or do not plan", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody),

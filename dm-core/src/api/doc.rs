@@ -56,9 +56,38 @@ pub struct NotebookFile(String);
 
 /// A savepoint's id in an application's catalog.
 #[derive(utoipa::ToSchema)]
-#[schema(pattern = r"^[0-9]+$", example = "1")]
+#[schema(pattern = r"^[0-9]{1,18}$", example = "1")]
 #[allow(dead_code)] // a schema only: the handler parses the id
 pub struct SavepointId(String);
+
+/// What a start restores Flink jobs from (`savepoints::RestoreChoice::parse`): a savepoint id,
+/// `latest` or `none`.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^([0-9]{1,18}|latest|none)$", example = "latest")]
+#[allow(dead_code)] // a schema only
+pub struct RestoreChoice(String);
+
+/// `POST /applications/{name}/upgrade`'s body (`upgrades::UpgradeRequest`).
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // a schema only: the handler reads the body as JSON
+pub struct UpgradeBody {
+    /// The deployed package to run.
+    #[schema(value_type = PackageId)]
+    package: String,
+    /// How Flink jobs keep their state (default `savepoint`).
+    #[schema(value_type = Option<String>, pattern = r"^(savepoint|last-state|stateless)$")]
+    mode: Option<String>,
+    /// Property overrides as in a create (the application's current ones when absent).
+    #[schema(value_type = Option<Object>)]
+    overrides: Option<serde_json::Value>,
+    /// Roll back by itself when the new version does not come up (default true).
+    rollback: Option<bool>,
+    #[schema(minimum = 0, maximum = 86400)]
+    upgrade_ready_sec: Option<u64>,
+    #[schema(minimum = 0, maximum = 86400)]
+    upgrade_timeout_sec: Option<u64>,
+}
 
 /// `user.name` where it may be left out: empty or absent is an anonymous caller.
 #[derive(utoipa::ToSchema)]
@@ -139,6 +168,8 @@ impl utoipa::ToSchema for CreateBody {}
         Caller,
         NotebookFile,
         SavepointId,
+        RestoreChoice,
+        UpgradeBody,
         CreateBody
     ))
 )]

@@ -252,7 +252,14 @@ impl Engine {
         }
         let mut restore = Map::new();
         for c in self.savepoint_components(&row, None)? {
-            let (_, retained, last_before) = before.remove(&c.record.name).unwrap_or_default();
+            let (_, seen, last_before) = before.remove(&c.record.name).unwrap_or_default();
+            // The checkpoint seen while it ran may have been subsumed since: what is left now.
+            let retained = match (&seen, io) {
+                (Some(seen), Some(io)) => io
+                    .retained_checkpoint(seen)
+                    .map_err(|e| Failure::new("UpgradeError", format!("{}: {e}", c.record.name)))?,
+                _ => None,
+            };
             let stop_savepoint = c
                 .job
                 .last_savepoint

@@ -141,6 +141,28 @@ impl FlinkIo for RestIo {
         hdfs.remove(hdfs_path(path), true).map(drop).map_err(failed)
     }
 
+    fn retained_checkpoint(&self, seen: &str) -> Result<Option<String>, FlinkIoError> {
+        let hdfs = self
+            .hdfs
+            .as_ref()
+            .ok_or_else(|| failed("[hdfs] namenode is not set"))?;
+        let Some((folder, _)) = seen.trim_end_matches('/').rsplit_once('/') else {
+            return Ok(None);
+        };
+        let names = hdfs.list(hdfs_path(folder)).map_err(failed)?;
+        for name in newest_first(&names) {
+            let candidate = format!("{folder}/{name}");
+            // A checkpoint is complete once its `_metadata` is written.
+            if hdfs
+                .exists(&format!("{}/_metadata", hdfs_path(&candidate)))
+                .map_err(failed)?
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
     fn checkpoints(&self, at: &JobAt) -> Result<serde_json::Value, FlinkIoError> {
         let checkpoints = self
             .flink
@@ -150,8 +172,24 @@ impl FlinkIo for RestIo {
     }
 }
 
+/// The `chk-<n>` folders among `names`, highest `n` first.
+fn newest_first(names: &[String]) -> Vec<&str> {
+    let mut numbered: Vec<(u64, &str)> = names
+        .iter()
+        .filter_map(|n| Some((n.strip_prefix("chk-")?.parse().ok()?, n.as_str())))
+        .collect();
+    numbered.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    numbered.into_iter().map(|(_, n)| n).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retained_checkpoints_are_tried_newest_first() {
+        let names = ["shared", "chk-9", "taskowned", "chk-10", "chk-x"].map(String::from);
+        assert_eq!(super::newest_first(&names), ["chk-10", "chk-9"]);
+    }
+
     #[test]
     fn savepoint_locations_become_hdfs_paths() {
         assert_eq!(

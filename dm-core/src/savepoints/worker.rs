@@ -34,6 +34,10 @@ pub trait FlinkIo: Send + Sync {
     /// Disposes of the savepoint at `path` through a JobManager when one is given, else by
     /// deleting its folder on HDFS.
     fn dispose(&self, jobmanager: Option<&str>, path: &str) -> Result<(), FlinkIoError>;
+    /// The newest checkpoint still on storage in the folder of `seen` (a checkpoint path
+    /// Flink reported, `…/<job id>/chk-<n>`): Flink subsumes older ones as newer complete, so
+    /// what a cancelled job retained is looked up after it ended.
+    fn retained_checkpoint(&self, seen: &str) -> Result<Option<String>, FlinkIoError>;
     /// The job's checkpoint statistics (Flink's `/jobs/{id}/checkpoints`), shown read-only.
     fn checkpoints(&self, at: &JobAt) -> Result<serde_json::Value, FlinkIoError>;
 }
