@@ -440,8 +440,10 @@ mod tests {
     fn anonymous_callers_never_change_anything() {
         // Even a policy that grants every change to anonymous callers.
         let mut p = Policy::default();
-        p.sets
-            .insert("all".into(), CHANGES.iter().map(|a| a.to_string()).collect());
+        p.sets.insert(
+            "all".into(),
+            CHANGES.iter().map(|a| a.to_string()).collect(),
+        );
         p.grant.push(Grant {
             actions: "all".into(),
             owner: false,

@@ -471,9 +471,15 @@ impl Config {
         for (key, value) in [
             ("server.max_json_bytes", self.server.max_json_bytes as u64),
             ("server.header_timeout_ms", self.server.header_timeout_ms),
-            ("server.body_idle_timeout_secs", self.server.body_idle_timeout_secs),
+            (
+                "server.body_idle_timeout_secs",
+                self.server.body_idle_timeout_secs,
+            ),
             ("server.max_connections", self.server.max_connections as u64),
-            ("repository.max_upload_bytes", self.repository.max_upload_bytes),
+            (
+                "repository.max_upload_bytes",
+                self.repository.max_upload_bytes,
+            ),
         ] {
             if value == 0 {
                 problems.push(format!("{key} must be at least 1"));
@@ -751,7 +757,12 @@ mod tests {
         assert!(secrets.is_secret("hadoop_manager_password"));
         assert!(secrets.is_secret("cluster_private_key"));
         assert!(!secrets.is_secret("kafka_brokers"));
-        for name in ["DM_SECRET_KEY", "DB_PASSWORD", "API_TOKEN", "aws_access_key_id"] {
+        for name in [
+            "DM_SECRET_KEY",
+            "DB_PASSWORD",
+            "API_TOKEN",
+            "aws_access_key_id",
+        ] {
             assert!(secrets.is_secret(name), "{name}");
         }
     }

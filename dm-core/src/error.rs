@@ -135,11 +135,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope").join("x");
         let e = tempfile::Builder::new().tempfile_in(&missing).unwrap_err();
-        assert!(e.to_string().contains("nope"), "tempfile names the path: {e}");
+        assert!(
+            e.to_string().contains("nope"),
+            "tempfile names the path: {e}"
+        );
         let reason = super::io_reason(&e);
         assert!(!reason.contains("nope"), "{reason}");
         assert_eq!(reason, "entity not found");
         let os = std::fs::read(&missing).unwrap_err();
-        assert_eq!(super::io_reason(&os), "No such file or directory (os error 2)");
+        assert_eq!(
+            super::io_reason(&os),
+            "No such file or directory (os error 2)"
+        );
     }
 }

@@ -131,7 +131,9 @@ impl PackageStore for LocalStore {
             .prefix("owner-")
             .tempfile_in(self.root.join(".incoming"))?;
         io::Write::write_all(&mut record, owner.as_bytes())?;
-        record.persist(self.owner_record(file)).map_err(|e| e.error)?;
+        record
+            .persist(self.owner_record(file))
+            .map_err(|e| e.error)?;
         Ok(())
     }
 

@@ -173,7 +173,9 @@ pub fn document(mode: AuthMode) -> Document {
                 if needs_token {
                     operation.responses.responses.insert(
                         "401".into(),
-                        RefOr::T(error_response("UNAUTHORIZED: neither the proxy's user header nor user.name")),
+                        RefOr::T(error_response(
+                            "UNAUTHORIZED: neither the proxy's user header nor user.name",
+                        )),
                     );
                 }
                 continue;

@@ -103,7 +103,11 @@ pub async fn upload(
         // Local disk writes of one chunk are short; a blocking hop per chunk would cost more.
         received.write_all(&chunk).map_err(|e| {
             log::error!("cannot store the upload of {}: {e}", file.file);
-            DmError::Internal(format!("cannot store the upload of {}: {}", file.file, io_reason(&e)))
+            DmError::Internal(format!(
+                "cannot store the upload of {}: {}",
+                file.file,
+                io_reason(&e)
+            ))
         })?;
     }
     let api2 = api.clone();
@@ -181,15 +185,15 @@ pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<Strin
                 .check(&identity, action::REPOSITORY_DELETE, owner.as_deref())?;
         }
         match store.delete(&file) {
-        Ok(true) => {
-            api2.engine.repository_event(&file.id, "NOTCREATED");
-            Ok(())
-        }
-        Ok(false) => Err(DmError::not_found(
-            "NOTFOUND",
-            format!("{} is not in the repository", file.file),
-        )),
-        Err(e) => Err(unavailable(e)),
+            Ok(true) => {
+                api2.engine.repository_event(&file.id, "NOTCREATED");
+                Ok(())
+            }
+            Ok(false) => Err(DmError::not_found(
+                "NOTFOUND",
+                format!("{} is not in the repository", file.file),
+            )),
+            Err(e) => Err(unavailable(e)),
         }
     })
     .await?;
