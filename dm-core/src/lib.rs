@@ -38,5 +38,7 @@ pub mod properties;
 pub mod registry;
 pub mod repository;
 pub mod runtime;
+pub mod savepoints;
 pub mod server;
 pub mod status;
+pub mod upgrades;

@@ -1,6 +1,7 @@
 //! Application operations: create, start, stop, destroy, and what is known of applications.
 
 use super::*;
+use crate::savepoints::RestoreChoice;
 
 impl Engine {
     // ----- applications: queries -----
@@ -105,32 +106,7 @@ impl Engine {
                 ))
             }
         };
-        let row = self
-            .registry
-            .read(|c| registry::get_package(c, package.as_str()))?;
-        let metadata = match row {
-            Some(PackageRow {
-                state: PackageState::Deployed,
-                metadata: Some(m),
-                ..
-            }) => serde_json::from_value::<PackageMetadata>(m).map_err(|e| {
-                DmError::Internal(format!(
-                    "registry holds unreadable metadata for {package}: {e}"
-                ))
-            })?,
-            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
-                return Err(DmError::conflict(
-                    state.as_str(),
-                    format!("Package {package} is {state}"),
-                ))
-            }
-            _ => {
-                return Err(DmError::not_found(
-                    "NOTDEPLOYED",
-                    format!("Package {package} is not deployed"),
-                ))
-            }
-        };
+        let metadata = self.deployed_metadata(&package)?;
         properties::check_overrides(&body, &metadata)?;
         for ty in metadata.component_types.keys() {
             if self.runtimes.get(ty).is_none() {
@@ -183,10 +159,44 @@ impl Engine {
         Ok(())
     }
 
+    /// A deployed package's metadata; 404/409 when it is not deployed.
+    pub(super) fn deployed_metadata(
+        &self,
+        package: &PackageId,
+    ) -> Result<PackageMetadata, DmError> {
+        let row = self
+            .registry
+            .read(|c| registry::get_package(c, package.as_str()))?;
+        let metadata = match row {
+            Some(PackageRow {
+                state: PackageState::Deployed,
+                metadata: Some(m),
+                ..
+            }) => serde_json::from_value::<PackageMetadata>(m).map_err(|e| {
+                DmError::Internal(format!(
+                    "registry holds unreadable metadata for {package}: {e}"
+                ))
+            })?,
+            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
+                return Err(DmError::conflict(
+                    state.as_str(),
+                    format!("Package {package} is {state}"),
+                ))
+            }
+            _ => {
+                return Err(DmError::not_found(
+                    "NOTDEPLOYED",
+                    format!("Package {package} is not deployed"),
+                ))
+            }
+        };
+        Ok(metadata)
+    }
+
     /// What can be known before anything is made is checked before the create is accepted, so
     /// a bad `hdfs.json` or property (a `spark_version` the cluster's Oozie does not have, a
     /// missing `main_class`, …) is a 400 naming the component, not a failed creation later.
-    fn check_components(
+    pub(super) fn check_components(
         &self,
         name: &str,
         package: &PackageId,
@@ -270,6 +280,28 @@ impl Engine {
         overrides: &Map<String, Value>,
     ) -> Result<(), Failure> {
         let name = op.subject.as_str();
+        self.make_components(name, &op.user, package, metadata, overrides)?;
+        self.registry.write(|tx| {
+            tx.execute(
+                "UPDATE applications SET state = 'CREATED', information = NULL, updated_at = ?2 WHERE name = ?1",
+                [name, &registry::now()],
+            )?;
+            self.callbacks.application(tx, name, "CREATED", None)?;
+            journal::finish(tx, op, Outcome::Succeeded, None)
+        })?;
+        Ok(())
+    }
+
+    /// Makes the application's components from `package` in its folder (which must not hold
+    /// another version's), recording their create data as it goes; the create data.
+    pub(super) fn make_components(
+        &self,
+        name: &str,
+        user: &str,
+        package: &PackageId,
+        metadata: &PackageMetadata,
+        overrides: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Failure> {
         let (staging, app_dir) = (self.dirs.app_staging(name), self.dirs.app(name));
         let clear = |dir: &Path| {
             remove_dir_if_exists(dir)
@@ -291,7 +323,7 @@ impl Engine {
             for (component, details) in components {
                 let dir = app_dir.join(ty).join(component);
                 let (props, hdfs_paths, warnings) = self
-                    .component_properties(name, component, details, by_type, &op.user, &dir)
+                    .component_properties(name, component, details, by_type, user, &dir)
                     .map_err(|e| {
                         Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
                     })?;
@@ -339,15 +371,7 @@ impl Engine {
                 self.hooks.pause("create.component");
             }
         }
-        self.registry.write(|tx| {
-            tx.execute(
-                "UPDATE applications SET state = 'CREATED', information = NULL, updated_at = ?2 WHERE name = ?1",
-                [name, &registry::now()],
-            )?;
-            self.callbacks.application(tx, name, "CREATED", None)?;
-            journal::finish(tx, op, Outcome::Succeeded, None)
-        })?;
-        Ok(())
+        Ok(create_data)
     }
 
     fn save_create_data(&self, name: &str, data: &Map<String, Value>) -> Result<(), Failure> {
@@ -406,7 +430,15 @@ impl Engine {
         self.callbacks.wake();
     }
 
-    pub fn start(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
+    /// Starts an application; its Flink jobs restore from what `restore` picks in the catalog.
+    pub fn start(
+        self: &Arc<Self>,
+        name: &str,
+        user: &str,
+        restore: RestoreChoice,
+        allow_non_restored_state: bool,
+    ) -> Result<(), DmError> {
+        self.check_restore(name, restore)?;
         let op = self.claim_app(
             name,
             OpKind::Start,
@@ -414,11 +446,29 @@ impl Engine {
             &[AppState::Created],
             AppState::Starting,
         )?;
-        self.spawn(op, |engine, op| {
+        self.spawn(op, move |engine, op| {
             engine.hooks.pause("start.intent");
-            match engine
-                .act_on_components(op, "start.component", |rt, ctx, data| rt.start(ctx, data))
-            {
+            let options = engine
+                .registry
+                .read(|c| registry::get_app(c, &op.subject))
+                .and_then(|row| {
+                    row.ok_or_else(|| DmError::Internal("the application's record is gone".into()))
+                })
+                .and_then(|row| engine.restore_options(&row, restore, allow_non_restored_state));
+            let options = match options {
+                Ok(options) => options,
+                Err(e) => {
+                    return engine.roll_back_start(
+                        op,
+                        Failure::new("SavepointError", e.to_string()),
+                        Outcome::Failed,
+                    )
+                }
+            };
+            match engine.act_on_components(op, "start.component", |rt, ctx, data| {
+                let options = options.get(ctx.component).cloned().unwrap_or_default();
+                rt.start(ctx, data, &options)
+            }) {
                 Ok(()) => engine.settle_app(op, AppState::Started, None, Outcome::Succeeded),
                 Err(failure) => engine.roll_back_start(op, failure, Outcome::Failed),
             }
@@ -448,7 +498,7 @@ impl Engine {
             name,
             OpKind::Stop,
             user,
-            &[AppState::Started],
+            &[AppState::Started, AppState::RolledBack],
             AppState::Stopping,
         )?;
         self.spawn(op, |engine, op| {
@@ -460,10 +510,14 @@ impl Engine {
 
     pub(super) fn finish_stop(&self, op: &Operation, outcome: Outcome) {
         match self.act_on_components(op, "stop.component", |rt, ctx, data| rt.stop(ctx, data)) {
-            Ok(()) => self.settle_app(op, AppState::Created, None, outcome),
+            Ok(()) => {
+                self.catalogue_stop_savepoints(&op.subject);
+                self.settle_app(op, AppState::Created, None, outcome)
+            }
             Err(failure) => {
                 let information = failure.information(op.kind, &op.subject);
-                self.settle_app(op, AppState::Started, Some(information), Outcome::Failed)
+                let back = AppState::parse(&op.from_state).unwrap_or(AppState::Started);
+                self.settle_app(op, back, Some(information), Outcome::Failed)
             }
         }
     }
@@ -473,7 +527,7 @@ impl Engine {
             name,
             OpKind::Destroy,
             user,
-            &[AppState::Created, AppState::Started],
+            &[AppState::Created, AppState::Started, AppState::RolledBack],
             AppState::Destroying,
         )?;
         self.spawn(op, |engine, op| {
@@ -499,6 +553,8 @@ impl Engine {
                     .map_err(|e| Failure::io("cannot remove the application's files", e))?;
                 self.registry.write(|tx| {
                     registry::delete_app(tx, name)?;
+                    crate::savepoints::catalog::delete_application(tx, name)?;
+                    crate::upgrades::delete_application(tx, name)?;
                     self.callbacks.application(tx, name, "NOTCREATED", None)?;
                     journal::finish(tx, op, outcome, None)
                 })?;
@@ -518,7 +574,7 @@ impl Engine {
         }
     }
 
-    fn claim_app(
+    pub(super) fn claim_app(
         &self,
         name: &str,
         kind: OpKind,
@@ -547,7 +603,7 @@ impl Engine {
     }
 
     /// Commits an application's resulting state with the operation's outcome.
-    fn settle_app(
+    pub(super) fn settle_app(
         &self,
         op: &Operation,
         state: AppState,
@@ -569,7 +625,7 @@ impl Engine {
     }
 
     /// Applies `act` to every component in create-data order, stopping at the first failure.
-    fn act_on_components(
+    pub(super) fn act_on_components(
         &self,
         op: &Operation,
         pause_point: &str,
@@ -601,7 +657,7 @@ impl Engine {
     }
 
     /// Applies `act` to every component regardless of failures (for rollbacks).
-    fn each_component<T>(
+    pub(super) fn each_component<T>(
         &self,
         row: &AppRow,
         act: impl Fn(&dyn ComponentRuntime, &ComponentContext, &Value) -> Result<T, String>,
@@ -682,7 +738,7 @@ impl Engine {
 }
 
 /// The components recorded in an application's create data, in order.
-fn records(row: &AppRow) -> Vec<ComponentRecord> {
+pub(super) fn records(row: &AppRow) -> Vec<ComponentRecord> {
     let Some(Value::Object(types)) = &row.create_data else {
         return Vec::new();
     };
