@@ -95,6 +95,7 @@ pub struct Authenticator {
     groups_of: BTreeMap<String, BTreeSet<String>>,
     /// Also take groups from the host's account database, as PNDA did.
     os_groups: bool,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Authenticator {
@@ -125,7 +126,22 @@ impl Authenticator {
             tokens,
             groups_of,
             os_groups: config.os_groups,
+            trusted_proxies: config.trusted_proxies.clone(),
         })
+    }
+
+    /// `trusted-header` mode: whether a request from `peer` may say who it is. Anyone who can
+    /// reach dmd past the proxy could otherwise name any user in the header.
+    pub fn check_peer(&self, peer: Option<std::net::IpAddr>) -> Result<(), DmError> {
+        if self.mode != AuthMode::TrustedHeader
+            || peer.is_some_and(|p| self.trusted_proxies.contains(&p))
+        {
+            return Ok(());
+        }
+        Err(DmError::Unauthorized(format!(
+            "requests are only believed from the proxies of auth.trusted_proxies; {} is not one",
+            peer.map_or_else(|| "an unknown peer".to_string(), |p| p.to_string())
+        )))
     }
 
     /// The header naming the user in `trusted-header` mode.
@@ -568,6 +584,26 @@ mod tests {
             403
         );
         assert!(bearer.identify(|_| None, None).unwrap().is_anonymous());
+    }
+
+    #[test]
+    fn only_trusted_proxies_speak_for_users() {
+        let proxy = auth(AuthMode::TrustedHeader, None);
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let other: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(proxy.check_peer(Some(local)).is_ok());
+        let refused = proxy.check_peer(Some(other)).unwrap_err();
+        assert_eq!(refused.http_code(), 401);
+        assert!(
+            refused.to_string().contains("192.0.2.7 is not one"),
+            "{refused}"
+        );
+        assert_eq!(proxy.check_peer(None).unwrap_err().http_code(), 401);
+        let bearer = auth(AuthMode::Bearer, Some("t u\n"));
+        assert!(
+            bearer.check_peer(Some(other)).is_ok(),
+            "only the proxy mode asks"
+        );
     }
 
     #[test]

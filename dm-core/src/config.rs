@@ -187,6 +187,9 @@ pub struct Auth {
     /// Also take groups from the host (`/etc/passwd`, `/etc/group`) as PNDA did; users the
     /// host does not know are then refused (403).
     pub os_groups: bool,
+    /// `trusted-header` mode: the peers whose user header (and `user.name`) are believed, the
+    /// proxy's addresses; anyone else is answered 401. Loopback by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -305,6 +308,10 @@ impl Default for Auth {
             tokens_file: None,
             groups: BTreeMap::new(),
             os_groups: false,
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }

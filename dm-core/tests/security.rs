@@ -429,6 +429,40 @@ fn a_route_without_a_rule_fails_the_suite() {
     );
 }
 
+/// Behind a proxy, only the proxy says who a request is from: from any other peer, the same
+/// headers are answered 401, naming the key.
+#[test]
+fn trusted_header_mode_believes_only_its_proxies() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start_with(
+        root.path(),
+        &Options {
+            env: vec![
+                ("DMD__AUTH__MODE".into(), "trusted-header".into()),
+                // A proxy elsewhere on loopback: these requests come from 127.0.0.1.
+                (
+                    "DMD__AUTH__TRUSTED_PROXIES".into(),
+                    "[\"127.0.0.2\"]".into(),
+                ),
+            ],
+            ..Options::default()
+        },
+    );
+    let as_root = [("X-Forwarded-User", "root")];
+    for (method, path) in [("GET", "/packages"), ("PUT", "/packages/p-1.0.0")] {
+        let reply = dmd.call(method, path, None, &as_root);
+        refused(
+            &reply,
+            401,
+            &format!("{method} {path} from a peer that is not a proxy"),
+        );
+        assert_eq!(
+            reply.body["information"],
+            "requests are only believed from the proxies of auth.trusted_proxies; 127.0.0.1 is not one"
+        );
+    }
+}
+
 /// Without authentication anyone who connects acts as anyone: `none` is refused on any address
 /// but loopback. Only the configuration check runs: nothing is bound.
 #[test]

@@ -84,6 +84,7 @@ fn query(req: &HttpRequest) -> HashMap<String, String> {
 
 impl Api {
     fn identify(&self, req: &HttpRequest) -> Result<Identity, DmError> {
+        self.auth.check_peer(req.peer_addr().map(|a| a.ip()))?;
         let params = query(req);
         let header = |name: &str| {
             req.headers()
