@@ -186,7 +186,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until("dmd", 30, lambda: request("GET", f"{base}/packages")[0] == 200)
-        assert request("PUT", f"{base}/repository/packages/bench-1.0.0.tar.gz", package())[0] == 200
+        assert request("PUT", f"{base}/repository/packages/bench-1.0.0.tar.gz?user.name=bench", package())[0] == 200
         assert request("PUT", f"{base}/packages/bench-1.0.0?user.name=bench")[0] == 202
         wait_until("deploy", 60, lambda: b"DEPLOYED" in request("GET", f"{base}/packages/bench-1.0.0/status")[1])
 

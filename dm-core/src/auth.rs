@@ -34,6 +34,19 @@ pub mod action {
     pub const APPLICATION_DESTROY: &str = "deployment_manager:application:destroy";
     /// dm's own: reading the notebook repositories of `jupyter` components.
     pub const NOTEBOOKS_READ: &str = "deployment_manager:notebooks:read";
+
+    /// The actions that change something. No grant gives them to an anonymous caller: a
+    /// change needs someone to own it and to act as.
+    pub const CHANGES: [&str; 8] = [
+        REPOSITORY_WRITE,
+        REPOSITORY_DELETE,
+        PACKAGE_DEPLOY,
+        PACKAGE_UNDEPLOY,
+        APPLICATION_CREATE,
+        APPLICATION_START,
+        APPLICATION_STOP,
+        APPLICATION_DESTROY,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,6 +95,7 @@ pub struct Authenticator {
     groups_of: BTreeMap<String, BTreeSet<String>>,
     /// Also take groups from the host's account database, as PNDA did.
     os_groups: bool,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Authenticator {
@@ -112,7 +126,27 @@ impl Authenticator {
             tokens,
             groups_of,
             os_groups: config.os_groups,
+            trusted_proxies: config.trusted_proxies.clone(),
         })
+    }
+
+    /// `trusted-header` mode: whether a request from `peer` may say who it is. Anyone who can
+    /// reach dmd past the proxy could otherwise name any user in the header.
+    pub fn check_peer(&self, peer: Option<std::net::IpAddr>) -> Result<(), DmError> {
+        if self.mode != AuthMode::TrustedHeader
+            || peer.is_some_and(|p| self.trusted_proxies.contains(&p))
+        {
+            return Ok(());
+        }
+        Err(DmError::Unauthorized(format!(
+            "requests are only believed from the proxies of auth.trusted_proxies; {} is not one",
+            peer.map_or_else(|| "an unknown peer".to_string(), |p| p.to_string())
+        )))
+    }
+
+    /// The header naming the user in `trusted-header` mode.
+    pub fn user_header(&self) -> &str {
+        &self.user_header
     }
 
     /// The caller, from request headers (looked up by `header`) and the `user.name` parameter.
@@ -269,7 +303,8 @@ pub struct Grant {
 }
 
 impl Default for Policy {
-    /// PNDA's shipped `authorizer_rules.yaml`, plus the repository upload actions.
+    /// PNDA's shipped `authorizer_rules.yaml`, plus the repository's actions: any user uploads,
+    /// the uploader (or an admin) deletes.
     fn default() -> Self {
         use action::*;
         let set = |actions: &[&str]| {
@@ -283,6 +318,7 @@ impl Default for Policy {
                 "owner_only_actions".to_string(),
                 set(&[
                     PACKAGE_UNDEPLOY,
+                    REPOSITORY_DELETE,
                     APPLICATION_START,
                     APPLICATION_STOP,
                     APPLICATION_DESTROY,
@@ -300,7 +336,6 @@ impl Default for Policy {
                     APPLICATIONS_READ,
                     REPOSITORY_READ,
                     REPOSITORY_WRITE,
-                    REPOSITORY_DELETE,
                     NOTEBOOKS_READ,
                 ]),
             ),
@@ -343,7 +378,8 @@ impl Policy {
                 .sets
                 .get(&grant.actions)
                 .is_some_and(|s| s.contains(action));
-            if !in_set || (identity.is_anonymous() && !grant.anonymous) {
+            let anonymous_change = identity.is_anonymous() && action::CHANGES.contains(&action);
+            if !in_set || anonymous_change || (identity.is_anonymous() && !grant.anonymous) {
                 return false;
             }
             if !grant.owner && grant.groups.is_empty() {
@@ -405,6 +441,36 @@ mod tests {
         assert!(p.allows(&who("", &[]), PACKAGES_READ, None));
         assert!(!p.allows(&who("", &[]), APPLICATION_DESTROY, Some("")));
         assert!(!p.allows(&who("", &[]), APPLICATION_DESTROY, None));
+        // The repository: any user uploads; the uploader or an admin deletes.
+        assert!(p.allows(&who("bob", &[]), REPOSITORY_WRITE, None));
+        assert!(p.allows(&who("alice", &[]), REPOSITORY_DELETE, Some("alice")));
+        assert!(p.allows(&who("root", &["admin"]), REPOSITORY_DELETE, Some("alice")));
+        assert!(!p.allows(&who("bob", &[]), REPOSITORY_DELETE, Some("alice")));
+        assert!(
+            !p.allows(&who("bob", &[]), REPOSITORY_DELETE, None),
+            "a file without a recorded owner is an admin's to delete"
+        );
+    }
+
+    #[test]
+    fn anonymous_callers_never_change_anything() {
+        // Even a policy that grants every change to anonymous callers.
+        let mut p = Policy::default();
+        p.sets.insert(
+            "all".into(),
+            CHANGES.iter().map(|a| a.to_string()).collect(),
+        );
+        p.grant.push(Grant {
+            actions: "all".into(),
+            owner: false,
+            groups: vec![],
+            anonymous: true,
+        });
+        for change in CHANGES {
+            assert!(!p.allows(&who("", &[]), change, None), "{change}");
+            assert!(p.allows(&who("bob", &[]), change, None), "{change}");
+        }
+        assert!(p.allows(&who("", &[]), PACKAGES_READ, None));
     }
 
     #[test]
@@ -518,6 +584,26 @@ mod tests {
             403
         );
         assert!(bearer.identify(|_| None, None).unwrap().is_anonymous());
+    }
+
+    #[test]
+    fn only_trusted_proxies_speak_for_users() {
+        let proxy = auth(AuthMode::TrustedHeader, None);
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let other: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(proxy.check_peer(Some(local)).is_ok());
+        let refused = proxy.check_peer(Some(other)).unwrap_err();
+        assert_eq!(refused.http_code(), 401);
+        assert!(
+            refused.to_string().contains("192.0.2.7 is not one"),
+            "{refused}"
+        );
+        assert_eq!(proxy.check_peer(None).unwrap_err().http_code(), 401);
+        let bearer = auth(AuthMode::Bearer, Some("t u\n"));
+        assert!(
+            bearer.check_peer(Some(other)).is_ok(),
+            "only the proxy mode asks"
+        );
     }
 
     #[test]

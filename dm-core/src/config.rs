@@ -124,6 +124,17 @@ pub struct Server {
     pub workers: usize,
     /// On SIGTERM/SIGINT, how long running operations may take to end before dmd exits.
     pub shutdown_grace_secs: u64,
+    /// Largest JSON request body (`PUT /applications/{name}`); larger ones get 413.
+    pub max_json_bytes: usize,
+    /// A request's head (line and headers) must arrive within this, or the connection is
+    /// closed with 408: a slow-loris client holds no connection longer.
+    pub header_timeout_ms: u64,
+    /// A request body (an upload) that sends nothing for this long is answered 408 and its
+    /// staging file dropped.
+    pub body_idle_timeout_secs: u64,
+    /// Connections held open at once, across workers; past it new ones wait in the kernel's
+    /// accept queue. Keeps dmd within its file descriptors however many clients connect.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -176,6 +187,9 @@ pub struct Auth {
     /// Also take groups from the host (`/etc/passwd`, `/etc/group`) as PNDA did; users the
     /// host does not know are then refused (403).
     pub os_groups: bool,
+    /// `trusted-header` mode: the peers whose user header (and `user.name`) are believed, the
+    /// proxy's addresses; anyone else is answered 401. Loopback by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +255,10 @@ impl Default for Server {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
             workers: 2,
             shutdown_grace_secs: 30,
+            max_json_bytes: 1 << 20,
+            header_timeout_ms: 5000,
+            body_idle_timeout_secs: 30,
+            max_connections: 4096,
         }
     }
 }
@@ -290,16 +308,40 @@ impl Default for Auth {
             tokens_file: None,
             groups: BTreeMap::new(),
             os_groups: false,
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }
 
 impl Secrets {
+    /// The redaction rule: a name (environment key, property, variable) that contains one of
+    /// `key_patterns`, ignoring case, holds a secret.
     pub fn is_secret(&self, key: &str) -> bool {
         let key = key.to_ascii_lowercase();
         self.key_patterns
             .iter()
             .any(|p| key.contains(&p.to_ascii_lowercase()))
+    }
+
+    /// `value` with the value of every secret-named key, at any depth, replaced by
+    /// [`crate::server::REDACTED`] (null stays null: nothing is hidden there).
+    pub fn redact(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if self.is_secret(key) && !inner.is_null() {
+                        *inner = Value::String(crate::server::REDACTED.into());
+                    } else {
+                        self.redact(inner);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact(v)),
+            _ => {}
+        }
     }
 }
 
@@ -432,6 +474,23 @@ impl Config {
         }
         if self.server.workers == 0 {
             problems.push("server.workers must be at least 1".to_string());
+        }
+        for (key, value) in [
+            ("server.max_json_bytes", self.server.max_json_bytes as u64),
+            ("server.header_timeout_ms", self.server.header_timeout_ms),
+            (
+                "server.body_idle_timeout_secs",
+                self.server.body_idle_timeout_secs,
+            ),
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "repository.max_upload_bytes",
+                self.repository.max_upload_bytes,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
         }
         if self.lifecycle.workers == 0 {
             problems.push("lifecycle.workers must be at least 1".to_string());
@@ -705,5 +764,31 @@ mod tests {
         assert!(secrets.is_secret("hadoop_manager_password"));
         assert!(secrets.is_secret("cluster_private_key"));
         assert!(!secrets.is_secret("kafka_brokers"));
+        for name in [
+            "DM_SECRET_KEY",
+            "DB_PASSWORD",
+            "API_TOKEN",
+            "aws_access_key_id",
+        ] {
+            assert!(secrets.is_secret(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn redaction_reaches_every_depth() {
+        let mut value = serde_json::json!({
+            "package": "p-1.0.0",
+            "test": {"c1": {"db_password": "hunter2", "threads": "2", "api_token": null}},
+            "list": [{"Secret_Key": 1}],
+        });
+        Secrets::default().redact(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "package": "p-1.0.0",
+                "test": {"c1": {"db_password": "********", "threads": "2", "api_token": null}},
+                "list": [{"Secret_Key": "********"}],
+            })
+        );
     }
 }

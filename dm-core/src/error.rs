@@ -33,6 +33,9 @@ pub enum DmError {
     InvalidPackage(Problems),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 408: the client stopped sending its request.
+    #[error("{0}")]
+    Timeout(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -67,6 +70,7 @@ impl DmError {
             DmError::Conflict { .. } => 409,
             DmError::BadRequest(_) | DmError::InvalidPackage(_) => 400,
             DmError::PayloadTooLarge(_) => 413,
+            DmError::Timeout(_) => 408,
             DmError::Unauthorized(_) => 401,
             DmError::Forbidden(_) => 403,
             DmError::MethodNotAllowed { .. } => 405,
@@ -88,6 +92,7 @@ impl DmError {
             DmError::BadRequest(m) => ("BAD_REQUEST", m.clone()),
             DmError::InvalidPackage(problems) => ("INVALID_PACKAGE", problems.to_string()),
             DmError::PayloadTooLarge(m) => ("TOO_LARGE", m.clone()),
+            DmError::Timeout(m) => ("TIMEOUT", m.clone()),
             DmError::Unauthorized(m) => ("UNAUTHORIZED", m.clone()),
             DmError::Forbidden(m) => ("FORBIDDEN", m.clone()),
             DmError::MethodNotAllowed { information, .. } => {
@@ -110,5 +115,37 @@ impl DmError {
 impl From<rusqlite::Error> for DmError {
     fn from(e: rusqlite::Error) -> Self {
         DmError::Internal(format!("registry (SQLite) error: {e}"))
+    }
+}
+
+/// Why an I/O operation failed, without the paths some errors carry (tempfile's name the
+/// file): answers never show dmd's folders, the log does.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        // A wrapped error (tempfile's, with its path) keeps its kind.
+        None => e.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn io_reasons_hide_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope").join("x");
+        let e = tempfile::Builder::new().tempfile_in(&missing).unwrap_err();
+        assert!(
+            e.to_string().contains("nope"),
+            "tempfile names the path: {e}"
+        );
+        let reason = super::io_reason(&e);
+        assert!(!reason.contains("nope"), "{reason}");
+        assert_eq!(reason, "entity not found");
+        let os = std::fs::read(&missing).unwrap_err();
+        assert_eq!(
+            super::io_reason(&os),
+            "No such file or directory (os error 2)"
+        );
     }
 }

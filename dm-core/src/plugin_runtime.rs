@@ -227,6 +227,16 @@ impl PluginRuntime {
         if let Some(notebooks) = &plan.notebooks {
             self.notebooks.check(notebooks)?;
         }
+        if plan.job.is_some() {
+            let user = ctx
+                .properties
+                .get("application_user")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            check_job_user(nix::unistd::geteuid().is_root(), user, |u| {
+                matches!(nix::unistd::User::from_name(u), Ok(Some(_)))
+            })?;
+        }
         let runner = match plan.oozie {
             Some(_) => Some(self.oozie_runner()?),
             None => None,
@@ -587,6 +597,18 @@ fn render(path: &Path, properties: &serde_json::Map<String, Value>) -> Result<()
     Ok(())
 }
 
+/// A supervised job runs as its application's user when the supervisor is root (dmd starts it
+/// as its own user), so that user must exist on this host: refused at create, not at the first
+/// start. Without root, jobs run as dmd's user and the name is only recorded.
+pub fn check_job_user(root: bool, user: &str, exists: impl Fn(&str) -> bool) -> Result<(), String> {
+    if root && !user.is_empty() && !exists(user) {
+        return Err(format!(
+            "user \"{user}\" does not exist on this host: the application's jobs run as its user"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,5 +625,20 @@ mod tests {
             let err = write_component_file(dir.path(), bad, "x").unwrap_err();
             assert!(err.contains("outside the component folder"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn jobs_of_root_need_a_user_the_host_knows() {
+        let known = |u: &str| u == "alice";
+        assert_eq!(super::check_job_user(true, "alice", known), Ok(()));
+        assert_eq!(
+            super::check_job_user(true, "mallory", known),
+            Err("user \"mallory\" does not exist on this host: the application's jobs run as its user".into())
+        );
+        assert_eq!(
+            super::check_job_user(false, "mallory", known),
+            Ok(()),
+            "not root: any name"
+        );
     }
 }

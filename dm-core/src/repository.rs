@@ -46,10 +46,15 @@ pub trait PackageStore: Send + Sync {
     /// A temporary file to receive an upload into, removed unless published.
     fn incoming(&self) -> io::Result<NamedTempFile>;
 
-    /// Stores a received file under `file`; fails with `AlreadyExists` rather than replace one.
-    fn publish(&self, received: NamedTempFile, file: &PackageFile) -> io::Result<()>;
+    /// Stores a received file under `file`, uploaded by `owner`; fails with `AlreadyExists`
+    /// rather than replace one.
+    fn publish(&self, received: NamedTempFile, file: &PackageFile, owner: &str) -> io::Result<()>;
 
-    /// Removes `file`; false when there was none.
+    /// Who uploaded `file`: `None` for a file without a record (placed by hand, or uploaded
+    /// before owners were recorded), which only an admin may delete.
+    fn owner(&self, file: &PackageFile) -> io::Result<Option<String>>;
+
+    /// Removes `file` and its owner record; false when there was none.
     fn delete(&self, file: &PackageFile) -> io::Result<bool>;
 
     /// Drops uploads that were being received when dmd stopped.
@@ -57,7 +62,7 @@ pub trait PackageStore: Send + Sync {
 }
 
 /// Packages as files in one folder; uploads arrive in `.incoming/` on the same filesystem so
-/// publishing is a single link.
+/// publishing is a single link. Each file's uploader is in `.owners/<file>`.
 pub struct LocalStore {
     root: PathBuf,
 }
@@ -65,9 +70,14 @@ pub struct LocalStore {
 impl LocalStore {
     pub fn open(root: &Path) -> io::Result<LocalStore> {
         std::fs::create_dir_all(root.join(".incoming"))?;
+        std::fs::create_dir_all(root.join(".owners"))?;
         Ok(LocalStore {
             root: root.to_path_buf(),
         })
+    }
+
+    fn owner_record(&self, file: &PackageFile) -> PathBuf {
+        self.root.join(".owners").join(&file.file)
     }
 }
 
@@ -110,19 +120,40 @@ impl PackageStore for LocalStore {
             .tempfile_in(self.root.join(".incoming"))
     }
 
-    fn publish(&self, received: NamedTempFile, file: &PackageFile) -> io::Result<()> {
+    fn publish(&self, received: NamedTempFile, file: &PackageFile, owner: &str) -> io::Result<()> {
         received.as_file().sync_all()?;
         received
             .persist_noclobber(self.root.join(&file.file))
-            .map(|_| ())
-            .map_err(|e| e.error)
+            .map_err(|e| e.error)?;
+        // After the file, so a refused publish never changes another file's owner; a crash in
+        // between leaves a file without an owner, which an admin can still delete.
+        let mut record = tempfile::Builder::new()
+            .prefix("owner-")
+            .tempfile_in(self.root.join(".incoming"))?;
+        io::Write::write_all(&mut record, owner.as_bytes())?;
+        record
+            .persist(self.owner_record(file))
+            .map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn owner(&self, file: &PackageFile) -> io::Result<Option<String>> {
+        match std::fs::read_to_string(self.owner_record(file)) {
+            Ok(owner) => Ok(Some(owner)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn delete(&self, file: &PackageFile) -> io::Result<bool> {
         match std::fs::remove_file(self.root.join(&file.file)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        match std::fs::remove_file(self.owner_record(file)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(true),
         }
     }
 
@@ -240,15 +271,22 @@ mod tests {
         let store = LocalStore::open(dir.path()).unwrap();
         let mut upload = store.incoming().unwrap();
         upload.write_all(b"one").unwrap();
-        store.publish(upload, &file("p-1.0.0.tar.gz")).unwrap();
+        store
+            .publish(upload, &file("p-1.0.0.tar.gz"), "alice")
+            .unwrap();
         let mut again = store.incoming().unwrap();
         again.write_all(b"two").unwrap();
         assert_eq!(
             store
-                .publish(again, &file("p-1.0.0.tar.gz"))
+                .publish(again, &file("p-1.0.0.tar.gz"), "mallory")
                 .unwrap_err()
                 .kind(),
             io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            store.owner(&file("p-1.0.0.tar.gz")).unwrap().as_deref(),
+            Some("alice"),
+            "a refused upload does not take the file over"
         );
         assert_eq!(
             std::fs::read(dir.path().join("p-1.0.0.tar.gz")).unwrap(),
@@ -263,6 +301,7 @@ mod tests {
             "refused upload is removed"
         );
         assert!(store.delete(&file("p-1.0.0.tar.gz")).unwrap());
+        assert_eq!(store.owner(&file("p-1.0.0.tar.gz")).unwrap(), None);
         assert!(!store.delete(&file("p-1.0.0.tar.gz")).unwrap());
     }
 }

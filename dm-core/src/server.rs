@@ -138,6 +138,9 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         policy: config.authorization.clone(),
         endpoints: Value::Object(endpoints),
         max_upload_bytes: config.repository.max_upload_bytes,
+        max_json_bytes: config.server.max_json_bytes,
+        body_idle_timeout: std::time::Duration::from_secs(config.server.body_idle_timeout_secs),
+        secrets: config.secrets.clone(),
         plugins,
         notebooks,
         discovered: config.discovered.clone(),
@@ -259,6 +262,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 .configure(api::configure(api.clone()))
         })
         .workers(config.server.workers)
+        .client_request_timeout(std::time::Duration::from_millis(config.server.header_timeout_ms))
+        .max_connections(config.server.max_connections.div_ceil(config.server.workers))
         .bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
         // The bound address, which differs from `listen` for port 0.

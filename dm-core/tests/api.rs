@@ -41,7 +41,10 @@ fn repository_upload_list_download_delete() {
         200
     );
     assert_error(&dmd.upload("app-1.0.2", &package), 409, "EXISTS");
-    let zip_of_same = dmd.put("/repository/packages/app-1.0.2.zip", Some(&package));
+    let zip_of_same = dmd.put(
+        "/repository/packages/app-1.0.2.zip?user.name=alice",
+        Some(&package),
+    );
     assert_error(&zip_of_same, 409, "EXISTS");
 
     let listing = dmd.get("/repository/packages");
@@ -95,12 +98,18 @@ fn repository_upload_list_download_delete() {
     assert_error(&dmd.upload("other-1.0.0", &package), 400, "INVALID_PACKAGE");
     // Names are checked before anything is written.
     assert_error(
-        &dmd.put("/repository/packages/app-1.0.tar.gz", Some(&package)),
+        &dmd.put(
+            "/repository/packages/app-1.0.tar.gz?user.name=alice",
+            Some(&package),
+        ),
         400,
         "BAD_REQUEST",
     );
     assert_error(
-        &dmd.put("/repository/packages/..%2Fapp-1.0.0.tar.gz", Some(&package)),
+        &dmd.put(
+            "/repository/packages/..%2Fapp-1.0.0.tar.gz?user.name=alice",
+            Some(&package),
+        ),
         400,
         "BAD_REQUEST",
     );
@@ -122,8 +131,11 @@ fn repository_upload_list_download_delete() {
     assert!(listed.get("application/gzip").is_some(), "{listed}");
     let tgz = &two_components("other-1.0.0");
     assert_eq!(
-        dmd.put("/repository/packages/other-1.0.0.tgz", Some(tgz))
-            .code,
+        dmd.put(
+            "/repository/packages/other-1.0.0.tgz?user.name=alice",
+            Some(tgz)
+        )
+        .code,
         200
     );
     let download_tgz = dmd.get("/repository/packages/other-1.0.0.tgz");
@@ -144,17 +156,35 @@ fn repository_upload_list_download_delete() {
         "BAD_REQUEST",
     );
     assert_error(
-        &dmd.delete("/repository/packages/nope-1.0.0.exe"),
+        &dmd.delete("/repository/packages/nope-1.0.0.exe?user.name=alice"),
         400,
         "BAD_REQUEST",
     );
 
-    assert_eq!(
-        dmd.delete("/repository/packages/app-1.0.2.tar.gz").code,
-        200
+    // Changes to the repository name their user; only the uploader (or an admin) deletes.
+    assert_error(
+        &dmd.put("/repository/packages/anon-1.0.0.tar.gz", Some(&package)),
+        400,
+        "BAD_REQUEST",
     );
     assert_error(
         &dmd.delete("/repository/packages/app-1.0.2.tar.gz"),
+        400,
+        "BAD_REQUEST",
+    );
+    let by_bob = dmd.delete("/repository/packages/app-1.0.2.tar.gz?user.name=bob");
+    assert_error(&by_bob, 403, "FORBIDDEN");
+    assert_eq!(
+        by_bob.body["information"],
+        "User \"bob\" does not have authorization for \"deployment_manager:repository:delete\""
+    );
+    assert_eq!(
+        dmd.delete("/repository/packages/app-1.0.2.tar.gz?user.name=alice")
+            .code,
+        200
+    );
+    assert_error(
+        &dmd.delete("/repository/packages/app-1.0.2.tar.gz?user.name=alice"),
         404,
         "NOTFOUND",
     );
@@ -1167,7 +1197,8 @@ fn callbacks_report_committed_states() {
     );
     // Deleting the file from the repository: NOTCREATED (the version is gone).
     assert_eq!(
-        dmd.delete("/repository/packages/app-1.0.1.tar.gz").code,
+        dmd.delete("/repository/packages/app-1.0.1.tar.gz?user.name=alice")
+            .code,
         200
     );
     assert_eq!(

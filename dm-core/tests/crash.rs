@@ -341,7 +341,9 @@ fn interrupted_upload_leaves_nothing() {
             ..Options::default()
         },
     );
-    let url = dmd.url(&format!("/repository/packages/{PKG}.tar.gz"));
+    let url = dmd.url(&format!(
+        "/repository/packages/{PKG}.tar.gz?user.name=alice"
+    ));
     // This request never gets an answer: dmd dies while holding it.
     std::thread::spawn(move || {
         let _ = ureq::put(&url).send_bytes(&two_components(PKG));

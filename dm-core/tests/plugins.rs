@@ -144,8 +144,9 @@ fn create_is_refused_at_once_with_the_plugins_reason() {
     // An override can put it right: the same package with a jar and class is accepted.
     let overrides = json!({"package": "nojar-1.0.0",
                            "flink": {"stream": {"main_jar": "job.jar", "main_class": "x.Y"}}});
+    // As a user the host knows: a root dmd runs jobs as their application's user.
     let reply = dmd.put(
-        "/applications/a1?user.name=alice",
+        &format!("/applications/a1?user.name={}", common::current_user()),
         Some(overrides.to_string().as_bytes()),
     );
     assert_eq!(reply.code, 202, "{}", reply.body);

@@ -14,8 +14,6 @@ use futures_util::StreamExt;
 use packaging::PackageId;
 use std::sync::Arc;
 
-/// Overrides are a few properties per component; anything this big is a mistake.
-const MAX_CREATE_BODY: usize = 1 << 20;
 use serde_json::{Map, Value};
 
 #[utoipa::path(get, path = "/applications", operation_id = "list_applications", tag = "applications",
@@ -63,15 +61,17 @@ async fn read_app(
 ) -> Reply {
     let identity = api.identify(req)?;
     check_app_name(name)?;
-    let (owner, body) = read(&api.engine, name)?;
+    let (owner, mut body) = read(&api.engine, name)?;
     api.policy
         .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    // Overrides and defaults may hold passwords and tokens: never shown.
+    api.secrets.redact(&mut body);
     Ok(HttpResponse::Ok().json(body))
 }
 
 #[utoipa::path(get, path = "/applications/{name}", operation_id = "application_info", tag = "applications",
     params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
-    responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}; unknown: {status: NOTCREATED, information: null}", body = Object),
+    responses((status = 200, description = "{name, package_name, status, information, overrides, defaults}, secret-named properties redacted; unknown: {status: NOTCREATED, information: null}", body = Object),
               (status = 400, description = "bad name or user.name", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody)))]
 pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>) -> Reply {
@@ -169,9 +169,10 @@ async fn logs(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     let identity = api.identify(&req)?;
     check_app_name(&name)?;
     let engine = api.engine.clone();
-    let (owner, body) = blocking(move || engine.app_logs(&name)).await?;
+    let (owner, mut body) = blocking(move || engine.app_logs(&name)).await?;
     api.policy
         .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    api.secrets.redact(&mut body);
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -183,29 +184,41 @@ async fn logs(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
               (status = 403, description = "not authorized", body = ErrorBody),
               (status = 404, description = "NOTDEPLOYED: the package is not deployed", body = ErrorBody),
               (status = 409, description = "the application exists", body = ErrorBody),
-              (status = 413, description = "TOO_LARGE: the body is over 1 MiB", body = ErrorBody)))]
+              (status = 408, description = "TIMEOUT: the body stalled for server.body_idle_timeout_secs", body = ErrorBody),
+              (status = 413, description = "TOO_LARGE: the body is over server.max_json_bytes (1 MiB by default)", body = ErrorBody)))]
 pub async fn create(
     api: web::Data<Api>,
     req: HttpRequest,
     name: web::Path<String>,
     mut payload: web::Payload,
 ) -> Reply {
+    // Overrides are a few properties per component; anything over the limit is a mistake.
+    let limit = api.max_json_bytes;
+    let idle = api.body_idle_timeout;
     let (mut body, mut size) = (Vec::new(), 0);
-    while let Some(chunk) = payload.next().await {
+    while let Some(chunk) = actix_web::rt::time::timeout(idle, payload.next())
+        .await
+        .map_err(|_| {
+            DmError::Timeout(format!(
+                "the request body stalled: no data for {} s (server.body_idle_timeout_secs)",
+                idle.as_secs()
+            ))
+        })?
+    {
         let chunk =
             chunk.map_err(|e| DmError::BadRequest(format!("request body broke off: {e}")))?;
         size += chunk.len();
         // Past the limit the rest is read and dropped (up to a bound), so the client gets the
         // answer instead of a reset connection.
-        if size > 16 * MAX_CREATE_BODY {
+        if size > limit.saturating_mul(16) {
             break;
-        } else if size <= MAX_CREATE_BODY {
+        } else if size <= limit {
             body.extend_from_slice(&chunk);
         }
     }
-    if size > MAX_CREATE_BODY {
+    if size > limit {
         return Err(DmError::PayloadTooLarge(format!(
-            "the request body is larger than {MAX_CREATE_BODY} bytes"
+            "the request body is larger than the limit of {limit} bytes (server.max_json_bytes)"
         )));
     }
     let body: Map<String, Value> = match serde_json::from_slice(&body) {
@@ -299,9 +312,10 @@ async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
               (status = 409, description = "not running, an operation in progress, or no state to keep", body = ErrorBody)))]
 async fn upgrade(api: web::Data<Api>, req: HttpRequest, name: String, body: web::Bytes) -> Reply {
     let user = authorize(&api, &req, &name, action::APPLICATION_START).await?;
-    if body.len() > MAX_CREATE_BODY {
+    let limit = api.max_json_bytes;
+    if body.len() > limit {
         return Err(DmError::PayloadTooLarge(format!(
-            "TOO_LARGE: the upgrade request is over {MAX_CREATE_BODY} bytes"
+            "the upgrade request is larger than the limit of {limit} bytes (server.max_json_bytes)"
         )));
     }
     let body: Value = serde_json::from_slice(&body).map_err(|e| {

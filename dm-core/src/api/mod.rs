@@ -35,6 +35,12 @@ pub struct Api {
     /// `/environment/endpoints`, secrets already redacted.
     pub endpoints: Value,
     pub max_upload_bytes: u64,
+    /// `[server] max_json_bytes`.
+    pub max_json_bytes: usize,
+    /// `[server] body_idle_timeout_secs`.
+    pub body_idle_timeout: std::time::Duration,
+    /// Which property and environment names hold secrets, redacted from every answer.
+    pub secrets: crate::config::Secrets,
     /// The runtime plugins loaded at start-up, for `GET /plugins`.
     pub plugins: Vec<dm_plugin_api::host::PluginInfo>,
     /// The notebook repositories of `jupyter` components, served read-only.
@@ -78,6 +84,7 @@ fn query(req: &HttpRequest) -> HashMap<String, String> {
 
 impl Api {
     fn identify(&self, req: &HttpRequest) -> Result<Identity, DmError> {
+        self.auth.check_peer(req.peer_addr().map(|a| a.ip()))?;
         let params = query(req);
         let header = |name: &str| {
             req.headers()
@@ -93,13 +100,18 @@ impl Api {
     fn identify_user(&self, req: &HttpRequest) -> Result<Identity, DmError> {
         let identity = self.identify(req)?;
         if !identity.is_anonymous() {
-            Ok(identity)
-        } else if self.auth_mode == AuthMode::Bearer {
-            Err(DmError::Unauthorized(
+            return Ok(identity);
+        }
+        match self.auth_mode {
+            AuthMode::Bearer => Err(DmError::Unauthorized(
                 "this request needs a bearer token".into(),
-            ))
-        } else {
-            Err(DmError::BadRequest("Missing argument user.name".into()))
+            )),
+            AuthMode::TrustedHeader => Err(DmError::Unauthorized(format!(
+                "this request needs an authenticated user: the proxy's {} header (or user.name)",
+                self.auth.user_header()
+            ))),
+            // PNDA's answer: on loopback, user.name is how a caller says who they are.
+            AuthMode::None => Err(DmError::BadRequest("Missing argument user.name".into())),
         }
     }
 }

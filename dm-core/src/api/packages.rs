@@ -42,6 +42,9 @@ async fn read_info(
     .await?;
     api.policy
         .check(&identity, action::PACKAGES_READ, owner.as_deref())?;
+    let mut info = info;
+    // The package's defaults may hold passwords and tokens: never shown.
+    api.secrets.redact(&mut info);
     Ok(info)
 }
 

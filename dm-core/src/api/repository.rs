@@ -1,19 +1,22 @@
 //! `/repository/packages`: list, upload (streamed, checked before it is accepted), download,
 //! delete.
 
-use super::doc::{Caller, PackageFileName as FileName};
+use super::doc::{Caller, PackageFileName as FileName, UserName};
 use super::{blocking, query, Api, Reply};
 use crate::auth::action;
-use crate::error::{DmError, ErrorBody};
+use crate::error::{io_reason, DmError, ErrorBody};
 use crate::repository::{group_by_name, PackageFile};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::io::Write;
 
+/// The full error, which names dmd's folders, goes to dmd's log; the answer says only why.
 fn unavailable(e: std::io::Error) -> DmError {
+    log::error!("package repository: {e}");
     DmError::Unavailable(format!(
-        "Unable to connect to the Package Repository Manager: {e}"
+        "Unable to connect to the Package Repository Manager: {}",
+        io_reason(&e)
     ))
 }
 
@@ -49,12 +52,13 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
 }
 
 #[utoipa::path(put, path = "/repository/packages/{file}", operation_id = "upload_package_file", tag = "repository",
-    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    params(("file" = FileName, Path,), ("user.name" = UserName, Query,)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the package archive, streamed"),
-    responses((status = 200, description = "stored: {name, version, file, bytes}", body = Object),
-              (status = 400, description = "bad file name or user.name; INVALID_PACKAGE with every problem", body = ErrorBody),
+    responses((status = 200, description = "stored: {name, version, file, bytes}; the caller is recorded as its owner", body = Object),
+              (status = 400, description = "bad file name or user.name (missing, in auth mode none); INVALID_PACKAGE with every problem", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody),
               (status = 409, description = "EXISTS: the package is in the repository (in any format)", body = ErrorBody),
+              (status = 408, description = "TIMEOUT: no data for server.body_idle_timeout_secs", body = ErrorBody),
               (status = 413, description = "TOO_LARGE: over repository.max_upload_bytes", body = ErrorBody),
               (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn upload(
@@ -63,7 +67,7 @@ pub async fn upload(
     file: web::Path<String>,
     mut body: web::Payload,
 ) -> Reply {
-    let identity = api.identify(&req)?;
+    let identity = api.identify_user(&req)?;
     api.policy
         .check(&identity, action::REPOSITORY_WRITE, None)?;
     let file = PackageFile::parse(&file)?;
@@ -75,26 +79,35 @@ pub async fn upload(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(DmError::PayloadTooLarge(format!(
-            "{} is larger than the limit of {limit} bytes",
+            "{} is larger than the limit of {limit} bytes (repository.max_upload_bytes)",
             file.file
         )));
     }
     let store = api.engine.store.clone();
     let mut received = blocking(move || store.incoming().map_err(unavailable)).await?;
     let mut size: u64 = 0;
-    while let Some(chunk) = body.next().await {
+    let idle = api.body_idle_timeout;
+    while let Some(chunk) = actix_web::rt::time::timeout(idle, body.next())
+        .await
+        .map_err(|_| stalled(&file.file, idle, size))?
+    {
         let chunk = chunk
             .map_err(|e| DmError::BadRequest(format!("upload of {} broke off: {e}", file.file)))?;
         size += chunk.len() as u64;
         if size > limit {
             return Err(DmError::PayloadTooLarge(format!(
-                "{} is larger than the limit of {limit} bytes",
+                "{} is larger than the limit of {limit} bytes (repository.max_upload_bytes)",
                 file.file
             )));
         }
         // Local disk writes of one chunk are short; a blocking hop per chunk would cost more.
         received.write_all(&chunk).map_err(|e| {
-            DmError::Internal(format!("cannot store the upload of {}: {e}", file.file))
+            log::error!("cannot store the upload of {}: {e}", file.file);
+            DmError::Internal(format!(
+                "cannot store the upload of {}: {}",
+                file.file,
+                io_reason(&e)
+            ))
         })?;
     }
     let api2 = api.clone();
@@ -108,13 +121,13 @@ pub async fn upload(
             ));
         }
         let package = api2.engine.reader().inspect_as(received.path(), &file.file).map_err(DmError::InvalidPackage)?;
-        api2.engine.store.publish(received, &file).map_err(|e| match e.kind() {
+        api2.engine.store.publish(received, &file, &identity.user).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => {
                 DmError::conflict("EXISTS", format!("{} is already in the repository; delete it first to replace it", file.file))
             }
             _ => unavailable(e),
         })?;
-        log::info!("stored {} ({} bytes) in the repository", file.file, size);
+        log::info!("stored {} ({} bytes) in the repository, uploaded by {}", file.file, size, identity.user);
         api2.engine.repository_event(&file.id, "CREATED");
         Ok(json!({"name": package.id.name(), "version": package.id.version(), "file": file.file, "bytes": size}))
     })
@@ -153,31 +166,47 @@ pub async fn download(api: web::Data<Api>, req: HttpRequest, file: web::Path<Str
 }
 
 #[utoipa::path(delete, path = "/repository/packages/{file}", operation_id = "delete_package_file", tag = "repository",
-    params(("file" = FileName, Path,), ("user.name" = Option<Caller>, Query,)),
+    params(("file" = FileName, Path,), ("user.name" = UserName, Query,)),
     responses((status = 200, description = "deleted: {}", body = Object),
-              (status = 400, description = "bad file name or user.name", body = ErrorBody),
-              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 400, description = "bad file name or user.name (missing, in auth mode none)", body = ErrorBody),
+              (status = 403, description = "not authorized: only its uploader or an admin deletes a file", body = ErrorBody),
               (status = 404, description = "NOTFOUND: not in the repository", body = ErrorBody),
               (status = 503, description = "UNAVAILABLE: the repository cannot be written", body = ErrorBody)))]
 pub async fn delete(api: web::Data<Api>, req: HttpRequest, file: web::Path<String>) -> Reply {
-    let identity = api.identify(&req)?;
-    api.policy
-        .check(&identity, action::REPOSITORY_DELETE, None)?;
+    let identity = api.identify_user(&req)?;
     let file = PackageFile::parse(&file)?;
     let api2 = api.clone();
-    blocking(move || match api2.engine.store.delete(&file) {
-        Ok(true) => {
-            api2.engine.repository_event(&file.id, "NOTCREATED");
-            Ok(())
+    blocking(move || {
+        let store = &api2.engine.store;
+        // A file that is not there has nothing to protect, and gets its 404.
+        if store.local_path(&file).is_ok() {
+            let owner = store.owner(&file).map_err(unavailable)?;
+            api2.policy
+                .check(&identity, action::REPOSITORY_DELETE, owner.as_deref())?;
         }
-        Ok(false) => Err(DmError::not_found(
-            "NOTFOUND",
-            format!("{} is not in the repository", file.file),
-        )),
-        Err(e) => Err(unavailable(e)),
+        match store.delete(&file) {
+            Ok(true) => {
+                api2.engine.repository_event(&file.id, "NOTCREATED");
+                Ok(())
+            }
+            Ok(false) => Err(DmError::not_found(
+                "NOTFOUND",
+                format!("{} is not in the repository", file.file),
+            )),
+            Err(e) => Err(unavailable(e)),
+        }
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({})))
+}
+
+/// 408 for an upload whose client stopped sending: a slow or stalled client may not hold a
+/// connection and a staging file for ever.
+fn stalled(file: &str, idle: std::time::Duration, received: u64) -> DmError {
+    DmError::Timeout(format!(
+        "upload of {file} stalled: no data for {} s after {received} bytes (server.body_idle_timeout_secs)",
+        idle.as_secs()
+    ))
 }
 
 #[cfg(test)]

@@ -274,7 +274,10 @@ impl Dmd {
     }
 
     pub fn upload(&self, id: &str, bytes: &[u8]) -> Reply {
-        self.put(&format!("/repository/packages/{id}.tar.gz"), Some(bytes))
+        self.put(
+            &format!("/repository/packages/{id}.tar.gz?user.name=alice"),
+            Some(bytes),
+        )
     }
 
     /// Uploads and deploys `id`, and waits until it is DEPLOYED.
