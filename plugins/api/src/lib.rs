@@ -23,9 +23,11 @@ pub mod flink_legacy;
 pub mod host;
 pub mod identity;
 pub mod model;
+pub mod observe;
 pub mod props;
+pub mod summarize;
 pub mod template;
 
-pub use abi::{ComponentPlugin, ABI_VERSION};
+pub use abi::{ComponentPlugin, ErrorKind, PluginError, ABI_VERSION};
 pub use model::*;
 pub use packaging::{code, file_rules, Finding};
