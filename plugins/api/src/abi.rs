@@ -238,12 +238,14 @@ fn handle<'a, I: Deserialize<'a>, O: Serialize>(
     input: &'a [u8],
     f: impl FnOnce(I) -> Result<O, PluginError>,
 ) -> Result<Vec<u8>, PluginError> {
-    let request = serde_json::from_slice::<I>(input).map_err(|e| {
-        PluginError::new(ErrorKind::BadRequest, format!("bad {what} request: {e}"))
-    })?;
+    let request = serde_json::from_slice::<I>(input)
+        .map_err(|e| PluginError::new(ErrorKind::BadRequest, format!("bad {what} request: {e}")))?;
     let answer = f(request)?;
     serde_json::to_vec(&answer).map_err(|e| {
-        PluginError::new(ErrorKind::BadAnswer, format!("cannot encode the answer: {e}"))
+        PluginError::new(
+            ErrorKind::BadAnswer,
+            format!("cannot encode the answer: {e}"),
+        )
     })
 }
 
@@ -261,14 +263,15 @@ pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> 
         m if m == method::OBSERVES.as_bytes() => {
             Some(handle("observes", input, |_: Value| Ok(P::OBSERVE)))
         }
-        m if m == method::SUMMARIZE.as_bytes() => Some(handle(
-            "summarize",
-            input,
-            |r: SummarizeRequest| plugin.summarize(&r),
-        )),
+        m if m == method::SUMMARIZE.as_bytes() => {
+            Some(handle("summarize", input, |r: SummarizeRequest| {
+                plugin.summarize(&r)
+            }))
+        }
         _ => None,
     }));
-    let error = |status, error: PluginError| (status, serde_json::to_vec(&error).unwrap_or_default());
+    let error =
+        |status, error: PluginError| (status, serde_json::to_vec(&error).unwrap_or_default());
     match outcome {
         Ok(Some(Ok(json))) => (Status::Ok, json),
         Ok(Some(Err(e))) => error(Status::Error, e),
@@ -372,7 +375,9 @@ mod tests {
     }
 
     fn message(bytes: &[u8]) -> String {
-        serde_json::from_slice::<PluginError>(bytes).unwrap().message
+        serde_json::from_slice::<PluginError>(bytes)
+            .unwrap()
+            .message
     }
 
     fn kind(bytes: &[u8]) -> ErrorKind {
@@ -396,8 +401,15 @@ mod tests {
         assert!(message(&bytes).starts_with("bad validate request"));
         assert_eq!(kind(&bytes), ErrorKind::BadRequest);
         let (status, bytes) = dispatch(&Panicky, b"summarize", b"{}");
-        assert_eq!((status, kind(&bytes)), (Status::Error, ErrorKind::BadRequest));
-        assert!(message(&bytes).starts_with("bad summarize request"), "{}", message(&bytes));
+        assert_eq!(
+            (status, kind(&bytes)),
+            (Status::Error, ErrorKind::BadRequest)
+        );
+        assert!(
+            message(&bytes).starts_with("bad summarize request"),
+            "{}",
+            message(&bytes)
+        );
         let (status, bytes) = dispatch(&Panicky, b"undeploy", b"{}");
         assert_eq!(status, Status::UnknownMethod);
         assert_eq!(message(&bytes), "unknown method undeploy");

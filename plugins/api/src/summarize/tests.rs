@@ -72,9 +72,16 @@ fn every_named_value_serializes_to_its_string_and_parses_back() {
     for source in Source::ALL {
         assert_eq!(Source::parse(source.as_str()), Some(*source));
     }
-    assert_eq!(Status::parse("running"), None, "the RM's strings are upper case");
+    assert_eq!(
+        Status::parse("running"),
+        None,
+        "the RM's strings are upper case"
+    );
     let refused = serde_json::from_value::<Status>(json!("RUNNIN")).unwrap_err();
-    assert!(refused.to_string().contains("unknown Status \"RUNNIN\""), "{refused}");
+    assert!(
+        refused.to_string().contains("unknown Status \"RUNNIN\""),
+        "{refused}"
+    );
 }
 
 /// Every YARN state × final status.
@@ -96,7 +103,11 @@ fn every_yarn_state_and_final_status() {
                 (Y::Failed, _) => S::Failed,
                 (Y::Killed, _) => S::Killed,
             };
-            assert_eq!(yarn_status(Some(*state), Some(*fs)), expected, "{state:?} {fs:?}");
+            assert_eq!(
+                yarn_status(Some(*state), Some(*fs)),
+                expected,
+                "{state:?} {fs:?}"
+            );
             let mut app = recorded("_0003");
             (app.state, app.final_status) = (Some(*state), Some(*fs));
             let s = yarn_job(&spark(), &observations(apps(app, None)));
@@ -104,7 +115,11 @@ fn every_yarn_state_and_final_status() {
             assert_eq!(s.observed, Observed::at(Source::Yarn, 7));
         }
     }
-    assert_eq!(yarn_status(None, None), S::NotFound, "a state the RM never wrote");
+    assert_eq!(
+        yarn_status(None, None),
+        S::NotFound,
+        "a state the RM never wrote"
+    );
     assert_eq!(yarn_status(Some(Y::Finished), None), S::NotFound);
     assert!(failed_on_yarn(S::Failed) && failed_on_yarn(S::FinishedFailed));
     assert!(!failed_on_yarn(S::Killed) && !failed_on_yarn(S::FinishedKilled));
@@ -146,7 +161,11 @@ fn a_failed_application_carries_the_root_cause_found() {
     let mut killed = recorded("_0002");
     killed.state = Some(YarnState::Killed);
     obs.yarn = apps(killed, None);
-    assert_eq!(yarn_job(&spark(), &obs).failure, None, "a kill is no failure");
+    assert_eq!(
+        yarn_job(&spark(), &obs).failure,
+        None,
+        "a kill is no failure"
+    );
 }
 
 #[test]
@@ -158,7 +177,14 @@ fn off_yarn_the_status_is_dms() {
         (DmState::Leaving, Status::NotFound),
     ];
     for (dm, status) in cases {
-        for yarn in [YarnSeen::NotWatched, YarnSeen::Apps { latest: None, previous: None, count: 0 }] {
+        for yarn in [
+            YarnSeen::NotWatched,
+            YarnSeen::Apps {
+                latest: None,
+                previous: None,
+                count: 0,
+            },
+        ] {
             let mut obs = observations(yarn);
             obs.dm = dm;
             assert_eq!(yarn_job(&spark(), &obs).aggregate_status, status, "{dm:?}");
@@ -184,7 +210,11 @@ fn job(state: JobState, outcome: Option<Outcome>, reason: Option<&str>) -> Super
 }
 
 fn supervised_summary(seen: SupervisorSeen, yarn: bool) -> Value {
-    let watched = YarnSeen::Apps { latest: None, previous: None, count: 0 };
+    let watched = YarnSeen::Apps {
+        latest: None,
+        previous: None,
+        count: 0,
+    };
     let mut obs = observations(if yarn { watched } else { YarnSeen::NotWatched });
     obs.supervisor = Some(seen);
     serde_json::to_value(yarn_job(&spark(), &obs)).unwrap()
@@ -196,10 +226,16 @@ fn a_job_the_supervisor_gave_up_on_before_yarn_failed_to_submit() {
     let failed = job(JobState::Failed, Some(Outcome::Failed), Some(cause));
     let s = supervised_summary(failed.clone(), true);
     assert_eq!(s["aggregate_status"], "FAILED_TO_SUBMIT_TO_YARN");
-    assert_eq!((&s["failure"], &s["information"]), (&json!(cause), &json!(cause)));
+    assert_eq!(
+        (&s["failure"], &s["information"]),
+        (&json!(cause), &json!(cause))
+    );
     assert_eq!(s["observed"], json!({"source": "supervisor", "at": 7}));
     // Run locally (no YARN watched), the same evidence is a plain failure.
-    assert_eq!(supervised_summary(failed, false)["aggregate_status"], "FAILED");
+    assert_eq!(
+        supervised_summary(failed, false)["aggregate_status"],
+        "FAILED"
+    );
     let ended = job(JobState::Ended, Some(Outcome::Failed), Some(cause));
     let s = supervised_summary(ended, true);
     assert_eq!(
@@ -213,12 +249,30 @@ fn the_supervisors_other_states() {
     let status = |seen| supervised_summary(seen, true)["aggregate_status"].clone();
     assert_eq!(status(job(JobState::Running, None, None)), "RUNNING");
     assert_eq!(status(job(JobState::Starting, None, None)), "STARTING");
-    assert_eq!(status(job(JobState::Stopped, Some(Outcome::Stopped), None)), "NOT_FOUND");
-    assert_eq!(status(job(JobState::Ended, Some(Outcome::Succeeded), None)), "FINISHED_SUCCEEDED");
-    assert_eq!(status(job(JobState::Ended, Some(Outcome::Unknown), None)), "NOT_FOUND");
-    let s = supervised_summary(job(JobState::BackingOff, Some(Outcome::Failed), Some("exit 1")), true);
-    assert_eq!((&s["aggregate_status"], &s["information"]), (&json!("STARTING"), &json!("exit 1")));
-    assert!(s.get("failure").is_none(), "being retried is not a failure: {s}");
+    assert_eq!(
+        status(job(JobState::Stopped, Some(Outcome::Stopped), None)),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        status(job(JobState::Ended, Some(Outcome::Succeeded), None)),
+        "FINISHED_SUCCEEDED"
+    );
+    assert_eq!(
+        status(job(JobState::Ended, Some(Outcome::Unknown), None)),
+        "NOT_FOUND"
+    );
+    let s = supervised_summary(
+        job(JobState::BackingOff, Some(Outcome::Failed), Some("exit 1")),
+        true,
+    );
+    assert_eq!(
+        (&s["aggregate_status"], &s["information"]),
+        (&json!("STARTING"), &json!("exit 1"))
+    );
+    assert!(
+        s.get("failure").is_none(),
+        "being retried is not a failure: {s}"
+    );
     // The report's own reason is preferred to the last attempt's.
     let gave_up = SupervisorSeen::Job(SupervisedJob {
         state: JobState::Failed,
@@ -226,12 +280,21 @@ fn the_supervisors_other_states() {
         last_outcome: Some(Outcome::Failed),
         last_reason: Some("exit 1".into()),
     });
-    assert_eq!(supervised_summary(gave_up, false)["failure"], "gave up after 3 attempts");
+    assert_eq!(
+        supervised_summary(gave_up, false)["failure"],
+        "gave up after 3 attempts"
+    );
     let none = supervised_summary(SupervisorSeen::NoJob, true);
     assert_eq!(none["aggregate_status"], "NOT_FOUND");
-    assert_eq!(none["information"], "the supervisor has no job for this component");
+    assert_eq!(
+        none["information"],
+        "the supervisor has no job for this component"
+    );
     // An unreachable supervisor is not evidence of anything.
-    let s = supervised_summary(SupervisorSeen::Silent("the supervisor does not answer".into()), true);
+    let s = supervised_summary(
+        SupervisorSeen::Silent("the supervisor does not answer".into()),
+        true,
+    );
     assert_eq!(s["aggregate_status"], "UNKNOWN");
     assert_eq!(
         s["observed"],
@@ -241,12 +304,18 @@ fn the_supervisors_other_states() {
 
 #[test]
 fn a_silent_rm_makes_the_component_unknown_since_its_first_silence() {
-    let obs = observations(YarnSeen::Silent { error: "connection refused".into(), since: 3 });
+    let obs = observations(YarnSeen::Silent {
+        error: "connection refused".into(),
+        since: 3,
+    });
     let v = serde_json::to_value(yarn_job(&spark(), &obs)).unwrap();
     assert_eq!(v["aggregate_status"], "UNKNOWN");
     assert_eq!(v["since"], 3);
     assert_eq!(v["information"], "connection refused");
-    assert_eq!(v["observed"], json!({"source": "yarn", "error": "connection refused"}));
+    assert_eq!(
+        v["observed"],
+        json!({"source": "yarn", "error": "connection refused"})
+    );
 }
 
 #[test]
@@ -257,7 +326,10 @@ fn restamping_moves_only_the_observations_time() {
     with_engine_error(&mut s, "refused", 7);
     s.since = Some(7);
     s.restamp(7, 12);
-    assert_eq!((s.observed.at, s.engine.as_ref().map(|e| e.at), s.since), (Some(12), Some(12), Some(7)));
+    assert_eq!(
+        (s.observed.at, s.engine.as_ref().map(|e| e.at), s.since),
+        (Some(12), Some(12), Some(7))
+    );
     let a = observations(YarnSeen::NotWatched);
     let mut b = a.clone();
     b.now = 99;
@@ -268,11 +340,20 @@ fn restamping_moves_only_the_observations_time() {
 
 #[test]
 fn declarations_cross_as_json() {
-    let flink = Observe::Yarn { engine: Some(Engine::Flink), supervised: true };
+    let flink = Observe::Yarn {
+        engine: Some(Engine::Flink),
+        supervised: true,
+    };
     let text = serde_json::to_value(flink).unwrap();
-    assert_eq!(text, json!({"observe": "yarn", "engine": "flink", "supervised": true}));
+    assert_eq!(
+        text,
+        json!({"observe": "yarn", "engine": "flink", "supervised": true})
+    );
     assert_eq!(serde_json::from_value::<Observe>(text).unwrap(), flink);
-    assert_eq!(serde_json::to_value(Observe::Nothing).unwrap(), json!({"observe": "nothing"}));
+    assert_eq!(
+        serde_json::to_value(Observe::Nothing).unwrap(),
+        json!({"observe": "nothing"})
+    );
     let obs = observations(apps(recorded("_0002"), None));
     let back: Observations = serde_json::from_value(serde_json::to_value(&obs).unwrap()).unwrap();
     assert_eq!(back, obs);
