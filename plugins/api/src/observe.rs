@@ -279,7 +279,7 @@ pub enum DmState {
     Created,
     Starting,
     Started,
-    /// Being stopped or destroyed.
+    /// Anything else: being created, stopped or destroyed.
     Leaving,
 }
 
@@ -393,6 +393,14 @@ pub enum OozieAction {
         #[serde(rename = "applicationType")]
         application_type: Option<String>,
     },
+}
+
+impl OozieAction {
+    pub fn health(&self) -> Health {
+        match self {
+            OozieAction::Workflow { status, .. } | OozieAction::Yarn { status, .. } => *status,
+        }
+    }
 }
 
 /// Oozie's answer about a component's job: its state and, once it left PREP, its actions tree
