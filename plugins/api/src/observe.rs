@@ -153,6 +153,17 @@ named! {
     }
 }
 
+impl OozieJobState {
+    /// Final: nothing will change it but a rerun.
+    pub fn is_final(self) -> bool {
+        use OozieJobState as O;
+        matches!(
+            self,
+            O::Succeeded | O::Killed | O::Failed | O::DoneWithError | O::Ignored
+        )
+    }
+}
+
 named! {
     /// An Oozie action's `status`: a workflow action's (PREP … FAILED) or a coordinator
     /// action's (WAITING … SKIPPED).

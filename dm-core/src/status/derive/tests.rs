@@ -286,3 +286,26 @@ fn unknown_says_since_when_and_what_was_last_seen() {
     assert_eq!(memory.unknown_since, None);
     assert_eq!(memory.last_good.as_deref(), Some(&back));
 }
+
+/// The jupyter plugin's library, loaded as dmd loads it: what it declares and its summary,
+/// through the ABI.
+#[test]
+fn a_loaded_plugin_summarizes_through_the_abi() {
+    let plugin = LoadedPlugin::open(&dm_testkit::built_cdylib("dm_plugin_jupyter")).unwrap();
+    assert_eq!(Summarize::observe(&plugin), Observe::Nothing);
+    let mut notebook = request(8, YarnSeen::NotWatched);
+    notebook.component.component_type = "jupyter".into();
+    let mut last = LastDerived::default();
+    let s = last.summary(&plugin, notebook.clone());
+    assert_eq!(
+        serde_json::to_value(&s).unwrap(),
+        json!({"aggregate_status": "RUNNING", "name": "e2e32282-totals-job", "component": "totals",
+            "componentType": "Jupyter", "yarnId": "", "tracking_url": "", "information": "",
+            "observed": {"source": "dm", "at": 8}})
+    );
+    notebook.observations.dm = DmState::Created;
+    assert_eq!(
+        last.summary(&plugin, notebook).aggregate_status,
+        Status::Created
+    );
+}
