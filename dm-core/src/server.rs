@@ -112,6 +112,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         callbacks: Callbacks::start(&config.callbacks, Arc::clone(&registry)),
         hooks: PauseHook::from_env(data),
         hdfs: hdfs.clone(),
+        savepoint_io: None,
         workers: config.lifecycle.workers,
     }));
     let report = engine

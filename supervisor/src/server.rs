@@ -67,6 +67,10 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
             .status(&id)
             .map(|job| Response::Job { job })
             .unwrap_or_else(|| missing(&id)),
+        Request::RecordSavepoint { id, path } => match supervisor.record_savepoint(&id, &path) {
+            Ok(()) => Response::Ok,
+            Err(message) => Response::Error { message },
+        },
         Request::List => Response::Jobs {
             jobs: supervisor.list(),
         },

@@ -94,6 +94,7 @@ impl YarnRunner {
         let value_of = |slot: Slot| match slot {
             Slot::YarnTags => Some(tags.clone()),
             Slot::RestoreFrom => last_savepoint.clone(),
+            Slot::AllowNonRestoredState => Some(spec.allow_non_restored_state.to_string()),
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of).map_err(|reason| StartFailure {

@@ -30,10 +30,13 @@ fn spec(id: &str, workdir: &Path, script: &str, policy: RespawnPolicy) -> JobSpe
             },
             yarn: None,
             stop: vec![StopStep::Signal { grace_sec: 5 }],
+            savepoints: false,
         },
         workdir: workdir.to_path_buf(),
         user: None,
         savepoint_dir: None,
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![("DM_TEST_GREETING".into(), "hello".into())],
     }
 }

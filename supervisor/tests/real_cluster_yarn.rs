@@ -79,6 +79,8 @@ fn flink_job(app: &str, main_class: &str, application_args: &str) -> FlinkJobSpe
         workdir: workdir.clone(),
         user: None,
         savepoint_dir: Some(format!("{}/{app}", s(&env, "flink_savepoint_dir"))),
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![
             ("JAVA_HOME".into(), s(&env, "java_home")),
             ("HADOOP_CONF_DIR".into(), s(&env, "hadoop_conf_dir")),

@@ -73,6 +73,8 @@ fn spark_job(prefix: &str) -> (tempfile::TempDir, JobSpec, String, String) {
         workdir,
         user: None,
         savepoint_dir: None,
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![
             ("JAVA_HOME".into(), s(&env, "java_home")),
             ("HADOOP_CONF_DIR".into(), s(&env, "hadoop_conf_dir")),

@@ -165,6 +165,7 @@ fn plan(request: &PlanRequest) -> Result<Plan, String> {
             respawn: respawn(request, RespawnPolicy::Always, 2)?,
             yarn,
             stop,
+            savepoints: false,
         }),
         oozie: None,
         notebooks: None,
