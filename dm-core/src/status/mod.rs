@@ -445,23 +445,21 @@ impl Observer {
                 .components
                 .iter()
                 .map(|c| {
+                    let apps: &[&Arc<YarnApp>] = match (&yarn, c.observe) {
+                        (Some(Ok(_)), Observe::Yarn { .. }) => by_tag
+                            .get(&(tracked.app_tag.as_str(), c.tag.as_str()))
+                            .map_or(&[], Vec::as_slice),
+                        _ => &[],
+                    };
                     let seen = match (&yarn, c.observe) {
                         (_, Observe::Oozie | Observe::Nothing) | (None, _) => YarnSeen::NotWatched,
                         (Some(Err((e, since))), _) => YarnSeen::Silent {
                             error: e.clone(),
                             since: *since,
                         },
-                        (Some(Ok(_)), Observe::Yarn { .. }) => {
-                            let key = (tracked.app_tag.as_str(), c.tag.as_str());
-                            derive::yarn_seen(by_tag.get(&key).map_or(&[], Vec::as_slice))
-                        }
+                        (Some(Ok(_)), _) => derive::yarn_seen(apps),
                     };
-                    let latest = match (&yarn, c.observe) {
-                        (Some(Ok(_)), Observe::Yarn { .. }) => by_tag
-                            .get(&(tracked.app_tag.as_str(), c.tag.as_str()))
-                            .and_then(|list| list.first().copied()),
-                        _ => None,
-                    };
+                    let latest = apps.first().copied();
                     self.plan(name, tracked.state, c, seen, latest, now, &mut tasks)
                 })
                 .collect();
@@ -557,8 +555,8 @@ impl Observer {
                 (Some(_), None) => OozieSeen::NoOozie,
                 (Some(job), Some(_)) => {
                     task = Some(push(tasks, Task::Oozie { job: job.clone() }));
-                    // Replaced by the answer.
-                    OozieSeen::NoOozie
+                    // Until its answer comes (`finish`).
+                    OozieSeen::Answer(Err("Oozie was not asked".into()))
                 }
             });
         }

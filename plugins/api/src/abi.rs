@@ -429,4 +429,28 @@ mod tests {
             }]
         );
     }
+
+    /// A plugin that overrides neither declares a supervised YARN job and is summarized by
+    /// the shared derivation.
+    #[test]
+    fn observes_and_summarize_have_defaults() {
+        let (status, bytes) = dispatch(&Panicky, b"observes", b"{}");
+        assert_eq!(status, Status::Ok);
+        assert_eq!(
+            serde_json::from_slice::<Observe>(&bytes).unwrap(),
+            Observe::Yarn {
+                engine: None,
+                supervised: true
+            }
+        );
+        let request =
+            br#"{"component": {"job_name": "a-c-job", "name": "c", "component_type": "panicky"},
+            "observations": {"now": 4, "dm": "created", "yarn": "not_watched", "failure": null,
+            "engine": null, "flink_history": null, "supervisor": null, "oozie": null}}"#;
+        let (status, bytes) = dispatch(&Panicky, b"summarize", request);
+        assert_eq!(status, Status::Ok, "{}", String::from_utf8_lossy(&bytes));
+        let summary: ComponentSummary = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(summary.aggregate_status, crate::observe::Status::Created);
+        assert_eq!(summary.component_type, "panicky");
+    }
 }
