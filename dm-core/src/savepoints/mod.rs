@@ -8,6 +8,7 @@
 //! crash in between leaves a row that recovery resolves; no savepoint is ever lost from sight.
 
 pub mod catalog;
+pub mod flink_rest;
 pub mod policy;
 pub mod worker;
 
