@@ -13,14 +13,16 @@ use dm_supervisor::protocol::JobReport;
 use dm_supervisor::yarn::YarnApp;
 use std::sync::Arc;
 
-pub use dm_plugin_api::observe::{
-    ComponentRef, ComponentSummary, Observations, Source, Status, SummarizeRequest,
-};
+pub use dm_plugin_api::observe::{ComponentRef, ComponentSummary, Observations, Source, Status};
 
 /// Who derives a type's summaries: its plugin, through the ABI, or dmd itself.
 pub trait Summarize: Send + Sync {
     fn observe(&self) -> Observe;
-    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, CallError>;
+    fn summarize(
+        &self,
+        c: &ComponentRef,
+        obs: &Observations,
+    ) -> Result<ComponentSummary, CallError>;
 }
 
 impl Summarize for LoadedPlugin {
@@ -28,8 +30,12 @@ impl Summarize for LoadedPlugin {
         LoadedPlugin::observe(self)
     }
 
-    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, CallError> {
-        LoadedPlugin::summarize(self, request)
+    fn summarize(
+        &self,
+        c: &ComponentRef,
+        obs: &Observations,
+    ) -> Result<ComponentSummary, CallError> {
+        LoadedPlugin::summarize(self, c, obs)
     }
 }
 
@@ -45,20 +51,19 @@ impl Summarize for BuiltIn {
         }
     }
 
-    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, CallError> {
-        Ok(summarize::yarn_job(
-            &request.component,
-            &request.observations,
-        ))
+    fn summarize(
+        &self,
+        c: &ComponentRef,
+        obs: &Observations,
+    ) -> Result<ComponentSummary, CallError> {
+        Ok(summarize::yarn_job(c, obs))
     }
 }
 
 /// What a type's summarizer derives, or, when it failed, an UNKNOWN summary saying why.
-pub fn summary_of(who: &dyn Summarize, request: &SummarizeRequest) -> ComponentSummary {
-    who.summarize(request).unwrap_or_else(|e| {
-        let now = request.observations.now;
-        summarize::unknown(&request.component, Source::Dm, &e.to_string(), now)
-    })
+pub fn summary_of(who: &dyn Summarize, c: &ComponentRef, obs: &Observations) -> ComponentSummary {
+    who.summarize(c, obs)
+        .unwrap_or_else(|e| summarize::unknown(c, Source::Dm, &e.to_string(), obs.now))
 }
 
 /// dm's state of an application, as plugins read it.
@@ -157,17 +162,22 @@ pub struct LastDerived {
 }
 
 impl LastDerived {
-    /// The summary for `request`, from `who` unless the last observations were the same.
-    pub fn summary(&mut self, who: &dyn Summarize, request: SummarizeRequest) -> ComponentSummary {
-        if let Some((then, summary)) = &self.last {
-            if then.same_facts(&request.observations) {
-                let mut s = summary.clone();
-                s.restamp(then.now, request.observations.now);
-                return s;
+    /// `c`'s summary, from `who` unless the last observations were the same as `obs`.
+    pub fn summary(
+        &mut self,
+        who: &dyn Summarize,
+        c: &ComponentRef,
+        obs: Observations,
+    ) -> ComponentSummary {
+        if let Some((then, summary)) = &mut self.last {
+            if then.same_facts(&obs) {
+                summary.restamp(then.now, obs.now);
+                then.now = obs.now;
+                return summary.clone();
             }
         }
-        let s = summary_of(who, &request);
-        self.last = Some((request.observations, s.clone()));
+        let s = summary_of(who, c, &obs);
+        self.last = Some((obs, s.clone()));
         s
     }
 }

@@ -24,7 +24,7 @@ use crate::registry::{self, AppState, Registry};
 use derive::{ComponentRef, ComponentSummary, LastDerived, Staleness, Status, Summarize};
 use dm_plugin_api::identity;
 use dm_plugin_api::observe::{
-    Engine, EngineSeen, FlinkHistory, Observations, Observe, OozieSeen, SummarizeRequest, YarnSeen,
+    Engine, EngineSeen, FlinkHistory, Observations, Observe, OozieSeen, YarnSeen,
 };
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, Request, Response};
@@ -489,11 +489,11 @@ impl Observer {
                     view.yarn
                         .push((id.component_type.clone(), id.name.clone(), app));
                 }
-                let request = SummarizeRequest {
-                    component: component.id.clone(),
-                    observations: p.observations,
-                };
-                let summary = component.derived.summary(&*component.summarizer, request);
+                let summary = component.derived.summary(
+                    &*component.summarizer,
+                    &component.id,
+                    p.observations,
+                );
                 let summary = component.staleness.settle(summary, now);
                 view.components.push((component.key.clone(), summary));
             }

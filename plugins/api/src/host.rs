@@ -7,7 +7,7 @@ use crate::abi::{
     method, Bytes, ErrorKind, OwnedBuffer, PluginDescriptor, PluginError, Status, WireFinding,
     ABI_VERSION, ENTRY_SYMBOL,
 };
-use crate::observe::{ComponentSummary, Observe, SummarizeRequest};
+use crate::observe::{ComponentRef, ComponentSummary, Observations, Observe};
 use crate::{ComponentFiles, Plan, PlanRequest};
 use packaging::{code, Component, ComponentRules, Finding};
 use serde::Serialize;
@@ -208,8 +208,22 @@ impl LoadedPlugin {
     }
 
     /// The plugin's summary of a component from what dmd observed.
-    pub fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, CallError> {
-        self.call(method::SUMMARIZE, request)
+    pub fn summarize(
+        &self,
+        component: &ComponentRef,
+        observations: &Observations,
+    ) -> Result<ComponentSummary, CallError> {
+        // `SummarizeRequest`'s JSON, from borrowed parts.
+        #[derive(Serialize)]
+        struct Request<'a> {
+            component: &'a ComponentRef,
+            observations: &'a Observations,
+        }
+        let request = Request {
+            component,
+            observations,
+        };
+        self.call(method::SUMMARIZE, &request)
     }
 }
 

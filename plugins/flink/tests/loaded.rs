@@ -227,7 +227,9 @@ fn the_loaded_plugin_declares_what_to_observe_and_summarizes_through_the_abi() {
             oozie: None,
         },
     };
-    let summary = plugin.summarize(&request).unwrap();
+    let summary = plugin
+        .summarize(&request.component, &request.observations)
+        .unwrap();
     assert_eq!(
         summary,
         FlinkPlugin.summarize(&request).unwrap(),

@@ -176,25 +176,26 @@ impl Summarize for Counting {
     fn observe(&self) -> Observe {
         BuiltIn.observe()
     }
-    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, CallError> {
+    fn summarize(
+        &self,
+        c: &ComponentRef,
+        obs: &Observations,
+    ) -> Result<ComponentSummary, CallError> {
         self.0.fetch_add(1, Ordering::Relaxed);
-        BuiltIn.summarize(request)
+        BuiltIn.summarize(c, obs)
     }
 }
 
-fn request(now: i64, yarn: YarnSeen) -> SummarizeRequest {
-    SummarizeRequest {
-        component: totals(),
-        observations: Observations {
-            now,
-            dm: DmState::Started,
-            yarn,
-            failure: None,
-            engine: None,
-            flink_history: None,
-            supervisor: None,
-            oozie: None,
-        },
+fn request(now: i64, yarn: YarnSeen) -> Observations {
+    Observations {
+        now,
+        dm: DmState::Started,
+        yarn,
+        failure: None,
+        engine: None,
+        flink_history: None,
+        supervisor: None,
+        oozie: None,
     }
 }
 
@@ -203,8 +204,8 @@ fn unchanged_observations_reuse_the_last_summary_at_the_new_time() {
     let counting = Counting(AtomicUsize::new(0));
     let mut last = LastDerived::default();
     let apps = yarn_seen(&[&recorded("_0002")]);
-    let first = last.summary(&counting, request(10, apps.clone()));
-    let second = last.summary(&counting, request(20, apps.clone()));
+    let first = last.summary(&counting, &totals(), request(10, apps.clone()));
+    let second = last.summary(&counting, &totals(), request(20, apps.clone()));
     assert_eq!(counting.0.load(Ordering::Relaxed), 1, "derived once");
     assert_eq!(second.observed.at, Some(20));
     let mut expected = first.clone();
@@ -212,10 +213,14 @@ fn unchanged_observations_reuse_the_last_summary_at_the_new_time() {
     assert_eq!(second, expected);
     assert_eq!(
         second,
-        BuiltIn.summarize(&request(20, apps)).unwrap(),
+        BuiltIn.summarize(&totals(), &request(20, apps)).unwrap(),
         "the same as derived afresh"
     );
-    let changed = last.summary(&counting, request(30, yarn_seen(&[&recorded("_0003")])));
+    let changed = last.summary(
+        &counting,
+        &totals(),
+        request(30, yarn_seen(&[&recorded("_0003")])),
+    );
     assert_eq!(counting.0.load(Ordering::Relaxed), 2, "derived again");
     assert_eq!(changed.aggregate_status, Status::FinishedSucceeded);
 }
@@ -228,7 +233,11 @@ fn a_failed_derivation_is_unknown_and_says_why() {
         fn observe(&self) -> Observe {
             Observe::Nothing
         }
-        fn summarize(&self, _: &SummarizeRequest) -> Result<ComponentSummary, CallError> {
+        fn summarize(
+            &self,
+            _: &ComponentRef,
+            _: &Observations,
+        ) -> Result<ComponentSummary, CallError> {
             Err(CallError {
                 plugin: "broken".into(),
                 method: "summarize",
@@ -237,7 +246,7 @@ fn a_failed_derivation_is_unknown_and_says_why() {
             })
         }
     }
-    let s = summary_of(&Broken, &request(5, YarnSeen::NotWatched));
+    let s = summary_of(&Broken, &totals(), &request(5, YarnSeen::NotWatched));
     assert_eq!(s.aggregate_status, Status::Unknown);
     assert_eq!(
         serde_json::to_value(&s.observed).unwrap(),
@@ -250,7 +259,11 @@ fn a_failed_derivation_is_unknown_and_says_why() {
 #[test]
 fn unknown_says_since_when_and_what_was_last_seen() {
     let mut memory = Staleness::default();
-    let good = summary_of(&BuiltIn, &request(10, yarn_seen(&[&recorded("_0002")])));
+    let good = summary_of(
+        &BuiltIn,
+        &totals(),
+        &request(10, yarn_seen(&[&recorded("_0002")])),
+    );
     let published = memory.settle(good.clone(), 10);
     assert_eq!(*published, good);
 
@@ -258,7 +271,7 @@ fn unknown_says_since_when_and_what_was_last_seen() {
         error: "connection refused".into(),
         since: 20,
     };
-    let down = summary_of(&BuiltIn, &request(30, silent));
+    let down = summary_of(&BuiltIn, &totals(), &request(30, silent));
     let first = memory.settle(down, 30);
     let v = serde_json::to_value(&*first).unwrap();
     assert_eq!(v["aggregate_status"], "UNKNOWN");
@@ -268,8 +281,8 @@ fn unknown_says_since_when_and_what_was_last_seen() {
     // A source whose summary does not say since when (the supervisor): the first cycle that
     // saw it silent.
     let mut asked = request(40, yarn_seen(&[]));
-    asked.observations.supervisor = Some(SupervisorSeen::Silent("timed out".into()));
-    let s = summary_of(&BuiltIn, &asked);
+    asked.supervisor = Some(SupervisorSeen::Silent("timed out".into()));
+    let s = summary_of(&BuiltIn, &totals(), &asked);
     assert_eq!(memory.settle(s.clone(), 40).since, Some(40));
     assert_eq!(
         memory.settle(s, 50).since,
@@ -281,7 +294,11 @@ fn unknown_says_since_when_and_what_was_last_seen() {
         Some(Status::Unknown)
     );
 
-    let back = summary_of(&BuiltIn, &request(60, yarn_seen(&[&recorded("_0002")])));
+    let back = summary_of(
+        &BuiltIn,
+        &totals(),
+        &request(60, yarn_seen(&[&recorded("_0002")])),
+    );
     assert_eq!(memory.settle(back.clone(), 60).since, None);
     assert_eq!(memory.unknown_since, None);
     assert_eq!(memory.last_good.as_deref(), Some(&back));
@@ -294,18 +311,19 @@ fn a_loaded_plugin_summarizes_through_the_abi() {
     let plugin = LoadedPlugin::open(&dm_testkit::built_cdylib("dm_plugin_jupyter")).unwrap();
     assert_eq!(Summarize::observe(&plugin), Observe::Nothing);
     let mut notebook = request(8, YarnSeen::NotWatched);
-    notebook.component.component_type = "jupyter".into();
+    let mut c = totals();
+    c.component_type = "jupyter".into();
     let mut last = LastDerived::default();
-    let s = last.summary(&plugin, notebook.clone());
+    let s = last.summary(&plugin, &c, notebook.clone());
     assert_eq!(
         serde_json::to_value(&s).unwrap(),
         json!({"aggregate_status": "RUNNING", "name": "e2e32282-totals-job", "component": "totals",
             "componentType": "Jupyter", "yarnId": "", "tracking_url": "", "information": "",
             "observed": {"source": "dm", "at": 8}})
     );
-    notebook.observations.dm = DmState::Created;
+    notebook.dm = DmState::Created;
     assert_eq!(
-        last.summary(&plugin, notebook).aggregate_status,
+        last.summary(&plugin, &c, notebook).aggregate_status,
         Status::Created
     );
 }
