@@ -16,12 +16,14 @@ use crate::plugin_runtime::{JobSettings, PluginRuntime, SupervisorLink};
 use crate::registry::Registry;
 use crate::repository::LocalStore;
 use crate::runtime::{enable_test_components, Runtimes};
+use crate::status::derive::Summarize;
 use crate::status::{self, StatusBoard};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use dm_plugin_api::host::{self, PluginInfo};
 use packaging::{Limits, Reader, RuleSet};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const REDACTED: &str = "********";
@@ -66,6 +68,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     let notebooks = Arc::new(NotebookRepos::new(config.jupyter_repos_root()));
     let mut rules = RuleSet::builtin();
     let mut runtimes = Runtimes::default();
+    let mut summarizers = HashMap::new();
     let plugins = load_plugins(
         config,
         hdfs.clone(),
@@ -73,6 +76,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         Arc::clone(&notebooks),
         &mut rules,
         &mut runtimes,
+        &mut summarizers,
     )?;
     if config.lifecycle.test_components {
         log::warn!("the no-op `test` component type is enabled (lifecycle.test_components): not for production");
@@ -128,7 +132,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         crate::savepoints::worker::spawn(Arc::downgrade(&engine));
     }
 
-    let (status, health) = observe(config, &registry, &engine);
+    let (status, health) = observe(config, &registry, &engine, summarizers);
     Ok(web::Data::new(Api {
         engine,
         status,
@@ -154,6 +158,7 @@ fn observe(
     config: &Config,
     registry: &Arc<Registry>,
     engine: &Arc<Engine>,
+    summarizers: HashMap<String, Arc<dyn Summarize>>,
 ) -> (Arc<StatusBoard>, Arc<HealthBoard>) {
     let cluster = config.endpoints();
     let status = status::start(
@@ -164,6 +169,7 @@ fn observe(
             supervisor_socket: config.supervisor_dir().join("supervisor.sock"),
             flink_history_url: cluster.flink_history_urls.first().cloned(),
             oozie_url: cluster.oozie_url.clone(),
+            summarizers,
         },
     );
     let health = health::start(
@@ -187,6 +193,7 @@ fn load_plugins(
     notebooks: Arc<NotebookRepos>,
     rules: &mut RuleSet,
     runtimes: &mut Runtimes,
+    summarizers: &mut HashMap<String, Arc<dyn Summarize>>,
 ) -> anyhow::Result<Vec<PluginInfo>> {
     let Some(dir) = &config.plugins.dir else {
         return Ok(Vec::new());
@@ -218,6 +225,8 @@ fn load_plugins(
             info.file
         );
         rules.register(plugin.clone());
+        // Each plugin derives its components' summaries.
+        summarizers.insert(info.component_type.clone(), plugin.clone());
         runtimes.register(Arc::new(PluginRuntime::new(
             plugin,
             jobs.clone(),

@@ -126,21 +126,8 @@ pub struct Resources {
     pub cpu_percent: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// An attempt is being started or submitted.
-    Starting,
-    Running,
-    /// Between attempts, waiting out the respawn delay.
-    BackingOff,
-    /// Stopped on request.
-    Stopped,
-    /// Ended and, by its respawn policy, not restarted.
-    Ended,
-    /// Gave up (start limit hit, or it cannot be started).
-    Failed,
-}
+// One definition for the supervisor, dmd and the plugins that read its reports.
+pub use dm_plugin_api::observe::JobState;
 
 /// One run of a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,13 +145,4 @@ pub struct Attempt {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Succeeded,
-    Failed,
-    /// Ended by a stop request.
-    Stopped,
-    /// Ended while the supervisor was not watching (adopted process, exit status lost).
-    Unknown,
-}
+pub use dm_plugin_api::observe::Outcome;

@@ -38,14 +38,6 @@ impl JobType {
     }
 }
 
-/// A job's status is final: nothing will change it but a rerun.
-pub fn is_final(status: &str) -> bool {
-    matches!(
-        status,
-        "SUCCEEDED" | "KILLED" | "FAILED" | "DONEWITHERROR" | "IGNORED"
-    )
-}
-
 impl Oozie {
     pub fn from_config(config: &OozieConfig) -> Option<Oozie> {
         let url = config.url.as_ref()?;

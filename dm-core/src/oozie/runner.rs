@@ -13,8 +13,9 @@
 //!   and the HDFS folder removed.
 
 use crate::hdfs::Hdfs;
-use crate::oozie::{is_final, JobType, Oozie};
+use crate::oozie::{JobType, Oozie};
 use crate::properties::auto_fill_lines;
+use dm_plugin_api::observe::OozieJobState;
 use dm_plugin_api::{OozieJob, OozieKind};
 use dm_supervisor::yarn::ResourceManager;
 use serde_json::{json, Map, Value};
@@ -85,20 +86,29 @@ impl OozieRunner {
     }
 
     pub fn start(&self, job: &OozieJob, id: &str) -> Result<(), String> {
-        let status = self.oozie.status(id)?;
-        match (job.kind, status.as_str()) {
-            (OozieKind::Workflow, "PREP") => self.oozie.act(id, "start", &job.user),
-            (_, "SUSPENDED" | "SUSPENDEDWITHERROR" | "PREPSUSPENDED" | "PAUSED" | "PAUSEDWITHERROR" | "PREPPAUSED") => {
-                self.oozie.act(id, "resume", &job.user)
-            }
-            (OozieKind::Workflow, s) if is_final(s) => {
+        use OozieJobState as O;
+        let s = self.oozie.status(id)?;
+        match (job.kind, OozieJobState::parse(&s)) {
+            (OozieKind::Workflow, Some(O::Prep)) => self.oozie.act(id, "start", &job.user),
+            (
+                _,
+                Some(
+                    O::Suspended
+                    | O::SuspendedWithError
+                    | O::PrepSuspended
+                    | O::Paused
+                    | O::PausedWithError
+                    | O::PrepPaused,
+                ),
+            ) => self.oozie.act(id, "resume", &job.user),
+            (OozieKind::Workflow, Some(state)) if state.is_final() => {
                 let mut rerun = job.clone();
                 rerun
                     .configuration
                     .push(("oozie.wf.rerun.failnodes".into(), "false".into()));
                 self.oozie.rerun(id, &rerun.configuration_xml())
             }
-            (OozieKind::Coordinator, s) if is_final(s) => Err(format!(
+            (OozieKind::Coordinator, Some(state)) if state.is_final() => Err(format!(
                 "coordinator {id} has ended ({s}); destroy and create the application to schedule it again"
             )),
             // PREP coordinator, RUNNING: already going.
@@ -107,10 +117,11 @@ impl OozieRunner {
     }
 
     pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), String> {
+        use OozieJobState as O;
         let status = self.oozie.status(id)?;
-        let suspended = match (job.kind, status.as_str()) {
-            (_, "RUNNING" | "RUNNINGWITHERROR")
-            | (OozieKind::Coordinator, "PREP" | "PAUSED" | "PAUSEDWITHERROR") => {
+        let suspended = match (job.kind, OozieJobState::parse(&status)) {
+            (_, Some(O::Running | O::RunningWithError))
+            | (OozieKind::Coordinator, Some(O::Prep | O::Paused | O::PausedWithError)) => {
                 self.oozie.act(id, "suspend", &job.user)
             }
             // A workflow in PREP has not run; suspended or ended jobs do nothing.
@@ -147,7 +158,11 @@ impl OozieRunner {
     pub fn destroy(&self, job: &OozieJob, id: Option<&str>) -> Result<(), String> {
         if let Some(id) = id {
             match self.oozie.status(id) {
-                Ok(status) if !is_final(&status) => self.oozie.act(id, "kill", &job.user)?,
+                Ok(status)
+                    if !OozieJobState::parse(&status).is_some_and(OozieJobState::is_final) =>
+                {
+                    self.oozie.act(id, "kill", &job.user)?
+                }
                 Ok(_) => {}
                 // Oozie no longer knows the job (its database was reset): nothing to kill.
                 Err(e) if e.contains("E0604") => log::warn!("{e}"),

@@ -14,7 +14,10 @@
 //! The I/O goes through [`OozieFacts`], so the rules are tested on answers recorded from a real
 //! Oozie, and the status observer supplies the live clients.
 
-use serde_json::{json, Map, Value};
+use dm_plugin_api::observe::{
+    FinalStatus, Health, Keyed, OozieAction, OozieActionState, OozieJob, OozieJobState, YarnState,
+};
+use serde_json::{json, Value};
 
 /// Where the summary's facts come from.
 pub trait OozieFacts {
@@ -44,8 +47,9 @@ impl OozieFacts for LiveFacts<'_> {
     }
 }
 
-/// The summary of the component whose Oozie job is `id`.
-pub fn component_summary(facts: &dyn OozieFacts, id: &str) -> Result<Value, String> {
+/// Oozie's answer about the component whose Oozie job is `id`: its state and, once it left
+/// PREP, its actions tree and their roll-up (the oozie plugin maps them to PNDA's statuses).
+pub fn component_summary(facts: &dyn OozieFacts, id: &str) -> Result<OozieJob, String> {
     let info = facts.job(id)?;
     let coordinator = info.get("coordJobName").is_some_and(|n| !n.is_null());
     let (name, oozie_id) = if coordinator {
@@ -53,66 +57,28 @@ pub fn component_summary(facts: &dyn OozieFacts, id: &str) -> Result<Value, Stri
     } else {
         (&info["appName"], &info["id"])
     };
-    let mut summary = Map::new();
-    summary.insert("oozieId".into(), oozie_id.clone());
-    summary.insert("name".into(), name.clone());
-    summary.insert("componentType".into(), json!("Oozie"));
-    let status = info["status"].as_str().unwrap_or_default();
-    let aggregate = match status {
-        "PREP" | "PREPSUSPENDED" | "PREPPAUSED" => Some("CREATED".to_string()),
-        _ => {
-            let (actions, health) = actions_tree(facts, &info, 0)?;
-            summary.insert("actions".into(), Value::Object(actions));
-            summary.insert("status".into(), json!(health.as_str()));
-            let ok = health == Health::Ok;
-            match status {
-                "RUNNING" | "PAUSED" if ok => Some("RUNNING".into()),
-                "RUNNING" | "PAUSED" | "RUNNINGWITHERROR" | "PAUSEDWITHERROR" => {
-                    Some("RUNNING_WITH_ERRORS".into())
-                }
-                "SUSPENDED" | "KILLED" if ok => Some(status.to_string()),
-                "SUSPENDED" | "KILLED" => Some(format!("{status}_WITH_FAILURES")),
-                "SUSPENDEDWITHERROR" => Some("SUSPENDED_WITH_FAILURES".into()),
-                "SUCCEEDED" => Some("COMPLETED".into()),
-                "DONEWITHERROR" => Some("COMPLETED_WITH_FAILURES".into()),
-                "FAILED" => Some("FAILED".into()),
-                _ => None,
-            }
-        }
+    let state = info["status"].as_str().and_then(OozieJobState::parse);
+    let waiting = matches!(
+        state,
+        Some(OozieJobState::Prep | OozieJobState::PrepSuspended | OozieJobState::PrepPaused)
+    );
+    let (actions, health) = if waiting {
+        (None, None)
+    } else {
+        let (actions, health) = actions_tree(facts, &info, 0)?;
+        (Some(actions), Some(health))
     };
-    if let Some(aggregate) = aggregate {
-        summary.insert("aggregate_status".into(), json!(aggregate));
-    }
-    Ok(Value::Object(summary))
+    Ok(OozieJob {
+        oozie_id: text(oozie_id),
+        name: text(name),
+        state,
+        actions,
+        health,
+    })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Health {
-    Ok,
-    Warn,
-    Error,
-}
-
-impl Health {
-    fn as_str(self) -> &'static str {
-        match self {
-            Health::Ok => "OK",
-            Health::Warn => "WARN",
-            Health::Error => "ERROR",
-        }
-    }
-
-    /// PNDA's roll-up: every child ERROR → ERROR; any ERROR or WARN → WARN; else OK. No
-    /// children is OK (PNDA: ERROR).
-    fn roll_up(children: &[Health]) -> Health {
-        if !children.is_empty() && children.iter().all(|h| *h == Health::Error) {
-            Health::Error
-        } else if children.iter().any(|h| *h != Health::Ok) {
-            Health::Warn
-        } else {
-            Health::Ok
-        }
-    }
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_string)
 }
 
 /// Nested workflows are followed this deep at most (a guard against cycles in bad answers).
@@ -123,8 +89,8 @@ fn actions_tree(
     facts: &dyn OozieFacts,
     info: &Value,
     depth: usize,
-) -> Result<(Map<String, Value>, Health), String> {
-    let mut tree = Map::new();
+) -> Result<(Keyed<OozieAction>, Health), String> {
+    let mut tree = Vec::new();
     let mut healths = Vec::new();
     // One counter for jobs and workflows at each level, as PNDA numbered them.
     let mut n = 0;
@@ -132,9 +98,9 @@ fn actions_tree(
         let external = action["externalId"].as_str().unwrap_or_default();
         if is_yarn_id(external) {
             n += 1;
-            let (entry, health) = yarn_action(facts, action)?;
-            tree.insert(format!("job-{n}"), entry);
-            healths.push(health);
+            let entry = yarn_action(facts, action)?;
+            healths.push(entry.health());
+            tree.push((format!("job-{n}"), entry));
         } else if is_workflow_id(external) && depth < MAX_DEPTH {
             n += 1;
             let key = if action["type"] == "sub-workflow" {
@@ -144,22 +110,31 @@ fn actions_tree(
             };
             let child = facts.job(external)?;
             let (actions, children_health) = actions_tree(facts, &child, depth + 1)?;
-            let health = match child["status"].as_str() {
-                Some("FAILED" | "KILLED") => Health::Error,
-                _ => children_health,
-            };
-            tree.insert(
-                key,
-                json!({"actions": actions, "oozieId": external, "status": health.as_str(),
-                       "name": child["appName"]}),
+            let failed = matches!(
+                child["status"].as_str().and_then(OozieJobState::parse),
+                Some(OozieJobState::Failed | OozieJobState::Killed)
             );
-            healths.push(health);
+            let status = if failed {
+                Health::Error
+            } else {
+                children_health
+            };
+            healths.push(status);
+            tree.push((
+                key,
+                OozieAction::Workflow {
+                    actions,
+                    oozie_id: external.to_string(),
+                    status,
+                    name: text(&child["appName"]),
+                },
+            ));
         }
     }
-    Ok((tree, Health::roll_up(&healths)))
+    Ok((Keyed(tree), Health::roll_up(&healths)))
 }
 
-fn yarn_action(facts: &dyn OozieFacts, action: &Value) -> Result<(Value, Health), String> {
+fn yarn_action(facts: &dyn OozieFacts, action: &Value) -> Result<OozieAction, String> {
     let external = action["externalChildIDs"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -174,29 +149,34 @@ fn yarn_action(facts: &dyn OozieFacts, action: &Value) -> Result<(Value, Health)
     let (mut health, mut information) = match facts.yarn_app(&yarn_id)? {
         None => (Health::Warn, format!("YARN does not know {yarn_id}")),
         Some(app) => {
-            let state = app["state"].as_str().unwrap_or_default();
+            let state = app["state"].as_str().and_then(YarnState::parse);
+            let final_status = app["finalStatus"].as_str().and_then(FinalStatus::parse);
             let diagnostics = app["diagnostics"].as_str().unwrap_or_default().to_string();
-            if matches!(state, "FAILED" | "KILLED") {
-                (Health::Error, diagnostics)
-            } else if matches!(state, "SUBMITTED" | "ACCEPTED" | "RUNNING")
-                || app["finalStatus"] == "SUCCEEDED"
-            {
-                (Health::Ok, String::new())
-            } else {
-                (Health::Warn, diagnostics)
+            match state {
+                Some(YarnState::Failed | YarnState::Killed) => (Health::Error, diagnostics),
+                Some(YarnState::Submitted | YarnState::Accepted | YarnState::Running) => {
+                    (Health::Ok, String::new())
+                }
+                _ if final_status == Some(FinalStatus::Succeeded) => (Health::Ok, String::new()),
+                _ => (Health::Warn, diagnostics),
             }
         }
     };
-    if action["status"] == "ERROR" {
+    let action_state = action["status"].as_str().and_then(OozieActionState::parse);
+    if action_state == Some(OozieActionState::Error) {
         health = Health::Error;
         information.push_str(&format!(
             ", {}",
             action["errorMessage"].as_str().unwrap_or_default()
         ));
     }
-    let entry = json!({"status": health.as_str(), "yarnId": yarn_id, "information": information,
-                       "name": action["name"], "applicationType": action["type"]});
-    Ok((entry, health))
+    Ok(OozieAction::Yarn {
+        status: health,
+        yarn_id,
+        information,
+        name: text(&action["name"]),
+        application_type: text(&action["type"]),
+    })
 }
 
 fn is_yarn_id(id: &str) -> bool {
@@ -219,7 +199,29 @@ fn is_workflow_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dm_plugin_api::observe::{ComponentRef, DmState, Observations, OozieSeen, YarnSeen};
     use std::collections::BTreeMap;
+
+    /// The component's summary as the oozie plugin derives it from this answer.
+    fn summary(facts: &dyn OozieFacts, id: &str) -> Result<Value, String> {
+        let job = component_summary(facts, id)?;
+        let c = ComponentRef {
+            job_name: "a-every-job".into(),
+            name: "every".into(),
+            component_type: "oozie".into(),
+        };
+        let obs = Observations {
+            now: 1,
+            dm: DmState::Started,
+            yarn: YarnSeen::NotWatched,
+            failure: None,
+            engine: None,
+            flink_history: None,
+            supervisor: None,
+            oozie: Some(OozieSeen::Answer(Ok(job))),
+        };
+        Ok(serde_json::to_value(dm_plugin_oozie::summary::summarize(&c, &obs)).unwrap())
+    }
 
     /// Answers recorded from the loopback cluster's Oozie 5.2.1 and RM, trimmed.
     struct Recorded {
@@ -277,7 +279,7 @@ mod tests {
     fn waiting_jobs_are_created() {
         for status in ["PREP", "PREPSUSPENDED"] {
             let f = facts(vec![(COORD, coordinator(status))], vec![]);
-            let s = component_summary(&f, COORD).unwrap();
+            let s = summary(&f, COORD).unwrap();
             assert_eq!(s["aggregate_status"], "CREATED");
             assert_eq!(s["oozieId"], COORD);
             assert_eq!(s["name"], "dm-every-minute");
@@ -300,7 +302,7 @@ mod tests {
             ],
             vec![(app, json!({"state": "RUNNING", "finalStatus": "UNDEFINED"}))],
         );
-        let s = component_summary(&f, COORD).unwrap();
+        let s = summary(&f, COORD).unwrap();
         assert_eq!(s["aggregate_status"], "RUNNING", "{s:#}");
         assert_eq!(s["status"], "OK");
         // The action without a workflow yet is not counted.
@@ -343,7 +345,7 @@ mod tests {
                 ),
             ],
         );
-        let s = component_summary(&f, COORD).unwrap();
+        let s = summary(&f, COORD).unwrap();
         let failed = &s["actions"]["workflow-1"]["actions"]["job-1"];
         assert_eq!(failed["status"], "ERROR");
         assert_eq!(
@@ -367,7 +369,7 @@ mod tests {
             ],
             vec![],
         );
-        let s = component_summary(&f, COORD).unwrap();
+        let s = summary(&f, COORD).unwrap();
         assert_eq!(s["status"], "ERROR");
         assert_eq!(s["aggregate_status"], "SUSPENDED_WITH_FAILURES");
     }
@@ -383,7 +385,7 @@ mod tests {
         ];
         for (status, aggregate) in cases {
             let f = facts(vec![(WF1, workflow(WF1, status, control_and_fs()))], vec![]);
-            let s = component_summary(&f, WF1).unwrap();
+            let s = summary(&f, WF1).unwrap();
             assert_eq!(s["aggregate_status"], aggregate, "{status}");
             assert_eq!(s["name"], "dm-every");
             assert_eq!(s["oozieId"], WF1);
@@ -408,13 +410,11 @@ mod tests {
             ],
             vec![],
         );
-        let s = component_summary(&f, parent).unwrap();
+        let s = summary(&f, parent).unwrap();
         assert_eq!(s["actions"]["subworkflow-1"]["oozieId"], WF1);
-        assert!(
-            component_summary(&f, "0000099-261123115310953-oozie-root-W")
-                .unwrap_err()
-                .contains("E0604")
-        );
+        assert!(summary(&f, "0000099-261123115310953-oozie-root-W")
+            .unwrap_err()
+            .contains("E0604"));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! What Flink's and Spark's REST APIs say about a running job, reached through the YARN
 //! tracking URL (the RM proxy), in PNDA's summary shapes.
 
-use super::derive::Status;
+use dm_plugin_api::observe::Status;
+// The views are observations handed to the plugins.
 use crate::cluster::{join, Http};
+pub use dm_plugin_api::observe::{FlinkView, SparkView};
 use serde_json::{json, Map, Value};
 
 /// Vertex statuses of a healthy job (PNDA's list).
@@ -14,18 +16,6 @@ const GOOD_VERTEX: [&str; 6] = [
     "FINISHED",
     "RECONCILING",
 ];
-
-/// A running Flink job as its JobManager reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlinkView {
-    /// `RUNNING` or `RUNNING_WITH_ERRORS`.
-    pub status: Status,
-    pub jid: Option<String>,
-    /// PNDA's `{"state", "flinkJid", "vertices": [{name, status}]}`.
-    pub information: Value,
-    /// `metric → value` (records in/out, checkpoints, restarts, uptime).
-    pub kpis: Map<String, Value>,
-}
 
 /// Asks the JobManager behind `tracking` (the app's tracking URL) about its running job.
 pub fn flink(http: &Http, tracking: &str) -> Result<FlinkView, String> {
@@ -142,15 +132,6 @@ fn is_source(job: &Value, vertex: &Value) -> bool {
         // Without a plan, the first vertex is the best guess at the source.
         None => job["vertices"][0]["id"] == id,
     }
-}
-
-/// A running Spark application's job and stage counts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SparkView {
-    /// `RUNNING` or `RUNNING_WITH_ERRORS`.
-    pub status: Status,
-    /// PNDA's `{"jobSummary": …, "stageSummary": …}`, or `"No Jobs available"`.
-    pub information: Value,
 }
 
 pub fn spark(http: &Http, tracking: &str, app_id: &str) -> Result<SparkView, String> {

@@ -21,8 +21,11 @@ use crate::cluster::{now_ms, Http};
 use crate::oozie::summary as oozie_summary;
 use crate::oozie::Oozie;
 use crate::registry::{self, AppState, Registry};
-use derive::{ComponentId, ComponentSummary, Source, Staleness, Status, NOTEBOOKS_TYPE};
+use derive::{ComponentRef, ComponentSummary, LastDerived, Staleness, Status, Summarize};
 use dm_plugin_api::identity;
+use dm_plugin_api::observe::{
+    Engine, EngineSeen, FlinkHistory, Observations, Observe, OozieSeen, YarnSeen,
+};
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, Request, Response};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
@@ -84,6 +87,8 @@ pub struct Sources {
     pub flink_history_url: Option<String>,
     /// Oozie, for `oozie` components (PNDA's Oozie summary).
     pub oozie_url: Option<String>,
+    /// Each plugin's type and the plugin; other types are [`derive::BuiltIn`]'s.
+    pub summarizers: HashMap<String, Arc<dyn Summarize>>,
 }
 
 /// One application's latest observation. The JSON is assembled when it is read (one
@@ -289,6 +294,7 @@ pub fn start(config: &StatusConfig, sources: Sources) -> Arc<StatusBoard> {
         board: Arc::clone(&board),
         apps: HashMap::new(),
         rm_down_since: None,
+        summarizers: sources.summarizers,
     };
     std::thread::Builder::new()
         .name("dm-status".into())
@@ -305,9 +311,13 @@ pub fn start(config: &StatusConfig, sources: Sources) -> Arc<StatusBoard> {
 struct Component {
     /// PNDA's summary key, `<type>-<n>`.
     key: String,
-    ty: String,
-    name: String,
-    job_name: String,
+    /// Its type, name and job name.
+    id: ComponentRef,
+    /// Its plugin (or dmd) and what it declared to observe.
+    summarizer: Arc<dyn Summarize>,
+    observe: Observe,
+    /// The last observations and the summary derived from them.
+    derived: LastDerived,
     /// The YARN tag of this component's applications.
     tag: String,
     staleness: Staleness,
@@ -355,22 +365,12 @@ enum TaskResult {
     Spark(Result<engines::SparkView, String>),
     Supervisor(Result<Option<JobReport>, String>),
     Failure(String),
-    Oozie(Result<Value, String>),
+    Oozie(Result<dm_plugin_api::observe::OozieJob, String>),
 }
 
-impl Component {
-    fn id(&self) -> ComponentId<'_> {
-        ComponentId {
-            job_name: &self.job_name,
-            name: &self.name,
-            ty: &self.ty,
-        }
-    }
-}
-
-/// What is known of a component before its task (if any) has answered.
+/// What is observed of a component before its task (if any) has answered.
 struct Pending {
-    summary: ComponentSummary,
+    observations: Observations,
     yarn: Option<Arc<YarnApp>>,
     task: Option<usize>,
 }
@@ -387,6 +387,7 @@ struct Observer {
     board: Arc<StatusBoard>,
     apps: HashMap<String, Tracked>,
     rm_down_since: Option<i64>,
+    summarizers: HashMap<String, Arc<dyn Summarize>>,
 }
 
 impl Observer {
@@ -444,35 +445,22 @@ impl Observer {
                 .components
                 .iter()
                 .map(|c| {
-                    // Oozie says what its jobs do, asking YARN itself about their actions.
-                    if c.ty == "oozie" {
-                        return self.plan_oozie(tracked.state, c, now, &mut tasks);
-                    }
-                    // Notebooks run nowhere: their state is dm's.
-                    if c.ty == NOTEBOOKS_TYPE {
-                        return self.plan_off_yarn(name, tracked.state, c, now, &mut tasks);
-                    }
-                    let observed = match &yarn {
-                        None => None,
-                        Some(Err((e, since))) => {
-                            return Pending {
-                                summary: derive::unknown(c.id(), Source::Yarn, e, *since),
-                                yarn: None,
-                                task: None,
-                            };
-                        }
-                        Some(Ok(_)) => by_tag
+                    let apps: &[&Arc<YarnApp>] = match (&yarn, c.observe) {
+                        (Some(Ok(_)), Observe::Yarn { .. }) => by_tag
                             .get(&(tracked.app_tag.as_str(), c.tag.as_str()))
-                            .map(Vec::as_slice),
+                            .map_or(&[], Vec::as_slice),
+                        _ => &[],
                     };
-                    self.plan(
-                        name,
-                        tracked.state,
-                        c,
-                        observed.unwrap_or_default(),
-                        now,
-                        &mut tasks,
-                    )
+                    let seen = match (&yarn, c.observe) {
+                        (_, Observe::Oozie | Observe::Nothing) | (None, _) => YarnSeen::NotWatched,
+                        (Some(Err((e, since))), _) => YarnSeen::Silent {
+                            error: e.clone(),
+                            since: *since,
+                        },
+                        (Some(Ok(_)), _) => derive::yarn_seen(apps),
+                    };
+                    let latest = apps.first().copied();
+                    self.plan(name, tracked.state, c, seen, latest, now, &mut tasks)
                 })
                 .collect();
             pending.push((name.clone(), list));
@@ -494,22 +482,19 @@ impl Observer {
             for (component, mut p) in tracked.components.iter_mut().zip(list) {
                 if let Some(i) = p.task {
                     let result = results[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                    let yarn = self.rm.is_some();
-                    finish(
-                        component,
-                        &mut p,
-                        result,
-                        now,
-                        &name,
-                        &mut snapshot.kpis,
-                        yarn,
-                    );
+                    finish(component, &mut p, result, &name, &mut snapshot.kpis);
                 }
                 if let Some(app) = p.yarn.take() {
+                    let id = &component.id;
                     view.yarn
-                        .push((component.ty.clone(), component.name.clone(), app));
+                        .push((id.component_type.clone(), id.name.clone(), app));
                 }
-                let summary = component.staleness.settle(p.summary, now);
+                let summary = component.derived.summary(
+                    &*component.summarizer,
+                    &component.id,
+                    p.observations,
+                );
+                let summary = component.staleness.settle(summary, now);
                 view.components.push((component.key.clone(), summary));
             }
             let statuses = view.components.iter().map(|(_, c)| c.aggregate_status);
@@ -522,95 +507,93 @@ impl Observer {
         self.board.publish(snapshot, started.elapsed());
     }
 
-    /// The component's summary from its YARN applications (newest first) and dm's state, and
-    /// the call still needed to complete it.
+    /// What is observed of a component before the calls of the cycle, and the call its
+    /// declaration still needs: its engine while its newest YARN application (`latest`) runs,
+    /// the root cause once it failed, the supervisor off YARN, Oozie for an Oozie job.
+    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         app: &str,
         state: AppState,
         c: &Component,
-        yarn: &[&Arc<YarnApp>],
+        yarn: YarnSeen,
+        latest: Option<&Arc<YarnApp>>,
         now: i64,
         tasks: &mut Vec<Task>,
     ) -> Pending {
-        let Some(latest) = yarn.first().copied() else {
-            return self.plan_off_yarn(app, state, c, now, tasks);
+        let mut observations = Observations {
+            now,
+            dm: derive::dm_state(state),
+            yarn,
+            failure: None,
+            engine: None,
+            flink_history: None,
+            supervisor: None,
+            oozie: None,
         };
-        let history =
-            || derive::flink_history_link(self.flink_history.as_deref(), c.flink_jid.as_deref());
-        let mut summary = derive::on_yarn(c.id(), yarn, history, now);
-        let tracking = latest.tracking_url.clone().unwrap_or_default();
         let mut task = None;
-        if summary.aggregate_status == Status::Running && !tracking.is_empty() {
-            match c.ty.as_str() {
-                "flink" => task = Some(push(tasks, Task::Flink { tracking })),
-                "sparkStreaming" => {
-                    let id = latest.id.clone();
+        let supervised = matches!(
+            c.observe,
+            Observe::Yarn {
+                supervised: true,
+                ..
+            }
+        );
+        if let Observe::Yarn {
+            engine: Some(Engine::Flink),
+            ..
+        } = c.observe
+        {
+            observations.flink_history = Some(FlinkHistory {
+                url: self.flink_history.clone(),
+                last_jid: c.flink_jid.clone(),
+            });
+        }
+        if c.observe == Observe::Oozie {
+            observations.oozie = Some(match (&c.oozie_job, &self.oozie) {
+                (None, _) => OozieSeen::NoJob,
+                (Some(_), None) => OozieSeen::NoOozie,
+                (Some(job), Some(_)) => {
+                    task = Some(push(tasks, Task::Oozie { job: job.clone() }));
+                    // Until its answer comes (`finish`).
+                    OozieSeen::Answer(Err("Oozie was not asked".into()))
+                }
+            });
+        }
+        if let YarnSeen::Apps {
+            latest: Some(seen), ..
+        } = &observations.yarn
+        {
+            let latest = latest.expect("seen on YARN");
+            let tracking = seen.tracking_url.clone().unwrap_or_default();
+            match derive::engine_to_ask(c.observe, seen) {
+                Some(Engine::Flink) => task = Some(push(tasks, Task::Flink { tracking })),
+                Some(Engine::Spark) => {
+                    let id = seen.id.clone();
                     task = Some(push(tasks, Task::Spark { tracking, id }));
                 }
-                _ => {}
+                None => {}
             }
-        }
-        if derive::failed_on_yarn(summary.aggregate_status) {
-            match &c.failure {
-                // Found once per failed application: its logs do not change any more.
-                Some((id, reason)) if *id == latest.id => summary.failure = Some(reason.clone()),
-                _ => {
-                    let job = is_plugin_type(&c.ty).then(|| job_id(app, c));
-                    let app = Arc::clone(latest);
-                    task = Some(push(tasks, Task::Failure { app, job }));
+            if derive::failed(seen) {
+                match &c.failure {
+                    // Found once per failed application: its logs do not change any more.
+                    Some((id, reason)) if *id == seen.id => {
+                        observations.failure = Some(reason.clone());
+                    }
+                    _ => {
+                        let job = supervised.then(|| job_id(app, c));
+                        let app = Arc::clone(latest);
+                        task = Some(push(tasks, Task::Failure { app, job }));
+                    }
                 }
             }
-        }
-        Pending {
-            summary,
-            yarn: Some(Arc::clone(latest)),
-            task,
-        }
-    }
-
-    fn plan_oozie(
-        &self,
-        state: AppState,
-        c: &Component,
-        now: i64,
-        tasks: &mut Vec<Task>,
-    ) -> Pending {
-        let (summary, ask) = derive::oozie_before(
-            c.id(),
-            state,
-            c.oozie_job.is_some(),
-            self.oozie.is_some(),
-            now,
-        );
-        let task = match (&c.oozie_job, ask) {
-            (Some(job), true) => Some(push(tasks, Task::Oozie { job: job.clone() })),
-            _ => None,
-        };
-        Pending {
-            summary,
-            yarn: None,
-            task,
-        }
-    }
-
-    /// A component with no application on YARN (or no YARN to look at).
-    fn plan_off_yarn(
-        &self,
-        app: &str,
-        state: AppState,
-        c: &Component,
-        now: i64,
-        tasks: &mut Vec<Task>,
-    ) -> Pending {
-        let (summary, ask) = derive::off_yarn(c.id(), state, is_plugin_type(&c.ty), now);
-        let task = ask.then(|| {
+        } else if derive::ask_supervisor(c.observe, &observations.yarn, state) {
             let job = job_id(app, c);
-            push(tasks, Task::Supervisor { job })
-        });
+            task = Some(push(tasks, Task::Supervisor { job }));
+        }
         Pending {
-            summary,
-            yarn: None,
+            observations,
+            yarn: latest.cloned(),
             task,
         }
     }
@@ -671,7 +654,7 @@ impl Observer {
                     .find(|a| a.yarn_application_id.as_deref() == Some(app.id.as_str()))?;
                 attempt.reason.clone()
             });
-        recorded.unwrap_or_else(|| derive::diagnostics(app))
+        recorded.unwrap_or_else(|| dm_plugin_api::summarize::diagnostics(&derive::yarn_app(app)))
     }
 
     /// The root exception in the ApplicationMaster container's logs, read from its NodeManager
@@ -721,12 +704,14 @@ impl Observer {
                 .is_some_and(|t| t.updated_at == updated_at);
             if !fresh {
                 if let Some(row) = self.registry.read(|c| registry::get_app(c, &name))? {
-                    let mut components = components_of(&row.name, row.create_data.as_ref());
+                    let mut components =
+                        components_of(&row.name, row.create_data.as_ref(), &self.summarizers);
                     // Keep what was learnt about components that are still there.
                     if let Some(old) = self.apps.remove(&name) {
                         for (new, old) in components.iter_mut().zip(old.components) {
-                            if new.key == old.key && new.name == old.name {
+                            if new.key == old.key && new.id.name == old.id.name {
                                 new.staleness = old.staleness;
+                                new.derived = old.derived;
                                 new.flink_jid = old.flink_jid;
                                 new.failure = old.failure;
                             }
@@ -755,63 +740,61 @@ fn push(tasks: &mut Vec<Task>, task: Task) -> usize {
     tasks.len() - 1
 }
 
-/// Completes a component's summary with what its task found (and remembers what later cycles
-/// need of it); `yarn`: whether dmd watches a ResourceManager (so jobs are meant to run on YARN).
+/// Completes a component's observations with what its task found (and remembers what later
+/// cycles need of it).
 fn finish(
     c: &mut Component,
     p: &mut Pending,
     result: Option<TaskResult>,
-    now: i64,
     app: &str,
     kpis: &mut Vec<Kpi>,
-    yarn: bool,
 ) {
-    let s = &mut p.summary;
+    let obs = &mut p.observations;
     match result {
-        Some(TaskResult::Flink(Ok(view))) => {
-            if let Some(jid) = &view.jid {
-                c.flink_jid = Some(jid.clone());
-            }
-            for (metric, value) in &view.kpis {
-                if let Some(value) = value.as_f64() {
-                    kpis.push(Kpi {
-                        application: app.to_string(),
-                        component: c.name.clone(),
-                        metric: metric.clone(),
-                        value,
-                    });
+        Some(TaskResult::Flink(view)) => {
+            if let Ok(view) = &view {
+                if let Some(jid) = &view.jid {
+                    c.flink_jid = Some(jid.clone());
+                }
+                for (metric, value) in &view.kpis {
+                    if let Some(value) = value.as_f64() {
+                        kpis.push(Kpi {
+                            application: app.to_string(),
+                            component: c.id.name.clone(),
+                            metric: metric.clone(),
+                            value,
+                        });
+                    }
                 }
             }
-            derive::with_flink(s, view, now);
+            obs.engine = Some(EngineSeen::Flink(view));
         }
-        Some(TaskResult::Spark(Ok(view))) => derive::with_spark(s, view, now),
-        Some(TaskResult::Flink(Err(e))) | Some(TaskResult::Spark(Err(e))) => {
-            derive::with_engine_error(s, e, now);
-        }
-        Some(TaskResult::Oozie(answer)) => derive::with_oozie(s, answer, now),
+        Some(TaskResult::Spark(view)) => obs.engine = Some(EngineSeen::Spark(view)),
+        Some(TaskResult::Oozie(answer)) => obs.oozie = Some(OozieSeen::Answer(answer)),
         Some(TaskResult::Failure(cause)) => {
-            if let Some(id) = &s.yarn_id {
-                c.failure = Some((id.clone(), cause.clone()));
+            if let Some(app) = &p.yarn {
+                c.failure = Some((app.id.clone(), cause.clone()));
             }
-            s.failure = Some(cause);
+            obs.failure = Some(cause);
         }
-        Some(TaskResult::Supervisor(report)) => derive::supervised(s, report, yarn, now),
+        Some(TaskResult::Supervisor(report)) => {
+            obs.supervisor = Some(derive::supervisor_seen(report));
+        }
         None => {}
     }
 }
 
-/// Types run by a plugin through the supervisor (dm's own `test` type and notebooks are not).
-fn is_plugin_type(ty: &str) -> bool {
-    ty != crate::runtime::TEST_TYPE && ty != NOTEBOOKS_TYPE
-}
-
 /// The supervisor's id of a component's job.
 fn job_id(app: &str, c: &Component) -> String {
-    identity::job_id(app, &c.ty, &c.name)
+    identity::job_id(app, &c.id.component_type, &c.id.name)
 }
 
 /// The components of an application's create data, in order, keyed `<type>-<n>` as PNDA did.
-fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
+fn components_of(
+    app: &str,
+    create_data: Option<&Value>,
+    summarizers: &HashMap<String, Arc<dyn Summarize>>,
+) -> Vec<Component> {
     let Some(Value::Object(types)) = create_data else {
         return Vec::new();
     };
@@ -824,11 +807,20 @@ fn components_of(app: &str, create_data: Option<&Value>) -> Vec<Component> {
             let job_name = c["properties"]["component_job_name"]
                 .as_str()
                 .map_or_else(|| identity::default_job_name(app, name), str::to_string);
+            let summarizer = summarizers
+                .get(ty)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(derive::BuiltIn));
             list.push(Component {
                 key: format!("{ty}-{}", list.len() + 1),
-                ty: ty.clone(),
-                name: name.to_string(),
-                job_name,
+                id: ComponentRef {
+                    job_name,
+                    name: name.to_string(),
+                    component_type: ty.clone(),
+                },
+                observe: summarizer.observe(),
+                summarizer,
+                derived: LastDerived::default(),
                 tag: identity::component_tag(ty, name),
                 staleness: Staleness::default(),
                 flink_jid: None,
@@ -850,14 +842,14 @@ mod tests {
             "flink": [{"component_name": "Stream", "properties": {"component_job_name": "app1-Stream-job"}}],
             "sparkStreaming": [{"component_name": "totals", "properties": {}}],
         });
-        let list = components_of("app1", Some(&data));
+        let list = components_of("app1", Some(&data), &HashMap::new());
         let keys: Vec<(&str, &str, &str, &str)> = list
             .iter()
             .map(|c| {
                 (
                     c.key.as_str(),
-                    c.name.as_str(),
-                    c.job_name.as_str(),
+                    c.id.name.as_str(),
+                    c.id.job_name.as_str(),
                     c.tag.as_str(),
                 )
             })
@@ -879,6 +871,6 @@ mod tests {
                 ),
             ]
         );
-        assert!(components_of("app1", None).is_empty());
+        assert!(components_of("app1", None, &HashMap::new()).is_empty());
     }
 }

@@ -6,14 +6,19 @@
 //! Requests and answers cross as UTF-8 JSON; answers are buffers owned by the plugin and handed
 //! back to its `free`. Panics are caught on the plugin side and returned as errors: unwinding
 //! never crosses the boundary.
+//!
+//! Version 2 added `observes` and `summarize` (a component's status derived by its plugin) and
+//! typed errors (`{"kind", "message"}`).
 
+use crate::observe::{ComponentSummary, Observe, SummarizeRequest};
 use crate::{ComponentFiles, Plan, PlanRequest};
 use packaging::Finding;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Bumped on any incompatible change of the descriptor or of the JSON it carries.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The one symbol a plugin library exports (NUL-terminated for `dlsym`).
 pub const ENTRY_SYMBOL: &[u8] = b"dm_plugin_entry\0";
@@ -78,9 +83,9 @@ impl OwnedBuffer {
 pub enum Status {
     /// The output holds the method's JSON answer.
     Ok = 0,
-    /// The output holds `{"message": …}`: the request was understood and refused.
+    /// The output holds a [`PluginError`]: the request was understood and refused.
     Error = 1,
-    /// The output holds `{"message": …}`: the plugin panicked (caught on its side).
+    /// The output holds a [`PluginError`]: the plugin panicked (caught on its side).
     Panic = 2,
     /// The method is not known to this plugin.
     UnknownMethod = 3,
@@ -112,6 +117,10 @@ pub mod method {
     pub const PLAN: &str = "plan";
     /// `{}` → the files `validate` reads, `[String]`.
     pub const READS: &str = "reads";
+    /// `{}` → what dmd observes of the type's components, [`crate::observe::Observe`].
+    pub const OBSERVES: &str = "observes";
+    /// [`crate::observe::SummarizeRequest`] → [`crate::observe::ComponentSummary`].
+    pub const SUMMARIZE: &str = "summarize";
 }
 
 /// A finding as it crosses the boundary.
@@ -143,11 +152,52 @@ impl From<WireFinding> for Finding {
     }
 }
 
-/// The error answer of a refused or failed call.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireError {
+/// What kind of failure a plugin call met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Understood and refused: what the component holds (its properties, its files) is wrong.
+    Invalid,
+    /// The request could not be decoded: host and plugin disagree on what crosses.
+    BadRequest,
+    /// The plugin does not know the method.
+    UnknownMethod,
+    /// The plugin panicked (caught on its side).
+    Panic,
+    /// An answer that could not be encoded, or decoded by the host.
+    BadAnswer,
+}
+
+/// A refused or failed call, as it crosses the boundary: its kind, and a message naming what
+/// is wrong and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginError {
+    pub kind: ErrorKind,
     pub message: String,
 }
+
+impl PluginError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> PluginError {
+        PluginError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The component is wrong (`ErrorKind::Invalid`).
+    pub fn invalid(message: impl Into<String>) -> PluginError {
+        PluginError::new(ErrorKind::Invalid, message)
+    }
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PluginError {}
 
 /// What a component type implements, in plain Rust. [`export_plugin!`](crate::export_plugin)
 /// turns an implementation into a loadable plugin.
@@ -162,48 +212,75 @@ pub trait ComponentPlugin: Sync + 'static {
     /// What a component of this type must contain; empty when acceptable.
     fn validate(&self, component: &ComponentFiles) -> Vec<Finding>;
 
+    /// What dmd observes of the type's components. The default: a job on YARN that dm
+    /// started through the supervisor, no engine asked.
+    const OBSERVE: Observe = Observe::Yarn {
+        engine: None,
+        supervised: true,
+    };
+
     /// What to do to run the component; `Err` names what is wrong with its properties.
-    fn plan(&self, request: &PlanRequest) -> Result<Plan, String>;
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, PluginError>;
+
+    /// The component's summary from what dmd observed as [`Self::OBSERVE`] declared. Pure: no
+    /// I/O. The default reads YARN and the supervisor ([`crate::summarize::yarn_job`]).
+    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, PluginError> {
+        Ok(crate::summarize::yarn_job(
+            &request.component,
+            &request.observations,
+        ))
+    }
+}
+
+/// Decodes a request, runs `f`, encodes its answer.
+fn handle<'a, I: Deserialize<'a>, O: Serialize>(
+    what: &str,
+    input: &'a [u8],
+    f: impl FnOnce(I) -> Result<O, PluginError>,
+) -> Result<Vec<u8>, PluginError> {
+    let request = serde_json::from_slice::<I>(input)
+        .map_err(|e| PluginError::new(ErrorKind::BadRequest, format!("bad {what} request: {e}")))?;
+    let answer = f(request)?;
+    serde_json::to_vec(&answer).map_err(|e| {
+        PluginError::new(
+            ErrorKind::BadAnswer,
+            format!("cannot encode the answer: {e}"),
+        )
+    })
 }
 
 /// The plugin side of `call`: decodes, dispatches, encodes, and catches panics.
 pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> (Status, Vec<u8>) {
     let outcome = catch_unwind(AssertUnwindSafe(|| match method {
-        m if m == method::VALIDATE.as_bytes() => Some(
-            serde_json::from_slice::<ComponentFiles>(input)
-                .map_err(|e| format!("bad validate request: {e}"))
-                .map(|c| {
-                    serde_json::to_vec(
-                        &plugin
-                            .validate(&c)
-                            .into_iter()
-                            .map(WireFinding::from)
-                            .collect::<Vec<_>>(),
-                    )
-                }),
-        ),
-        m if m == method::READS.as_bytes() => Some(Ok(serde_json::to_vec(&P::READS))),
-        m if m == method::PLAN.as_bytes() => Some(
-            serde_json::from_slice::<PlanRequest>(input)
-                .map_err(|e| format!("bad plan request: {e}"))
-                .and_then(|r| plugin.plan(&r))
-                .map(|plan| serde_json::to_vec(&plan)),
-        ),
+        m if m == method::VALIDATE.as_bytes() => Some(handle("validate", input, |c| {
+            let findings = plugin.validate(&c).into_iter().map(WireFinding::from);
+            Ok(findings.collect::<Vec<_>>())
+        })),
+        m if m == method::READS.as_bytes() => Some(handle("reads", input, |_: Value| Ok(P::READS))),
+        m if m == method::PLAN.as_bytes() => {
+            Some(handle("plan", input, |r: PlanRequest| plugin.plan(&r)))
+        }
+        m if m == method::OBSERVES.as_bytes() => {
+            Some(handle("observes", input, |_: Value| Ok(P::OBSERVE)))
+        }
+        m if m == method::SUMMARIZE.as_bytes() => {
+            Some(handle("summarize", input, |r: SummarizeRequest| {
+                plugin.summarize(&r)
+            }))
+        }
         _ => None,
     }));
-    let error = |status, message: String| {
-        (
-            status,
-            serde_json::to_vec(&WireError { message }).unwrap_or_default(),
-        )
-    };
+    let error =
+        |status, error: PluginError| (status, serde_json::to_vec(&error).unwrap_or_default());
     match outcome {
-        Ok(Some(Ok(Ok(json)))) => (Status::Ok, json),
-        Ok(Some(Ok(Err(e)))) => error(Status::Error, format!("cannot encode the answer: {e}")),
-        Ok(Some(Err(message))) => error(Status::Error, message),
+        Ok(Some(Ok(json))) => (Status::Ok, json),
+        Ok(Some(Err(e))) => error(Status::Error, e),
         Ok(None) => error(
             Status::UnknownMethod,
-            format!("unknown method {}", String::from_utf8_lossy(method)),
+            PluginError::new(
+                ErrorKind::UnknownMethod,
+                format!("unknown method {}", String::from_utf8_lossy(method)),
+            ),
         ),
         Err(panic) => {
             let message = panic
@@ -211,7 +288,8 @@ pub fn dispatch<P: ComponentPlugin>(plugin: &P, method: &[u8], input: &[u8]) -> 
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            error(Status::Panic, format!("plugin panicked: {message}"))
+            let e = PluginError::new(ErrorKind::Panic, format!("plugin panicked: {message}"));
+            error(Status::Panic, e)
         }
     }
 }
@@ -291,13 +369,19 @@ mod tests {
             vec![Finding::new("odd", Some("x"), "odd file")]
         }
 
-        fn plan(&self, _: &PlanRequest) -> Result<Plan, String> {
+        fn plan(&self, _: &PlanRequest) -> Result<Plan, PluginError> {
             panic!("planner bug")
         }
     }
 
     fn message(bytes: &[u8]) -> String {
-        serde_json::from_slice::<WireError>(bytes).unwrap().message
+        serde_json::from_slice::<PluginError>(bytes)
+            .unwrap()
+            .message
+    }
+
+    fn kind(bytes: &[u8]) -> ErrorKind {
+        serde_json::from_slice::<PluginError>(bytes).unwrap().kind
     }
 
     #[test]
@@ -307,6 +391,7 @@ mod tests {
         let (status, bytes) = dispatch(&Panicky, b"plan", request);
         assert_eq!(status, Status::Panic);
         assert_eq!(message(&bytes), "plugin panicked: planner bug");
+        assert_eq!(kind(&bytes), ErrorKind::Panic);
     }
 
     #[test]
@@ -314,9 +399,21 @@ mod tests {
         let (status, bytes) = dispatch(&Panicky, b"validate", b"{not json");
         assert_eq!(status, Status::Error);
         assert!(message(&bytes).starts_with("bad validate request"));
+        assert_eq!(kind(&bytes), ErrorKind::BadRequest);
+        let (status, bytes) = dispatch(&Panicky, b"summarize", b"{}");
+        assert_eq!(
+            (status, kind(&bytes)),
+            (Status::Error, ErrorKind::BadRequest)
+        );
+        assert!(
+            message(&bytes).starts_with("bad summarize request"),
+            "{}",
+            message(&bytes)
+        );
         let (status, bytes) = dispatch(&Panicky, b"undeploy", b"{}");
         assert_eq!(status, Status::UnknownMethod);
         assert_eq!(message(&bytes), "unknown method undeploy");
+        assert_eq!(kind(&bytes), ErrorKind::UnknownMethod);
         let (status, bytes) = dispatch(
             &Panicky,
             b"validate",
@@ -331,5 +428,29 @@ mod tests {
                 message: "odd file".into()
             }]
         );
+    }
+
+    /// A plugin that overrides neither declares a supervised YARN job and is summarized by
+    /// the shared derivation.
+    #[test]
+    fn observes_and_summarize_have_defaults() {
+        let (status, bytes) = dispatch(&Panicky, b"observes", b"{}");
+        assert_eq!(status, Status::Ok);
+        assert_eq!(
+            serde_json::from_slice::<Observe>(&bytes).unwrap(),
+            Observe::Yarn {
+                engine: None,
+                supervised: true
+            }
+        );
+        let request =
+            br#"{"component": {"job_name": "a-c-job", "name": "c", "component_type": "panicky"},
+            "observations": {"now": 4, "dm": "created", "yarn": "not_watched", "failure": null,
+            "engine": null, "flink_history": null, "supervisor": null, "oozie": null}}"#;
+        let (status, bytes) = dispatch(&Panicky, b"summarize", request);
+        assert_eq!(status, Status::Ok, "{}", String::from_utf8_lossy(&bytes));
+        let summary: ComponentSummary = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(summary.aggregate_status, crate::observe::Status::Created);
+        assert_eq!(summary.component_type, "panicky");
     }
 }

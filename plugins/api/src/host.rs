@@ -4,9 +4,10 @@
 //! plugin built for another ABI version, is reported and skipped, and the others still load.
 
 use crate::abi::{
-    method, Bytes, OwnedBuffer, PluginDescriptor, Status, WireError, WireFinding, ABI_VERSION,
-    ENTRY_SYMBOL,
+    method, Bytes, ErrorKind, OwnedBuffer, PluginDescriptor, PluginError, Status, WireFinding,
+    ABI_VERSION, ENTRY_SYMBOL,
 };
+use crate::observe::{ComponentRef, ComponentSummary, Observations, Observe};
 use crate::{ComponentFiles, Plan, PlanRequest};
 use packaging::{code, Component, ComponentRules, Finding};
 use serde::Serialize;
@@ -20,6 +21,8 @@ pub struct LoadedPlugin {
     version: String,
     /// The files its validation reads (asked once, at load).
     reads: Vec<String>,
+    /// What dmd observes of its components (asked once, at load).
+    observe: Observe,
     file: PathBuf,
     // Dropped last: the descriptor points into it.
     _library: libloading::Library,
@@ -49,13 +52,19 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// A failed call into a plugin.
+/// A failed call into a plugin: which plugin, which method, what kind of failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError(pub String);
+pub struct CallError {
+    /// The plugin's component type.
+    pub plugin: String,
+    pub method: &'static str,
+    pub kind: ErrorKind,
+    pub message: String,
+}
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "plugin {}: {}", self.plugin, self.message)
     }
 }
 
@@ -101,12 +110,16 @@ impl LoadedPlugin {
             component_type,
             version,
             reads: Vec::new(),
+            observe: Observe::Nothing,
             file: file.to_path_buf(),
             _library: library,
         };
         plugin.reads = plugin
             .call(method::READS, &serde_json::json!({}))
             .map_err(|e| refuse(format!("cannot ask what it reads: {e}")))?;
+        plugin.observe = plugin
+            .call(method::OBSERVES, &serde_json::json!({}))
+            .map_err(|e| refuse(format!("cannot ask what it observes: {e}")))?;
         Ok(plugin)
     }
 
@@ -125,11 +138,21 @@ impl LoadedPlugin {
     /// Calls `method` with `input` serialised to JSON; decodes the answer.
     fn call<I: Serialize, O: serde::de::DeserializeOwned>(
         &self,
-        method: &str,
+        method: &'static str,
         input: &I,
     ) -> Result<O, CallError> {
-        let input = serde_json::to_vec(input)
-            .map_err(|e| CallError(format!("cannot encode the request: {e}")))?;
+        let fail = |kind, message| CallError {
+            plugin: self.component_type.clone(),
+            method,
+            kind,
+            message,
+        };
+        let input = serde_json::to_vec(input).map_err(|e| {
+            fail(
+                ErrorKind::BadRequest,
+                format!("cannot encode the {method} request: {e}"),
+            )
+        })?;
         let mut output = OwnedBuffer::empty();
         // SAFETY: the descriptor's functions follow the ABI; the buffers outlive the call, and
         // the output is given back to the plugin's own `free`.
@@ -153,18 +176,19 @@ impl LoadedPlugin {
             (self.descriptor.free)(output);
             (status, bytes)
         };
-        let plugin = &self.component_type;
         if status == Status::Ok as i32 {
             return serde_json::from_slice(&bytes).map_err(|e| {
-                CallError(format!(
-                    "plugin {plugin} answered {method} with bad JSON: {e}"
-                ))
+                fail(
+                    ErrorKind::BadAnswer,
+                    format!("answered {method} with bad JSON: {e}"),
+                )
             });
         }
-        let message = serde_json::from_slice::<WireError>(&bytes)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        Err(CallError(format!("plugin {plugin}: {message}")))
+        let error = serde_json::from_slice::<PluginError>(&bytes).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            PluginError::new(ErrorKind::BadAnswer, text)
+        });
+        Err(fail(error.kind, error.message))
     }
 
     /// The plugin's findings on a component.
@@ -176,6 +200,30 @@ impl LoadedPlugin {
     /// The plugin's plan for a component.
     pub fn plan(&self, request: &PlanRequest) -> Result<Plan, CallError> {
         self.call(method::PLAN, request)
+    }
+
+    /// What dmd observes of the plugin's components.
+    pub fn observe(&self) -> Observe {
+        self.observe
+    }
+
+    /// The plugin's summary of a component from what dmd observed.
+    pub fn summarize(
+        &self,
+        component: &ComponentRef,
+        observations: &Observations,
+    ) -> Result<ComponentSummary, CallError> {
+        // `SummarizeRequest`'s JSON, from borrowed parts.
+        #[derive(Serialize)]
+        struct Request<'a> {
+            component: &'a ComponentRef,
+            observations: &'a Observations,
+        }
+        let request = Request {
+            component,
+            observations,
+        };
+        self.call(method::SUMMARIZE, &request)
     }
 }
 

@@ -20,10 +20,13 @@
 //!   for it there is refused. The local target ignores the mode.
 //! - target `local`: `flink run -t local` on the edge node; stop by signal.
 
+pub mod summary;
+
+use dm_plugin_api::observe::{ComponentSummary, Engine, Observe, SummarizeRequest};
 use dm_plugin_api::props::{in_workdir, job_name, program, respawn, yarn_tags, Program, Props};
 use dm_plugin_api::{
     file_rules, Arg, Command, ComponentFiles, ComponentPlugin, Finding, Job, JobKind, Plan,
-    PlanRequest, RespawnPolicy, Slot, StopStep, Target, YarnApp,
+    PlanRequest, PluginError, RespawnPolicy, Slot, StopStep, Target, YarnApp,
 };
 
 pub struct FlinkPlugin;
@@ -43,120 +46,137 @@ impl ComponentPlugin for FlinkPlugin {
         )
     }
 
-    fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
-        let props = Props(&request.properties);
-        let kind = match props.component("flink_job_type").as_deref() {
-            None | Some("streaming") => JobKind::Streaming,
-            Some("batch") => JobKind::Batch,
-            Some(other) => {
-                return Err(format!(
-                    "flink_job_type must be streaming or batch but is {other}"
-                ))
-            }
-        };
-        let respawn = match kind {
-            JobKind::Streaming => respawn(request, RespawnPolicy::Always, 2)?,
-            JobKind::Batch => respawn(request, RespawnPolicy::No, 0)?,
-        };
-        let (version, home) = flink_home(request)?;
-        let flink = format!("{}/bin/flink", home.trim_end_matches('/'));
-        // Every command of this job reads this version's configuration.
-        let env: std::collections::BTreeMap<String, String> = request
-            .engines
-            .flink_conf_dirs
-            .get(&version)
-            .map(|dir| ("FLINK_CONF_DIR".to_string(), dir.clone()))
-            .into_iter()
-            .collect();
-        let program = program(request, "flink")?;
-        let legacy =
-            dm_plugin_api::flink_legacy::translate(&props.component_args("flink_config_args")?)?;
-        let application_args = props.component_args("application_args")?;
-        let name = job_name(request);
+    const OBSERVE: Observe = Observe::Yarn {
+        engine: Some(Engine::Flink),
+        supervised: true,
+    };
 
-        let mode = deploy_mode(&props, &version)?;
-        let mut argv = vec![Arg::lit(&flink)];
-        match (request.target, mode) {
-            (Target::Yarn, DeployMode::PerJob) => {
-                // Detached: the client returns once the job is submitted, as in application mode.
-                argv.extend(["run", "-t", "yarn-per-job", "--detached"].map(Arg::lit))
-            }
-            (Target::Yarn, DeployMode::Application) if major_version(&version) < 2 => {
-                argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit))
-            }
-            (Target::Yarn, DeployMode::Application) => {
-                argv.extend(["run", "-t", "yarn-application"].map(Arg::lit))
-            }
-            (Target::Local, _) => argv.extend(["run", "-t", "local"].map(Arg::lit)),
-        }
-        if request.target == Target::Yarn {
-            let yarn_name = legacy.yarn_name.as_deref().unwrap_or(&name);
-            argv.push(Arg::lit(format!("-Dyarn.application.name={yarn_name}")));
-            argv.push(Arg::Slot {
-                prefix: "-Dyarn.tags=".into(),
-                slot: Slot::YarnTags,
-            });
-        }
-        argv.push(Arg::IfSet {
-            flag: "-s".into(),
-            if_set: Slot::RestoreFrom,
-        });
-        // Flink's --allowNonRestoredState, as a key every version reads (always given, so the
-        // flink-conf value never decides for the user).
-        argv.push(Arg::Slot {
-            prefix: "-Dexecution.savepoint.ignore-unclaimed-state=".into(),
-            slot: Slot::AllowNonRestoredState,
-        });
-        argv.extend(legacy.args.into_iter().map(Arg::Literal));
-        match program {
-            Program::Jar { jar, main_class } => {
-                argv.extend([
-                    Arg::lit("-c"),
-                    Arg::lit(main_class),
-                    Arg::lit(in_workdir(request, &jar)),
-                ]);
-            }
-            Program::Python { file } => {
-                argv.extend([
-                    Arg::lit("-py"),
-                    Arg::lit(in_workdir(request, &file)),
-                    Arg::lit("-pyfs"),
-                    Arg::lit(&request.workdir),
-                ]);
-                if let Some(python) = &request.engines.python {
-                    argv.extend([Arg::lit("-pyexec"), Arg::lit(python)]);
-                }
-            }
-        }
-        argv.extend(application_args.into_iter().map(Arg::Literal));
-
-        let (yarn, stop) = match request.target {
-            Target::Yarn => (
-                Some(YarnApp {
-                    application_type: "Apache Flink".into(),
-                    tags: yarn_tags(request),
-                }),
-                yarn_stop_steps(&flink, mode.target(), kind, &env),
-            ),
-            Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
-        };
-        Ok(Plan {
-            render: vec!["application.properties".into()],
-            write: Default::default(),
-            job: Some(Job {
-                name,
-                kind,
-                submit: Command { argv, env },
-                respawn,
-                yarn,
-                stop,
-                savepoints: kind == JobKind::Streaming && request.target == Target::Yarn,
-            }),
-            oozie: None,
-            notebooks: None,
-            warnings: legacy.warnings,
-        })
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, PluginError> {
+        plan(request).map_err(PluginError::invalid)
     }
+
+    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, PluginError> {
+        Ok(summary::summarize(
+            &request.component,
+            &request.observations,
+        ))
+    }
+}
+
+/// The plan; `Err` names what is wrong with the component's properties.
+fn plan(request: &PlanRequest) -> Result<Plan, String> {
+    let props = Props(&request.properties);
+    let kind = match props.component("flink_job_type").as_deref() {
+        None | Some("streaming") => JobKind::Streaming,
+        Some("batch") => JobKind::Batch,
+        Some(other) => {
+            return Err(format!(
+                "flink_job_type must be streaming or batch but is {other}"
+            ))
+        }
+    };
+    let respawn = match kind {
+        JobKind::Streaming => respawn(request, RespawnPolicy::Always, 2)?,
+        JobKind::Batch => respawn(request, RespawnPolicy::No, 0)?,
+    };
+    let (version, home) = flink_home(request)?;
+    let flink = format!("{}/bin/flink", home.trim_end_matches('/'));
+    // Every command of this job reads this version's configuration.
+    let env: std::collections::BTreeMap<String, String> = request
+        .engines
+        .flink_conf_dirs
+        .get(&version)
+        .map(|dir| ("FLINK_CONF_DIR".to_string(), dir.clone()))
+        .into_iter()
+        .collect();
+    let program = program(request, "flink")?;
+    let legacy =
+        dm_plugin_api::flink_legacy::translate(&props.component_args("flink_config_args")?)?;
+    let application_args = props.component_args("application_args")?;
+    let name = job_name(request);
+
+    let mode = deploy_mode(&props, &version)?;
+    let mut argv = vec![Arg::lit(&flink)];
+    match (request.target, mode) {
+        (Target::Yarn, DeployMode::PerJob) => {
+            // Detached: the client returns once the job is submitted, as in application mode.
+            argv.extend(["run", "-t", "yarn-per-job", "--detached"].map(Arg::lit))
+        }
+        (Target::Yarn, DeployMode::Application) if major_version(&version) < 2 => {
+            argv.extend(["run-application", "-t", "yarn-application"].map(Arg::lit))
+        }
+        (Target::Yarn, DeployMode::Application) => {
+            argv.extend(["run", "-t", "yarn-application"].map(Arg::lit))
+        }
+        (Target::Local, _) => argv.extend(["run", "-t", "local"].map(Arg::lit)),
+    }
+    if request.target == Target::Yarn {
+        let yarn_name = legacy.yarn_name.as_deref().unwrap_or(&name);
+        argv.push(Arg::lit(format!("-Dyarn.application.name={yarn_name}")));
+        argv.push(Arg::Slot {
+            prefix: "-Dyarn.tags=".into(),
+            slot: Slot::YarnTags,
+        });
+    }
+    argv.push(Arg::IfSet {
+        flag: "-s".into(),
+        if_set: Slot::RestoreFrom,
+    });
+    // Flink's --allowNonRestoredState, as a key every version reads (always given, so the
+    // flink-conf value never decides for the user).
+    argv.push(Arg::Slot {
+        prefix: "-Dexecution.savepoint.ignore-unclaimed-state=".into(),
+        slot: Slot::AllowNonRestoredState,
+    });
+    argv.extend(legacy.args.into_iter().map(Arg::Literal));
+    match program {
+        Program::Jar { jar, main_class } => {
+            argv.extend([
+                Arg::lit("-c"),
+                Arg::lit(main_class),
+                Arg::lit(in_workdir(request, &jar)),
+            ]);
+        }
+        Program::Python { file } => {
+            argv.extend([
+                Arg::lit("-py"),
+                Arg::lit(in_workdir(request, &file)),
+                Arg::lit("-pyfs"),
+                Arg::lit(&request.workdir),
+            ]);
+            if let Some(python) = &request.engines.python {
+                argv.extend([Arg::lit("-pyexec"), Arg::lit(python)]);
+            }
+        }
+    }
+    argv.extend(application_args.into_iter().map(Arg::Literal));
+
+    let (yarn, stop) = match request.target {
+        Target::Yarn => (
+            Some(YarnApp {
+                application_type: "Apache Flink".into(),
+                tags: yarn_tags(request),
+            }),
+            yarn_stop_steps(&flink, mode.target(), kind, &env),
+        ),
+        Target::Local => (None, vec![StopStep::Signal { grace_sec: 30 }]),
+    };
+    Ok(Plan {
+        render: vec!["application.properties".into()],
+        write: Default::default(),
+        job: Some(Job {
+            name,
+            kind,
+            submit: Command { argv, env },
+            respawn,
+            yarn,
+            stop,
+            savepoints: kind == JobKind::Streaming && request.target == Target::Yarn,
+        }),
+        oozie: None,
+        notebooks: None,
+        warnings: legacy.warnings,
+    })
 }
 
 /// Stop with a savepoint (streaming), else cancel, else kill the YARN application.

@@ -61,8 +61,9 @@ fn loaded_plugin_answers_like_the_in_process_one() {
     );
 
     let error = plugin.plan(&self::request(json!({}))).unwrap_err();
+    assert_eq!(error.kind, dm_plugin_api::ErrorKind::Invalid);
     assert_eq!(
-        error.0,
+        error.to_string(),
         "plugin flink: properties.json must contain \"main_jar or main_py\" for app flink c"
     );
 }
@@ -110,6 +111,12 @@ fn a_plugins_folder_loads_what_it_can_and_says_why_not_for_the_rest() {
     std::fs::copy(plugin_library(), dir.path().join("b-flink-again.so")).unwrap();
     std::fs::write(dir.path().join("c-garbage.so"), b"not an ELF file").unwrap();
     c_library(dir.path(), "d-future", "struct d { unsigned v; } desc = {999}; const void *dm_plugin_entry(void) { return &desc; }");
+    // What every plugin built before status derivation moved behind the ABI says.
+    c_library(
+        dir.path(),
+        "d-version-one",
+        "struct d { unsigned v; } desc = {1}; const void *dm_plugin_entry(void) { return &desc; }",
+    );
     c_library(
         dir.path(),
         "e-no-entry",
@@ -134,7 +141,7 @@ fn a_plugins_folder_loads_what_it_can_and_says_why_not_for_the_rest() {
             )
         })
         .collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert!(
         reasons[0].0 == "b-flink-again.so"
             && reasons[0]
@@ -150,11 +157,18 @@ fn a_plugins_folder_loads_what_it_can_and_says_why_not_for_the_rest() {
         reasons[2],
         (
             "d-future.so".into(),
-            "built for plugin ABI version 999, this dmd speaks version 1".into()
+            "built for plugin ABI version 999, this dmd speaks version 2".into()
         )
     );
     assert_eq!(
         reasons[3],
+        (
+            "d-version-one.so".into(),
+            "built for plugin ABI version 1, this dmd speaks version 2".into()
+        )
+    );
+    assert_eq!(
+        reasons[4],
         (
             "e-no-entry.so".into(),
             "not a dm plugin (no dm_plugin_entry symbol)".into()
@@ -164,5 +178,68 @@ fn a_plugins_folder_loads_what_it_can_and_says_why_not_for_the_rest() {
     assert!(
         errors[2].to_string().starts_with("plugin ")
             && errors[2].to_string().contains("d-future.so refused")
+    );
+}
+
+/// dmd's loader asks what to observe once, then gets each summary through the ABI: the same
+/// summary as the plugin's own derivation, PNDA's JSON.
+#[test]
+fn the_loaded_plugin_declares_what_to_observe_and_summarizes_through_the_abi() {
+    use dm_plugin_api::observe::{
+        ComponentRef, DmState, Engine, FlinkHistory, Observations, Observe, SummarizeRequest,
+        YarnApp, YarnSeen, YarnState,
+    };
+    let plugin = LoadedPlugin::open(&plugin_library()).unwrap();
+    assert_eq!(
+        plugin.observe(),
+        Observe::Yarn {
+            engine: Some(Engine::Flink),
+            supervised: true
+        }
+    );
+    let request = SummarizeRequest {
+        component: ComponentRef {
+            job_name: "app-c-job".into(),
+            name: "c".into(),
+            component_type: "flink".into(),
+        },
+        observations: Observations {
+            now: 5,
+            dm: DmState::Started,
+            yarn: YarnSeen::Apps {
+                latest: Some(YarnApp {
+                    id: "application_1795434460817_0001".into(),
+                    state: Some(YarnState::Killed),
+                    final_status: None,
+                    tracking_url: None,
+                    diagnostics: Some("killed by user dr.who".into()),
+                }),
+                previous: None,
+                count: 1,
+            },
+            failure: None,
+            engine: None,
+            flink_history: Some(FlinkHistory {
+                url: Some("http://localhost:8082".into()),
+                last_jid: Some("f00d".into()),
+            }),
+            supervisor: None,
+            oozie: None,
+        },
+    };
+    let summary = plugin
+        .summarize(&request.component, &request.observations)
+        .unwrap();
+    assert_eq!(
+        summary,
+        FlinkPlugin.summarize(&request).unwrap(),
+        "through the ABI as in process"
+    );
+    assert_eq!(
+        serde_json::to_value(&summary).unwrap(),
+        json!({"aggregate_status": "KILLED", "name": "app-c-job", "component": "c",
+            "componentType": "Flink", "yarnId": "application_1795434460817_0001",
+            "tracking_url": "http://localhost:8082/#/jobs/f00d", "information": "killed by user dr.who",
+            "observed": {"source": "yarn", "at": 5}, "yarn_attempts": 1})
     );
 }

@@ -245,7 +245,12 @@ fn flink_1_per_job_mode_submits_detached_and_stops_through_the_same_target() {
 
 #[test]
 fn per_job_mode_is_refused_on_flink_2_and_unknown_modes_are_named() {
-    let error = |props: Value| FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
+    let error = |props: Value| {
+        FlinkPlugin
+            .plan(&request(Target::Yarn, props))
+            .unwrap_err()
+            .message
+    };
     let mut props = JAR();
     props["component_flink_deploy_mode"] = json!("per-job");
     assert_eq!(
@@ -314,7 +319,12 @@ fn user_arguments_are_literals_never_slots() {
 
 #[test]
 fn errors_name_the_property() {
-    let error = |props: Value| FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
+    let error = |props: Value| {
+        FlinkPlugin
+            .plan(&request(Target::Yarn, props))
+            .unwrap_err()
+            .message
+    };
     assert_eq!(
         error(json!({})),
         "properties.json must contain \"main_jar or main_py\" for clicks flink counter"
@@ -400,7 +410,10 @@ fn pndas_legacy_yarn_flags_are_translated_with_warnings_on_flink_1_and_2() {
 fn an_untranslatable_legacy_flag_is_refused_naming_it() {
     let mut props = JAR();
     props["component_flink_config_args"] = json!("-yn 2 -yid application_1_0001");
-    let err = FlinkPlugin.plan(&request(Target::Yarn, props)).unwrap_err();
+    let err = FlinkPlugin
+        .plan(&request(Target::Yarn, props))
+        .unwrap_err()
+        .message;
     assert!(err.contains("-yid"), "{err}");
 }
 

@@ -12,8 +12,11 @@
 //! HTTP, where JupyterHub clones it; destroy commits the folder's removal
 //! (`deleted <app> app notebooks`). Start and stop do nothing.
 
+use dm_plugin_api::observe::{
+    ComponentRef, ComponentSummary, Observations, Observe, SummarizeRequest,
+};
 use dm_plugin_api::{
-    file_rules, ComponentFiles, ComponentPlugin, Finding, Notebooks, Plan, PlanRequest,
+    file_rules, ComponentFiles, ComponentPlugin, Finding, Notebooks, Plan, PlanRequest, PluginError,
 };
 use serde_json::{Map, Value};
 
@@ -36,40 +39,52 @@ impl ComponentPlugin for JupyterPlugin {
         )
     }
 
-    fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
-        let root = request
-            .engines
-            .git_repos_root
-            .as_deref()
-            .filter(|r| !r.is_empty())
-            .ok_or("no root for notebook repositories is configured (engines: git_repos_root)")?;
-        let user = repository_user(&request.user)?;
-        let app = &request.application;
-        let files: Vec<String> = request
-            .component
-            .files
-            .iter()
-            .filter(|f| *f != PROPERTIES)
-            .cloned()
-            .collect();
-        Ok(Plan {
-            render: files.clone(),
-            write: Default::default(),
-            job: None,
-            oozie: None,
-            notebooks: Some(Notebooks {
-                repo: format!("{}/jupyter-{user}", root.trim_end_matches('/')),
-                folder: app.clone(),
-                files,
-                properties_json: properties_json(&request.properties),
-                readme: README.to_string(),
-                initial_commit: "Initial commit".into(),
-                added_commit: format!("added {app} app notebooks"),
-                deleted_commit: format!("deleted {app} app notebooks"),
-            }),
-            warnings: Vec::new(),
-        })
+    /// Notebooks run nowhere: their state is dm's.
+    const OBSERVE: Observe = Observe::Nothing;
+
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, PluginError> {
+        plan(request).map_err(PluginError::invalid)
     }
+
+    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, PluginError> {
+        Ok(summarize(&request.component, &request.observations))
+    }
+}
+
+/// The plan; `Err` names what is wrong with the component's properties.
+fn plan(request: &PlanRequest) -> Result<Plan, String> {
+    let root = request
+        .engines
+        .git_repos_root
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .ok_or("no root for notebook repositories is configured (engines: git_repos_root)")?;
+    let user = repository_user(&request.user)?;
+    let app = &request.application;
+    let files: Vec<String> = request
+        .component
+        .files
+        .iter()
+        .filter(|f| *f != PROPERTIES)
+        .cloned()
+        .collect();
+    Ok(Plan {
+        render: files.clone(),
+        write: Default::default(),
+        job: None,
+        oozie: None,
+        notebooks: Some(Notebooks {
+            repo: format!("{}/jupyter-{user}", root.trim_end_matches('/')),
+            folder: app.clone(),
+            files,
+            properties_json: properties_json(&request.properties),
+            readme: README.to_string(),
+            initial_commit: "Initial commit".into(),
+            added_commit: format!("added {app} app notebooks"),
+            deleted_commit: format!("deleted {app} app notebooks"),
+        }),
+        warnings: Vec::new(),
+    })
 }
 
 /// The user, checked to make one path segment of a repository name (dmd allows the same
@@ -101,6 +116,13 @@ fn properties_json(properties: &Map<String, Value>) -> String {
         serde_json::to_string_pretty(&Value::Object(selected)).expect("JSON values serialise");
     text.push('\n');
     text
+}
+
+/// Committed notebooks are there once created, and "run" while the application is started.
+fn summarize(c: &ComponentRef, obs: &Observations) -> ComponentSummary {
+    let mut s = dm_plugin_api::summarize::off_yarn(c, obs.dm, false, obs.now);
+    s.component_type = "Jupyter".to_string();
+    s
 }
 
 #[cfg(test)]
@@ -207,16 +229,55 @@ mod tests {
     #[test]
     fn no_root_or_a_user_that_is_not_one_path_segment_is_refused() {
         let err = JupyterPlugin.plan(&request("alice", None)).unwrap_err();
-        assert!(err.contains("git_repos_root"), "{err}");
+        assert_eq!(err.kind, dm_plugin_api::ErrorKind::Invalid);
+        assert!(err.message.contains("git_repos_root"), "{err}");
         for user in ["", "../x", "a/b", ".hidden", "-x"] {
             let err = JupyterPlugin.plan(&request(user, Some("/r"))).unwrap_err();
             assert!(
-                err.contains("cannot name a notebook repository"),
+                err.message.contains("cannot name a notebook repository"),
                 "{user}: {err}"
             );
         }
         assert!(JupyterPlugin
             .plan(&request("a.b_c-d@realm", Some("/r")))
             .is_ok());
+    }
+
+    #[test]
+    fn notebooks_are_there_once_created_and_run_while_started() {
+        use dm_plugin_api::observe::{DmState, Status, YarnSeen};
+        let c = ComponentRef {
+            job_name: "a-nb-job".into(),
+            name: "nb".into(),
+            component_type: "jupyter".into(),
+        };
+        let cases = [
+            (DmState::Created, Status::Created),
+            (DmState::Starting, Status::Starting),
+            (DmState::Started, Status::Running),
+            (DmState::Leaving, Status::NotFound),
+        ];
+        for (dm, status) in cases {
+            let obs = Observations {
+                now: 8,
+                dm,
+                yarn: YarnSeen::NotWatched,
+                failure: None,
+                engine: None,
+                flink_history: None,
+                supervisor: None,
+                oozie: None,
+            };
+            let s = summarize(&c, &obs);
+            assert_eq!(s.aggregate_status, status, "{dm:?}");
+            if dm == DmState::Created {
+                assert_eq!(
+                    serde_json::to_value(&s).unwrap(),
+                    json!({"aggregate_status": "CREATED", "name": "a-nb-job", "component": "nb",
+                        "componentType": "Jupyter", "yarnId": "", "tracking_url": "",
+                        "information": "", "observed": {"source": "dm", "at": 8}})
+                );
+            }
+        }
     }
 }

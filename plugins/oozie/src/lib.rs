@@ -24,10 +24,14 @@
 //! action on a NodeManager (see the `flink` module).
 
 mod flink;
+pub mod summary;
+
+use dm_plugin_api::observe::{ComponentSummary, Observe, SummarizeRequest};
 
 use dm_plugin_api::props::Props;
 use dm_plugin_api::{
     file_rules, ComponentFiles, ComponentPlugin, Finding, OozieJob, OozieKind, Plan, PlanRequest,
+    PluginError,
 };
 use quick_xml::events::Event;
 
@@ -68,112 +72,127 @@ impl ComponentPlugin for OoziePlugin {
         findings
     }
 
-    fn plan(&self, request: &PlanRequest) -> Result<Plan, String> {
-        let props = Props(&request.properties);
-        check_spark_version(request)?;
-        let hdfs_dir = props.text("component_hdfs_root").ok_or(
-            "component_hdfs_root is not set: dmd did not resolve the component's HDFS folder",
-        )?;
-        let name_node = props
-            .text("environment_name_node")
-            .ok_or("environment name_node is not set: the HDFS NameNode (e.g. hdfs://namenode:8020) is needed for the application path")?;
-        let user = props
-            .text("application_user")
-            .unwrap_or_else(|| request.user.clone());
-        // PDP-3's Flink batch jobs: PNDA's ssh action becomes a shell action (see `flink`).
-        let mut write = std::collections::BTreeMap::new();
-        let mut flink_vars = Vec::new();
-        let mut yarn_tags = Vec::new();
-        let mut warnings = Vec::new();
-        if props.component("job_type").as_deref() == Some("flink") {
-            let action = flink::FlinkAction::plan(request, &name_node, &hdfs_dir)?;
-            warnings.clone_from(&action.warnings);
-            let workflow = request
-                .component
-                .contents
-                .get(WORKFLOW)
-                .ok_or("the text of workflow.xml was not given to the plugin (dmd too old?)")?;
-            let (rewritten, replaced) = flink::replace_ssh_actions(workflow, &action.shell_xml())?;
-            if replaced == 0 {
-                return Err(format!(
-                    "job_type flink needs an <ssh> action whose command is ${{path_to_script}} in workflow.xml (PNDA's contract) for {} flink-batch-job {}",
-                    request.application, request.component.name
-                ));
-            }
-            write.insert(WORKFLOW.to_string(), rewritten);
-            write.insert(
-                format!("lib/{}", flink::SCRIPT_NAME),
-                flink::SCRIPT.to_string(),
-            );
-            // PNDA's variables, for workflows that mention them elsewhere.
-            flink_vars.push(("path_to_script".to_string(), flink::SCRIPT_NAME.to_string()));
-            flink_vars.push(("flink_client".to_string(), String::new()));
-            yarn_tags = dm_plugin_api::props::yarn_tags(request);
-        }
-        let kind = if request.component.has_file(COORDINATOR) {
-            OozieKind::Coordinator
-        } else {
-            OozieKind::Workflow
-        };
+    /// Oozie says what its jobs do, asking YARN itself about their actions.
+    const OBSERVE: Observe = Observe::Oozie;
 
-        // Every resolved property first (dmd keeps secrets out of them), then PNDA's keys.
-        let mut configuration: Vec<(String, String)> = request
-            .properties
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (name.clone(), text)
-            })
-            .collect();
-        let start = request.now_ms / 60_000 * 60_000 + 2 * 60_000;
-        let end = start + 7 * 24 * 3_600_000;
-        configuration.push(("deployment_start".into(), oozie_time(start)));
-        configuration.push(("deployment_end".into(), oozie_time(end)));
-        configuration.extend(flink_vars);
-        configuration.push(("user.name".into(), user.clone()));
-        configuration.push(("oozie.use.system.libpath".into(), "true".into()));
-        if let Some(libpath) = props
-            .component("oozie_libpath")
-            .or_else(|| props.text("environment_oozie_libpath"))
-        {
-            configuration.push(("oozie.libpath".into(), libpath));
-        }
-        if request.engines.oozie_spark_version.as_deref() == Some("2") {
-            configuration.push(("oozie.action.sharelib.for.spark".into(), "spark2".into()));
-        }
-        let path_key = match kind {
-            OozieKind::Coordinator => "oozie.coord.application.path",
-            OozieKind::Workflow => "oozie.wf.application.path",
-        };
-        configuration.push((
-            path_key.into(),
-            format!(
-                "{}/{}",
-                name_node.trim_end_matches('/'),
-                hdfs_dir.trim_start_matches('/')
-            ),
-        ));
-
-        Ok(Plan {
-            render: Vec::new(),
-            write,
-            job: None,
-            oozie: Some(OozieJob {
-                kind,
-                hdfs_dir,
-                skip: NOT_STAGED.map(String::from).to_vec(),
-                configuration,
-                user,
-                yarn_tags,
-            }),
-            notebooks: None,
-            warnings,
-        })
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, PluginError> {
+        plan(request).map_err(PluginError::invalid)
     }
+
+    fn summarize(&self, request: &SummarizeRequest) -> Result<ComponentSummary, PluginError> {
+        Ok(summary::summarize(
+            &request.component,
+            &request.observations,
+        ))
+    }
+}
+
+/// The plan; `Err` names what is wrong with the component's properties.
+fn plan(request: &PlanRequest) -> Result<Plan, String> {
+    let props = Props(&request.properties);
+    check_spark_version(request)?;
+    let hdfs_dir = props
+        .text("component_hdfs_root")
+        .ok_or("component_hdfs_root is not set: dmd did not resolve the component's HDFS folder")?;
+    let name_node = props
+        .text("environment_name_node")
+        .ok_or("environment name_node is not set: the HDFS NameNode (e.g. hdfs://namenode:8020) is needed for the application path")?;
+    let user = props
+        .text("application_user")
+        .unwrap_or_else(|| request.user.clone());
+    // PDP-3's Flink batch jobs: PNDA's ssh action becomes a shell action (see `flink`).
+    let mut write = std::collections::BTreeMap::new();
+    let mut flink_vars = Vec::new();
+    let mut yarn_tags = Vec::new();
+    let mut warnings = Vec::new();
+    if props.component("job_type").as_deref() == Some("flink") {
+        let action = flink::FlinkAction::plan(request, &name_node, &hdfs_dir)?;
+        warnings.clone_from(&action.warnings);
+        let workflow = request
+            .component
+            .contents
+            .get(WORKFLOW)
+            .ok_or("the text of workflow.xml was not given to the plugin (dmd too old?)")?;
+        let (rewritten, replaced) = flink::replace_ssh_actions(workflow, &action.shell_xml())?;
+        if replaced == 0 {
+            return Err(format!(
+                "job_type flink needs an <ssh> action whose command is ${{path_to_script}} in workflow.xml (PNDA's contract) for {} flink-batch-job {}",
+                request.application, request.component.name
+            ));
+        }
+        write.insert(WORKFLOW.to_string(), rewritten);
+        write.insert(
+            format!("lib/{}", flink::SCRIPT_NAME),
+            flink::SCRIPT.to_string(),
+        );
+        // PNDA's variables, for workflows that mention them elsewhere.
+        flink_vars.push(("path_to_script".to_string(), flink::SCRIPT_NAME.to_string()));
+        flink_vars.push(("flink_client".to_string(), String::new()));
+        yarn_tags = dm_plugin_api::props::yarn_tags(request);
+    }
+    let kind = if request.component.has_file(COORDINATOR) {
+        OozieKind::Coordinator
+    } else {
+        OozieKind::Workflow
+    };
+
+    // Every resolved property first (dmd keeps secrets out of them), then PNDA's keys.
+    let mut configuration: Vec<(String, String)> = request
+        .properties
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (name.clone(), text)
+        })
+        .collect();
+    let start = request.now_ms / 60_000 * 60_000 + 2 * 60_000;
+    let end = start + 7 * 24 * 3_600_000;
+    configuration.push(("deployment_start".into(), oozie_time(start)));
+    configuration.push(("deployment_end".into(), oozie_time(end)));
+    configuration.extend(flink_vars);
+    configuration.push(("user.name".into(), user.clone()));
+    configuration.push(("oozie.use.system.libpath".into(), "true".into()));
+    if let Some(libpath) = props
+        .component("oozie_libpath")
+        .or_else(|| props.text("environment_oozie_libpath"))
+    {
+        configuration.push(("oozie.libpath".into(), libpath));
+    }
+    if request.engines.oozie_spark_version.as_deref() == Some("2") {
+        configuration.push(("oozie.action.sharelib.for.spark".into(), "spark2".into()));
+    }
+    let path_key = match kind {
+        OozieKind::Coordinator => "oozie.coord.application.path",
+        OozieKind::Workflow => "oozie.wf.application.path",
+    };
+    configuration.push((
+        path_key.into(),
+        format!(
+            "{}/{}",
+            name_node.trim_end_matches('/'),
+            hdfs_dir.trim_start_matches('/')
+        ),
+    ));
+
+    Ok(Plan {
+        render: Vec::new(),
+        write,
+        job: None,
+        oozie: Some(OozieJob {
+            kind,
+            hdfs_dir,
+            skip: NOT_STAGED.map(String::from).to_vec(),
+            configuration,
+            user,
+            yarn_tags,
+        }),
+        notebooks: None,
+        warnings,
+    })
 }
 
 /// PNDA's check: a component asking for another Spark than the sharelib's is refused.

@@ -139,7 +139,8 @@ fn refusals_name_what_is_wrong() {
     assert_eq!(
         OoziePlugin
             .plan(&request(&["workflow.xml"], props, Some("1")))
-            .unwrap_err(),
+            .unwrap_err()
+            .message,
         "Mismatch between cluster's oozie spark version (version = 1) and requested spark version"
     );
     let mut props = pnda_props();
@@ -150,6 +151,7 @@ fn refusals_name_what_is_wrong() {
     assert!(OoziePlugin
         .plan(&request(&["workflow.xml"], props, None))
         .unwrap_err()
+        .message
         .starts_with("environment name_node is not set"));
 }
 
@@ -238,7 +240,7 @@ fn flink_batch_through_oozie_names_what_is_missing() {
     let error = |props: Value, tweak: &dyn Fn(&mut PlanRequest)| {
         let mut request = flink_request(props);
         tweak(&mut request);
-        OoziePlugin.plan(&request).unwrap_err()
+        OoziePlugin.plan(&request).unwrap_err().message
     };
     let mut nothing = flink_props();
     nothing
@@ -354,7 +356,11 @@ fn legacy_flink_options_of_an_oozie_flink_job_are_translated() {
     bad["component_flink_config_args"] = json!("-yid application_1_1");
     let mut request = flink_request(bad);
     request.component.files = ["workflow.xml", "lib/job.py"].map(String::from).to_vec();
-    assert!(OoziePlugin.plan(&request).unwrap_err().contains("-yid"));
+    assert!(OoziePlugin
+        .plan(&request)
+        .unwrap_err()
+        .message
+        .contains("-yid"));
 }
 
 fn plugin_library() -> std::path::PathBuf {

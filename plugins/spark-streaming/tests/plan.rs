@@ -131,6 +131,7 @@ fn errors_name_what_is_wrong() {
         SparkStreamingPlugin
             .plan(&request(Target::Yarn, props))
             .unwrap_err()
+            .message
     };
     assert_eq!(
         error(json!({"component_main_jar": "totals.jar"})),
@@ -143,7 +144,7 @@ fn errors_name_what_is_wrong() {
     let mut no_spark = request(Target::Yarn, json!({"component_main_py": "totals.py"}));
     no_spark.engines.spark_home = None;
     assert_eq!(
-        SparkStreamingPlugin.plan(&no_spark).unwrap_err(),
+        SparkStreamingPlugin.plan(&no_spark).unwrap_err().message,
         "no Spark installation is configured (engines: spark_home)"
     );
 }
