@@ -4,6 +4,26 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The loopback cluster's endpoints (`target/testenv/env.json`, written by `tests/env/up`).
+pub fn env_json() -> Value {
+    let path = repo_root().join("target/testenv/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the test env is not up ({}: {e}); run tests/env/up first",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A string of env.json.
+pub fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json has no {key}"))
+        .to_string()
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -1,0 +1,17 @@
+//! # dm-clients
+//!
+//! dm's one home for the outside systems it calls. Nothing of dm's own model is in here: each
+//! module speaks one system's API in that system's terms, with typed answers and one error type.
+//!
+//! - [`http`]: the client builder every module uses (timeouts, bounded retries of reads) and
+//!   [`ClientError`].
+//! - [`yarn`]: the ResourceManager (applications by tag, one report, kill).
+//! - [`flink`]: a Flink JobManager's REST API (jobs, checkpoints, savepoints, stop, cancel).
+//! - [`spark`]: a Spark driver's REST API (jobs, stages).
+//! - [`oozie`]: Oozie's web services API (jobs, submission, actions).
+
+pub mod flink;
+pub mod http;
+pub mod yarn;
+
+pub use http::{ClientError, ErrorKind, HttpClient};
