@@ -221,12 +221,17 @@ impl ResourceManager {
         })
     }
 
+    /// The report of application `id`, which the RM must know (a 404 is an error).
+    pub fn app(&self, id: &str) -> Result<YarnApp, ClientError> {
+        let url = join(&self.base, &format!("ws/v1/cluster/apps/{id}"));
+        self.http.get_json::<AppEnvelope>(&url).map(|e| e.app)
+    }
+
     /// The report of application `id`; `None` when the RM answers that it does not know it
     /// (e.g. it restarted without a state store).
     pub fn find(&self, id: &str) -> Result<Option<YarnApp>, ClientError> {
-        let url = join(&self.base, &format!("ws/v1/cluster/apps/{id}"));
-        match self.http.get_json::<AppEnvelope>(&url) {
-            Ok(envelope) => Ok(Some(envelope.app)),
+        match self.app(id) {
+            Ok(app) => Ok(Some(app)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
