@@ -12,6 +12,8 @@
 
 pub mod flink;
 pub mod http;
+pub mod oozie;
+pub mod spark;
 pub mod yarn;
 
 pub use http::{ClientError, ErrorKind, HttpClient};

@@ -35,6 +35,12 @@ macro_rules! rm_words {
             }
         }
 
+        impl From<&str> for $ty {
+            fn from(text: &str) -> $ty {
+                $ty::parse(text)
+            }
+        }
+
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())

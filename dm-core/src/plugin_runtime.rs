@@ -293,7 +293,9 @@ impl ComponentRuntime for PluginRuntime {
         }
         match (runner, &plan.oozie) {
             (Some(runner), Some(job)) => {
-                let submitted = runner.create(job, ctx.dir, ctx.properties)?;
+                let submitted = runner
+                    .create(job, ctx.dir, ctx.properties)
+                    .map_err(|e| e.to_string())?;
                 Ok(json!({ "plan": plan, "oozie": submitted }))
             }
             _ => Ok(json!({ "plan": plan })),
@@ -307,7 +309,10 @@ impl ComponentRuntime for PluginRuntime {
         }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             let id = id.ok_or("the component's create data has no Oozie job id")?;
-            return self.oozie_runner()?.start(&job, &id);
+            return self
+                .oozie_runner()?
+                .start(&job, &id)
+                .map_err(|e| e.to_string());
         }
         let plan = Self::plan_of(data)?;
         let job = plan.job.ok_or("the plan has no job to start")?;
@@ -345,7 +350,10 @@ impl ComponentRuntime for PluginRuntime {
         }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             return match id {
-                Some(id) => self.oozie_runner()?.stop(&job, &id),
+                Some(id) => self
+                    .oozie_runner()?
+                    .stop(&job, &id)
+                    .map_err(|e| e.to_string()),
                 None => Ok(()),
             };
         }
@@ -369,7 +377,7 @@ impl ComponentRuntime for PluginRuntime {
         }
         if let Some((_, id)) = Self::oozie_job_of(data) {
             return match id {
-                Some(id) => self.oozie_runner()?.logs(&id),
+                Some(id) => self.oozie_runner()?.logs(&id).map_err(|e| e.to_string()),
                 None => Ok(Value::Null),
             };
         }
@@ -400,7 +408,10 @@ impl ComponentRuntime for PluginRuntime {
 
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
         if let Some((job, id)) = Self::oozie_job_of(data) {
-            return self.oozie_runner()?.destroy(&job, id.as_deref());
+            return self
+                .oozie_runner()?
+                .destroy(&job, id.as_deref())
+                .map_err(|e| e.to_string());
         }
         if let Some(notebooks) = Self::notebooks_of(data) {
             return self.notebooks.destroy(&notebooks);
@@ -411,7 +422,12 @@ impl ComponentRuntime for PluginRuntime {
             match self.plan(ctx) {
                 Ok(Plan {
                     oozie: Some(job), ..
-                }) => return self.oozie_runner()?.destroy(&job, None),
+                }) => {
+                    return self
+                        .oozie_runner()?
+                        .destroy(&job, None)
+                        .map_err(|e| e.to_string())
+                }
                 Ok(Plan {
                     notebooks: Some(notebooks),
                     ..

@@ -20,12 +20,13 @@
 mod common;
 
 use common::{current_user, env_json, s, wait_for, Dmd, Options, SupervisorGuard};
+use dm_clients::oozie;
+use dm_clients::yarn::{FinalStatus, ResourceManager};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
 use dm_core::oozie::runner::OozieRunner;
 use dm_core::oozie::summary::{component_summary, LiveFacts};
-use dm_core::oozie::{self, Oozie, OozieConfig};
+use dm_core::oozie::OozieConfig;
 use dm_plugin_api::{OozieJob, OozieKind};
-use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::json;
 use std::path::Path;
@@ -188,9 +189,10 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     })
     .unwrap()
     .unwrap();
-    let oozie = Oozie::from_config(&OozieConfig {
+    let oozie = OozieConfig {
         url: Some(oozie_url.clone()),
-    })
+    }
+    .client()
     .unwrap();
 
     let app = format!("batch{}", std::process::id());
@@ -283,7 +285,10 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     assert!(yarn_id.starts_with("application_"), "{summary:#}");
     assert_eq!(run["status"], "OK", "{summary:#}");
     assert_eq!(run["applicationType"], "shell");
-    assert_eq!(rm.app(yarn_id).unwrap().final_status, "SUCCEEDED");
+    assert_eq!(
+        rm.app(yarn_id).unwrap().final_status,
+        FinalStatus::Succeeded
+    );
     assert_eq!(
         component_summary(&facts, &once).unwrap()["aggregate_status"],
         "COMPLETED"
@@ -394,9 +399,10 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
     let user = current_user();
     let runner = OozieRunner {
         oozie: std::sync::Arc::new(
-            Oozie::from_config(&OozieConfig {
+            OozieConfig {
                 url: Some(oozie_url),
-            })
+            }
+            .client()
             .unwrap(),
         ),
         hdfs: std::sync::Arc::new(
@@ -512,9 +518,10 @@ fn flink_through_oozie(
         python = s(&env["flink"][&version], "python"),
     );
     let (dmd, _supervisor) = oozie_dmd(root.path(), &env, &extra);
-    let oozie = Oozie::from_config(&OozieConfig {
+    let oozie = OozieConfig {
         url: Some(s(&env, "oozie_url")),
-    })
+    }
+    .client()
     .unwrap();
     let rm = ResourceManager::new(&s(&env, "rm_url"));
 
@@ -563,7 +570,12 @@ fn flink_through_oozie(
         .filter(|a| a.has_tags(&["dm-component-oozie-wordcount".to_string()]))
         .collect();
     assert_eq!(flink.len(), 1, "{flink:?}");
-    assert_eq!(flink[0].final_status, "SUCCEEDED", "{:?}", flink[0]);
+    assert_eq!(
+        flink[0].final_status,
+        FinalStatus::Succeeded,
+        "{:?}",
+        flink[0]
+    );
     assert_eq!(flink[0].name, format!("{app}-wordcount-job"));
     // The summary shows the action's launcher on YARN.
     let summary = component_summary(

@@ -13,10 +13,11 @@
 //!   and the HDFS folder removed.
 
 use crate::hdfs::Hdfs;
-use crate::oozie::{is_final, JobType, Oozie};
 use crate::properties::auto_fill_lines;
+use dm_clients::oozie::{is_final, JobType, Oozie};
+use dm_clients::yarn::ResourceManager;
+use dm_clients::ClientError;
 use dm_plugin_api::{OozieJob, OozieKind};
-use dm_supervisor::yarn::ResourceManager;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,20 @@ pub struct OozieRunner {
     pub rm: Option<ResourceManager>,
 }
 
+/// Why an Oozie component's action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OozieRunError {
+    /// Oozie or the ResourceManager refused or did not answer.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// HDFS refused staging or removing the job's folder.
+    #[error("{0}")]
+    Hdfs(String),
+    /// The plan, the configuration or the job's state does not allow it.
+    #[error("{0}")]
+    Refused(String),
+}
+
 fn job_type(job: &OozieJob) -> JobType {
     match job.kind {
         OozieKind::Workflow => JobType::Workflow,
@@ -36,7 +51,7 @@ fn job_type(job: &OozieJob) -> JobType {
 }
 
 /// The `oozie.*.application.path` the plan submits.
-fn app_path(job: &OozieJob) -> Result<&str, String> {
+fn app_path(job: &OozieJob) -> Result<&str, OozieRunError> {
     job.configuration
         .iter()
         .rev()
@@ -44,7 +59,9 @@ fn app_path(job: &OozieJob) -> Result<&str, String> {
             name == "oozie.wf.application.path" || name == "oozie.coord.application.path"
         })
         .map(|(_, value)| value.as_str())
-        .ok_or_else(|| "the plan's configuration has no application path".to_string())
+        .ok_or_else(|| {
+            OozieRunError::Refused("the plan's configuration has no application path".into())
+        })
 }
 
 impl OozieRunner {
@@ -54,15 +71,19 @@ impl OozieRunner {
         job: &OozieJob,
         dir: &Path,
         properties: &Map<String, Value>,
-    ) -> Result<Value, String> {
-        self.hdfs.upload_dir(dir, &job.hdfs_dir, &job.skip)?;
-        self.hdfs.write(
-            &format!(
-                "{}/application.properties",
-                job.hdfs_dir.trim_end_matches('/')
-            ),
-            auto_fill_lines(properties).into_bytes(),
-        )?;
+    ) -> Result<Value, OozieRunError> {
+        self.hdfs
+            .upload_dir(dir, &job.hdfs_dir, &job.skip)
+            .map_err(OozieRunError::Hdfs)?;
+        self.hdfs
+            .write(
+                &format!(
+                    "{}/application.properties",
+                    job.hdfs_dir.trim_end_matches('/')
+                ),
+                auto_fill_lines(properties).into_bytes(),
+            )
+            .map_err(OozieRunError::Hdfs)?;
         // A create repeated after a crash must not leave a second job behind.
         self.kill_all(job)?;
         let mut job = job.clone();
@@ -84,29 +105,29 @@ impl OozieRunner {
         Ok(json!({ "job_id": id }))
     }
 
-    pub fn start(&self, job: &OozieJob, id: &str) -> Result<(), String> {
+    pub fn start(&self, job: &OozieJob, id: &str) -> Result<(), OozieRunError> {
         let status = self.oozie.status(id)?;
         match (job.kind, status.as_str()) {
-            (OozieKind::Workflow, "PREP") => self.oozie.act(id, "start", &job.user),
+            (OozieKind::Workflow, "PREP") => Ok(self.oozie.act(id, "start", &job.user)?),
             (_, "SUSPENDED" | "SUSPENDEDWITHERROR" | "PREPSUSPENDED" | "PAUSED" | "PAUSEDWITHERROR" | "PREPPAUSED") => {
-                self.oozie.act(id, "resume", &job.user)
+                Ok(self.oozie.act(id, "resume", &job.user)?)
             }
             (OozieKind::Workflow, s) if is_final(s) => {
                 let mut rerun = job.clone();
                 rerun
                     .configuration
                     .push(("oozie.wf.rerun.failnodes".into(), "false".into()));
-                self.oozie.rerun(id, &rerun.configuration_xml())
+                Ok(self.oozie.rerun(id, &rerun.configuration_xml())?)
             }
-            (OozieKind::Coordinator, s) if is_final(s) => Err(format!(
+            (OozieKind::Coordinator, s) if is_final(s) => Err(OozieRunError::Refused(format!(
                 "coordinator {id} has ended ({s}); destroy and create the application to schedule it again"
-            )),
+            ))),
             // PREP coordinator, RUNNING: already going.
             _ => Ok(()),
         }
     }
 
-    pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), String> {
+    pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), OozieRunError> {
         let status = self.oozie.status(id)?;
         let suspended = match (job.kind, status.as_str()) {
             (_, "RUNNING" | "RUNNINGWITHERROR")
@@ -122,13 +143,13 @@ impl OozieRunner {
     }
 
     /// Kills the live YARN applications carrying all of the plan's `yarn_tags`.
-    fn kill_tagged_apps(&self, job: &OozieJob) -> Result<(), String> {
+    fn kill_tagged_apps(&self, job: &OozieJob) -> Result<(), OozieRunError> {
         let Some(narrowest) = job.yarn_tags.last() else {
             return Ok(());
         };
-        let rm = self.rm.as_ref().ok_or(
-            "the job starts YARN applications of its own, but no ResourceManager is configured ([yarn] rm_url)",
-        )?;
+        let rm = self.rm.as_ref().ok_or_else(|| OozieRunError::Refused(
+            "the job starts YARN applications of its own, but no ResourceManager is configured ([yarn] rm_url)".into(),
+        ))?;
         for app in rm.apps_tagged(narrowest)? {
             if !app.is_final() && app.has_tags(&job.yarn_tags) {
                 log::info!(
@@ -144,30 +165,32 @@ impl OozieRunner {
     }
 
     /// Kills the job (and any other live job at its application path), removes its HDFS folder.
-    pub fn destroy(&self, job: &OozieJob, id: Option<&str>) -> Result<(), String> {
+    pub fn destroy(&self, job: &OozieJob, id: Option<&str>) -> Result<(), OozieRunError> {
         if let Some(id) = id {
             match self.oozie.status(id) {
                 Ok(status) if !is_final(&status) => self.oozie.act(id, "kill", &job.user)?,
                 Ok(_) => {}
                 // Oozie no longer knows the job (its database was reset): nothing to kill.
-                Err(e) if e.contains("E0604") => log::warn!("{e}"),
-                Err(e) => return Err(e),
+                Err(e) if e.to_string().contains("E0604") => log::warn!("{e}"),
+                Err(e) => return Err(e.into()),
             }
         }
         self.kill_all(job)?;
         self.kill_tagged_apps(job)?;
-        self.hdfs.remove(&job.hdfs_dir, true)?;
+        self.hdfs
+            .remove(&job.hdfs_dir, true)
+            .map_err(OozieRunError::Hdfs)?;
         Ok(())
     }
 
     /// What Oozie says of the job, and its log.
-    pub fn logs(&self, id: &str) -> Result<Value, String> {
+    pub fn logs(&self, id: &str) -> Result<Value, OozieRunError> {
         let status = self.oozie.status(id)?;
         let text = self.oozie.log(id)?;
         Ok(json!({"job_id": id, "status": status, "text": text}))
     }
 
-    fn kill_all(&self, job: &OozieJob) -> Result<(), String> {
+    fn kill_all(&self, job: &OozieJob) -> Result<(), OozieRunError> {
         for id in self
             .oozie
             .live_jobs_at(job_type(job), &job.user, app_path(job)?)?

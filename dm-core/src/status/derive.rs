@@ -5,8 +5,8 @@
 
 use super::engines::{FlinkView, SparkView};
 use crate::registry::AppState;
+use dm_clients::yarn::YarnApp;
 use dm_supervisor::protocol::{JobReport, JobState, Outcome};
-use dm_supervisor::yarn::YarnApp;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -292,8 +292,8 @@ pub fn on_yarn(
     now: i64,
 ) -> ComponentSummary {
     let latest = apps[0];
-    let state = YarnState::parse(&latest.state);
-    let status = yarn_status(state, FinalStatus::parse(&latest.final_status));
+    let state = YarnState::parse(latest.state.as_str());
+    let status = yarn_status(state, FinalStatus::parse(latest.final_status.as_str()));
     let mut s = ComponentSummary::new(id, status, Observed::at(Source::Yarn, now));
     s.yarn_id = Some(latest.id.clone());
     s.tracking_url = Some(latest.tracking_url.clone().unwrap_or_default());
@@ -302,8 +302,8 @@ pub fn on_yarn(
     // not only its new one.
     s.previous = apps.get(1).map(|previous| Previous {
         yarn_id: previous.id.clone(),
-        state: previous.state.clone(),
-        final_status: previous.final_status.clone(),
+        state: previous.state.to_string(),
+        final_status: previous.final_status.to_string(),
         information: diagnostics(previous),
     });
     s.yarn_attempts = Some(apps.len());

@@ -174,11 +174,7 @@ fn a_running_flink_job_gets_the_engines_view_and_kpis() {
     assert_eq!(s.aggregate_status, Status::Running);
     let job = json!({"duration": 900, "vertices": [
         {"id": "a", "name": "Source: numbers", "status": "RUNNING", "metrics": {"write-records": 3}}]});
-    with_flink(
-        &mut s,
-        flink_view("j9", &job, &Value::Null, &Value::Null),
-        2,
-    );
+    with_flink(&mut s, flink_view("j9", &job, None, &[]), 2);
     let v = json_of(&s);
     assert_eq!(v["aggregate_status"], "RUNNING");
     assert_eq!(
@@ -195,8 +191,8 @@ fn a_running_flink_job_gets_the_engines_view_and_kpis() {
 fn a_running_spark_job_with_a_failed_job_runs_with_errors() {
     let app = recorded_as("_0002", "RUNNING", "UNDEFINED");
     let mut s = on_yarn(SPARK, &[&app], no_history, 1);
-    let jobs = json!([{"jobId": 1, "status": "FAILED"}]);
-    with_spark(&mut s, spark_view(&jobs, &json!([])), 3);
+    let jobs = serde_json::from_value::<Vec<_>>(json!([{"jobId": 1, "status": "FAILED"}])).unwrap();
+    with_spark(&mut s, spark_view(&jobs, &[]), 3);
     assert_eq!(s.aggregate_status, Status::RunningWithErrors);
     assert_eq!(json_of(&s)["observed"], json!({"source": "spark", "at": 3}));
 }
