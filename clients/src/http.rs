@@ -28,7 +28,7 @@ pub enum ErrorKind {
 /// A failed call: which call, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientError {
-    /// `GET`, `POST`, `PUT`, `PATCH`.
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`.
     pub method: &'static str,
     /// The URL called, without user info or query values (they may carry secrets).
     pub endpoint: String,
@@ -304,6 +304,11 @@ impl HttpClient {
     pub fn put(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
         let request = self.agent.put(url).header("Content-Type", content_type);
         self.answer("PUT", url, request.send(body))
+    }
+
+    /// DELETEs `url`. Returns the answer's body.
+    pub fn delete(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        self.answer("DELETE", url, self.agent.delete(url).call())
     }
 
     /// PATCHes `url` with no body. Returns the answer's body.
