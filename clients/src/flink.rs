@@ -260,7 +260,7 @@ pub fn parse_disposal_status(body: &[u8]) -> Result<DisposalStatus, serde_json::
 }
 
 /// `GET /jobs/:id/checkpoints`: counts, the latest of each kind, recent history.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct Checkpoints {
     #[serde(default)]
     pub counts: CheckpointCounts,
@@ -270,7 +270,7 @@ pub struct Checkpoints {
     pub history: Vec<CheckpointEntry>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct CheckpointCounts {
     #[serde(default)]
     pub restored: u64,
@@ -284,7 +284,7 @@ pub struct CheckpointCounts {
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct LatestCheckpoints {
     #[serde(default)]
     pub completed: Option<CheckpointEntry>,
@@ -297,7 +297,7 @@ pub struct LatestCheckpoints {
 }
 
 /// A checkpoint or savepoint (history entries and `latest.completed` / `latest.savepoint`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct CheckpointEntry {
     pub id: u64,
     /// `COMPLETED`, `IN_PROGRESS`, `FAILED`.
@@ -328,7 +328,7 @@ pub struct CheckpointEntry {
 }
 
 /// The checkpoint or savepoint the job was restored from.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct RestoredCheckpoint {
     pub id: u64,
     #[serde(default)]

@@ -38,5 +38,6 @@ pub mod properties;
 pub mod registry;
 pub mod repository;
 pub mod runtime;
+pub mod savepoints;
 pub mod server;
 pub mod status;

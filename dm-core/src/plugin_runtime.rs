@@ -11,7 +11,7 @@ use crate::hdfs::Hdfs;
 use crate::notebooks::NotebookRepos;
 use crate::oozie::runner::OozieRunner;
 use crate::properties::python_str;
-use crate::runtime::{ComponentContext, ComponentRuntime};
+use crate::runtime::{ComponentContext, ComponentRuntime, SavepointJob, StartOptions};
 use dm_plugin_api::host::LoadedPlugin;
 use dm_plugin_api::identity;
 use dm_plugin_api::template::substitute;
@@ -257,6 +257,56 @@ impl PluginRuntime {
         serde_json::from_value(data["plan"]["notebooks"].clone()).ok()
     }
 
+    /// The Flink version a component runs: its `flink_version`, else the configured default
+    /// (as the Flink plugin picks its home).
+    fn flink_version(&self, ctx: &ComponentContext) -> Option<String> {
+        dm_plugin_api::props::Props(ctx.properties)
+            .component("flink_version")
+            .or_else(|| self.jobs.engines.default_flink_version.clone())
+    }
+
+    /// `<savepoint_dir>/<flink version>/<application>/<component>`: savepoints of one Flink
+    /// version apart from another's (a savepoint's format belongs to the version that wrote it).
+    fn savepoint_dir(&self, ctx: &ComponentContext) -> Option<String> {
+        let root = self.jobs.savepoint_dir.as_ref()?;
+        let version = self.flink_version(ctx).unwrap_or_else(|| "default".into());
+        Some(format!(
+            "{}/{version}/{}/{}",
+            root.trim_end_matches('/'),
+            ctx.application,
+            ctx.component
+        ))
+    }
+
+    /// Stops the component's job; `cancel` skips its stop steps that take a savepoint.
+    fn stop_job(&self, ctx: &ComponentContext, data: &Value, cancel: bool) -> Result<(), String> {
+        if Self::notebooks_of(data).is_some() {
+            return Ok(());
+        }
+        if let Some((job, id)) = Self::oozie_job_of(data) {
+            return match id {
+                Some(id) => self
+                    .oozie_runner()?
+                    .stop(&job, &id)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            };
+        }
+        match self.supervisor.call(Request::Stop {
+            id: Self::job_id(ctx),
+            cancel,
+        })? {
+            Response::Job { job } => {
+                self.remove_yarn_staging(ctx, &job);
+                Ok(())
+            }
+            // Never started (or already forgotten): nothing runs.
+            Response::Error { message } if message.starts_with("no job") => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer from the supervisor: {other:?}")),
+        }
+    }
+
     fn plan_of(data: &Value) -> Result<Plan, String> {
         serde_json::from_value(data["plan"].clone())
             .map_err(|e| format!("the component's create data holds no readable plan: {e}"))
@@ -302,7 +352,12 @@ impl ComponentRuntime for PluginRuntime {
         }
     }
 
-    fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+    fn start(
+        &self,
+        ctx: &ComponentContext,
+        data: &Value,
+        options: &StartOptions,
+    ) -> Result<(), String> {
         if Self::notebooks_of(data).is_some() {
             // Committed at create: nothing runs.
             return Ok(());
@@ -325,15 +380,10 @@ impl ComponentRuntime for PluginRuntime {
                 .get("application_user")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            savepoint_dir: self.jobs.savepoint_dir.as_ref().map(|root| {
-                format!(
-                    "{}/{}/{}",
-                    root.trim_end_matches('/'),
-                    ctx.application,
-                    ctx.component
-                )
-            }),
+            savepoint_dir: self.savepoint_dir(ctx),
             env: self.jobs.env.clone(),
+            restore: options.restore.clone(),
+            allow_non_restored_state: options.allow_non_restored_state,
         };
         match self.supervisor.call(Request::Start {
             spec: Box::new(spec),
@@ -345,27 +395,53 @@ impl ComponentRuntime for PluginRuntime {
     }
 
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
-        if Self::notebooks_of(data).is_some() {
-            return Ok(());
+        self.stop_job(ctx, data, false)
+    }
+
+    fn cancel(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        self.stop_job(ctx, data, true)
+    }
+
+    fn savepoint_job(
+        &self,
+        ctx: &ComponentContext,
+        data: &Value,
+    ) -> Result<Option<SavepointJob>, String> {
+        let takes_savepoints = Self::plan_of(data)
+            .ok()
+            .and_then(|plan| plan.job)
+            .is_some_and(|job| job.savepoints);
+        if !takes_savepoints {
+            return Ok(None);
         }
-        if let Some((job, id)) = Self::oozie_job_of(data) {
-            return match id {
-                Some(id) => self
-                    .oozie_runner()?
-                    .stop(&job, &id)
-                    .map_err(|e| e.to_string()),
-                None => Ok(()),
-            };
-        }
-        match self.supervisor.call(Request::Stop {
+        let report = match self.supervisor.call(Request::Status {
             id: Self::job_id(ctx),
         })? {
-            Response::Job { job } => {
-                self.remove_yarn_staging(ctx, &job);
-                Ok(())
-            }
-            // Never started (or already forgotten): nothing runs.
-            Response::Error { message } if message.starts_with("no job") => Ok(()),
+            Response::Job { job } => Some(job),
+            Response::Error { message } if message.starts_with("no job") => None,
+            Response::Error { message } => return Err(message),
+            other => return Err(format!("unexpected answer from the supervisor: {other:?}")),
+        };
+        let running = report
+            .as_ref()
+            .filter(|r| r.state == dm_supervisor::protocol::JobState::Running)
+            .and_then(|r| r.attempts.last());
+        Ok(Some(SavepointJob {
+            flink_version: self.flink_version(ctx),
+            savepoint_dir: self.savepoint_dir(ctx),
+            yarn_id: running.and_then(|a| a.yarn_application_id.clone()),
+            running_since_ms: running.map(|a| a.started_ms as i64),
+            last_savepoint: report.and_then(|r| r.last_savepoint),
+        }))
+    }
+
+    fn record_savepoint(&self, ctx: &ComponentContext, path: &str) -> Result<(), String> {
+        let request = Request::RecordSavepoint {
+            id: Self::job_id(ctx),
+            path: path.to_string(),
+        };
+        match self.supervisor.call(request)? {
+            Response::Ok => Ok(()),
             Response::Error { message } => Err(message),
             other => Err(format!("unexpected answer from the supervisor: {other:?}")),
         }

@@ -168,6 +168,7 @@ impl Registry {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::savepoints::catalog::SCHEMA)?;
         let touched = Arc::new(Mutex::new(Vec::new()));
         let hook = Arc::clone(&touched);
         conn.update_hook(Some(
@@ -443,6 +444,18 @@ pub fn count_apps_by_state(conn: &Connection) -> Result<Vec<(String, i64)>, DmEr
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     Ok(counts)
+}
+
+/// STARTED applications with a job that takes savepoints (the plan in their create data says
+/// so), for the savepoint catalog's periodic triggers.
+pub fn started_apps_with_savepoints(conn: &Connection) -> Result<Vec<String>, DmError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM applications WHERE state = 'STARTED' AND create_data LIKE '%\"savepoints\":true%'",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
 }
 
 /// Packages and applications in a transient state: after recovery there must be none.

@@ -21,6 +21,28 @@ pub struct ComponentContext<'a> {
     pub properties: &'a Map<String, Value>,
 }
 
+/// What a start restores a component from (decided by the savepoint catalog).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    pub restore: dm_supervisor::protocol::Restore,
+    pub allow_non_restored_state: bool,
+}
+
+/// What a runtime knows of a component whose job takes Flink savepoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavepointJob {
+    /// The Flink version it runs (`flink_version`, else the configured default).
+    pub flink_version: Option<String>,
+    /// Where its savepoints go.
+    pub savepoint_dir: Option<String>,
+    /// The YARN application of its current attempt, while it runs.
+    pub yarn_id: Option<String>,
+    /// When its current attempt started (ms since the epoch), while it runs.
+    pub running_since_ms: Option<i64>,
+    /// The savepoint its supervisor resumes it from (a stop's, or the last one recorded).
+    pub last_savepoint: Option<String>,
+}
+
 /// Every method must be idempotent: recovery after a crash may repeat any of them.
 pub trait ComponentRuntime: Send + Sync {
     fn component_type(&self) -> &str;
@@ -31,13 +53,36 @@ pub trait ComponentRuntime: Send + Sync {
     }
     /// Creates the component; the returned value is kept as its create data.
     fn create(&self, ctx: &ComponentContext) -> Result<Value, String>;
-    fn start(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
+    fn start(
+        &self,
+        ctx: &ComponentContext,
+        data: &Value,
+        options: &StartOptions,
+    ) -> Result<(), String>;
     fn stop(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
+    /// Stops the component without taking a savepoint (an upgrade that does not keep its
+    /// state from one); a plain stop where there is no difference.
+    fn cancel(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
+        self.stop(ctx, data)
+    }
     /// Removes everything `create` made (stopping the component first if it runs).
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String>;
     /// What the component's runs printed, when the runtime keeps logs (`null` otherwise).
     fn logs(&self, _ctx: &ComponentContext, _data: &Value) -> Result<Value, String> {
         Ok(Value::Null)
+    }
+    /// For a component whose job takes savepoints: what its runtime knows of the job (`None`
+    /// for every other component).
+    fn savepoint_job(
+        &self,
+        _ctx: &ComponentContext,
+        _data: &Value,
+    ) -> Result<Option<SavepointJob>, String> {
+        Ok(None)
+    }
+    /// Records a savepoint taken of the component's job, as what a respawn resumes from.
+    fn record_savepoint(&self, _ctx: &ComponentContext, _path: &str) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -137,7 +182,7 @@ impl ComponentRuntime for TestRuntime {
         Ok(json!({"state_file": TEST_STATE_FILE}))
     }
 
-    fn start(&self, ctx: &ComponentContext, _data: &Value) -> Result<(), String> {
+    fn start(&self, ctx: &ComponentContext, _data: &Value, _: &StartOptions) -> Result<(), String> {
         self.act(ctx, "start", Some("started"))
     }
 

@@ -108,6 +108,12 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         callbacks: Callbacks::start(&config.callbacks, Arc::clone(&registry)),
         hooks: PauseHook::from_env(data),
         hdfs: hdfs.clone(),
+        savepoint_io: config.yarn.rm_url.as_deref().map(|rm_url| {
+            Arc::new(crate::savepoints::flink_rest::RestIo::new(
+                rm_url,
+                hdfs.clone(),
+            )) as Arc<dyn crate::savepoints::worker::FlinkIo>
+        }),
         workers: config.lifecycle.workers,
     }));
     let report = engine
@@ -117,6 +123,10 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
         "recovery resolved {} interrupted operation(s)",
         report.len()
     );
+    if config.yarn.rm_url.is_some() {
+        // After recovery: a trigger a crash left in flight is resolved by its first tick.
+        crate::savepoints::worker::spawn(Arc::downgrade(&engine));
+    }
 
     let (status, health) = observe(config, &registry, &engine);
     Ok(web::Data::new(Api {

@@ -369,12 +369,12 @@ fn application_lifecycle() {
     assert_error(&reply, 400, "BAD_REQUEST");
     assert_eq!(
         reply.body["information"],
-        "bogus is not a valid query (status|detail|summary|logs)"
+        "bogus is not a valid query (status|detail|summary|logs|savepoints)"
     );
     assert_eq!(
         dmd.post("/applications/test-app/launch?user.name=alice")
             .body["information"],
-        "launch is not a valid action (start|stop)"
+        "launch is not a valid action (start|stop|savepoints)"
     );
 
     assert_error(
@@ -1502,4 +1502,104 @@ fn many_applications_in_parallel_end_consistent() {
         0,
         "no files left behind"
     );
+}
+
+/// The savepoint catalog's answers that need no Flink: what it refuses, and why (the catalog on
+/// a real Flink is `real_cluster_savepoints`).
+#[test]
+fn savepoint_catalog_refusals() {
+    let root = tempfile::tempdir().unwrap();
+    let dmd = Dmd::start(root.path());
+    let empty = json!({"savepoints": [], "checkpoints": {}});
+    assert_eq!(dmd.get("/applications/ghost/savepoints").body, empty);
+    assert_error(
+        &dmd.post("/applications/ghost/savepoints?user.name=alice"),
+        404,
+        "NOTCREATED",
+    );
+    assert_error(
+        &dmd.delete("/applications/ghost/savepoints/1?user.name=alice"),
+        404,
+        "NOTCREATED",
+    );
+
+    dmd.deployed("app-1.0.0", &two_components("app-1.0.0"));
+    dmd.created("sp", "app-1.0.0", json!({}));
+    assert_eq!(dmd.get("/applications/sp/savepoints").body, empty);
+    let reply = dmd.post("/applications/sp/savepoints?user.name=alice");
+    assert_error(&reply, 409, "CREATED");
+    assert!(
+        reply.body["information"]
+            .as_str()
+            .unwrap()
+            .contains("only a STARTED application"),
+        "{}",
+        reply.body
+    );
+    assert_error(
+        &dmd.delete("/applications/sp/savepoints/7?user.name=alice"),
+        404,
+        "NOTFOUND",
+    );
+    assert_error(
+        &dmd.delete("/applications/sp/savepoints/x?user.name=alice"),
+        400,
+        "BAD_REQUEST",
+    );
+    for (query, says) in [
+        ("savepoint=soon", "savepoint=\"soon\" is not a savepoint id"),
+        ("savepoint=12", "savepoint 12 is not in sp's catalog"),
+        (
+            "allow_non_restored_state=maybe",
+            "allow_non_restored_state must be true or false",
+        ),
+    ] {
+        let reply = dmd.post(&format!("/applications/sp/start?{query}&user.name=alice"));
+        assert_error(&reply, 400, "BAD_REQUEST");
+        assert!(
+            reply.body["information"].as_str().unwrap().contains(says),
+            "{query}: {}",
+            reply.body
+        );
+    }
+    // Nothing was claimed by the refusals: the application starts.
+    assert_eq!(
+        dmd.post("/applications/sp/start?savepoint=latest&user.name=alice")
+            .code,
+        202
+    );
+    dmd.wait_status("/applications/sp/status", "STARTED");
+    // Its test components take no savepoints.
+    let reply = dmd.post("/applications/sp/savepoints?user.name=alice");
+    assert_error(&reply, 400, "BAD_REQUEST");
+    assert!(
+        reply.body["information"]
+            .as_str()
+            .unwrap()
+            .contains("no component whose job takes savepoints"),
+        "{}",
+        reply.body
+    );
+    let reply = dmd.call(
+        "POST",
+        "/applications/sp/savepoints?user.name=alice",
+        Some(b"{\"component\": \"nope\"}"),
+        &[],
+    );
+    assert_error(&reply, 400, "BAD_REQUEST");
+    assert!(
+        reply.body["information"]
+            .as_str()
+            .unwrap()
+            .contains("nope is not a component of sp"),
+        "{}",
+        reply.body
+    );
+    let reply = dmd.call(
+        "POST",
+        "/applications/sp/savepoints?user.name=alice",
+        Some(b"[1]"),
+        &[],
+    );
+    assert_error(&reply, 400, "BAD_REQUEST");
 }

@@ -112,9 +112,18 @@ enum AppCommand {
     /// Start an application.
     Start {
         name: String,
+        /// What Flink jobs restore from: a savepoint id, `latest` (the default) or `none`.
+        #[arg(long, value_name = "ID|latest|none")]
+        savepoint: Option<String>,
+        /// Let a restore drop state of operators the job no longer has.
+        #[arg(long)]
+        allow_non_restored_state: bool,
         #[command(flatten)]
         change: Change,
     },
+    /// The savepoint catalog: list, trigger, dispose.
+    #[command(subcommand)]
+    Savepoints(SavepointCommand),
     /// Stop an application.
     Stop {
         name: String,
@@ -141,6 +150,29 @@ enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SavepointCommand {
+    /// The application's savepoints, newest first, and its jobs' retained checkpoints.
+    List {
+        name: String,
+        #[arg(long)]
+        component: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a savepoint of each running Flink job now (or of one component's).
+    Trigger {
+        name: String,
+        #[arg(long)]
+        component: Option<String>,
+        /// Wait until every savepoint triggered has completed or failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Dispose of a savepoint (its files go; its row stays, DISPOSED).
+    Dispose { name: String, id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -402,15 +434,34 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
                 &change,
             )
         }
-        AppCommand::Start { name, change } => change_and_report(
-            client,
-            "POST",
-            &format!("/applications/{name}/start"),
-            None,
-            &status_of(&name),
-            "STARTED",
-            &change,
-        ),
+        AppCommand::Start {
+            name,
+            savepoint,
+            allow_non_restored_state,
+            change,
+        } => {
+            let mut query = Vec::new();
+            if let Some(savepoint) = &savepoint {
+                query.push(format!("savepoint={savepoint}"));
+            }
+            if allow_non_restored_state {
+                query.push("allow_non_restored_state=true".to_string());
+            }
+            let query = match query.is_empty() {
+                true => String::new(),
+                false => format!("?{}", query.join("&")),
+            };
+            change_and_report(
+                client,
+                "POST",
+                &format!("/applications/{name}/start{query}"),
+                None,
+                &status_of(&name),
+                "STARTED",
+                &change,
+            )
+        }
+        AppCommand::Savepoints(command) => savepoints(client, command),
         AppCommand::Stop { name, change } => change_and_report(
             client,
             "POST",
@@ -464,6 +515,121 @@ fn app(client: &Client, command: AppCommand) -> Result<ExitCode, ClientError> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn savepoints(client: &Client, command: SavepointCommand) -> Result<ExitCode, ClientError> {
+    let path = |name: &str| format!("/applications/{name}/savepoints");
+    match command {
+        SavepointCommand::List {
+            name,
+            component,
+            json,
+        } => {
+            let query = component
+                .map(|c| format!("?component={c}"))
+                .unwrap_or_default();
+            let body = client.send("GET", &format!("{}{query}", path(&name)), None)?;
+            if json {
+                println!("{}", pretty(&body));
+            } else {
+                print_savepoints(
+                    body["savepoints"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SavepointCommand::Trigger {
+            name,
+            component,
+            wait,
+        } => {
+            let body = json!({"component": component});
+            let answer = client.send("POST", &path(&name), Some(Body::Json(body)))?;
+            let ids: Vec<i64> = answer["savepoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["id"].as_i64())
+                .collect();
+            if !wait {
+                println!("{name}: savepoint(s) {ids:?} in progress; follow with `dmctl app savepoints list {name}`");
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Bounded by the catalog's own limit for a trigger in flight (10 minutes).
+            let deadline = std::time::Instant::now() + Duration::from_secs(660);
+            loop {
+                let body = client.send("GET", &path(&name), None)?;
+                let rows: Vec<Value> = body["savepoints"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["id"].as_i64().is_some_and(|id| ids.contains(&id)))
+                    .cloned()
+                    .collect();
+                if rows.iter().all(|s| s["state"] != "IN_PROGRESS")
+                    || std::time::Instant::now() > deadline
+                {
+                    print_savepoints(&rows);
+                    let ok = rows.iter().all(|s| s["state"] == "COMPLETED");
+                    return Ok(if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    });
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        SavepointCommand::Dispose { name, id } => {
+            let row = client.send("DELETE", &format!("{}/{id}", path(&name)), None)?;
+            print_savepoints(std::slice::from_ref(&row));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_savepoints(rows: &[Value]) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    println!(
+        "{:>5}  {:<16} {:<9} {:<11} {:<12} PATH / ERROR",
+        "ID", "COMPONENT", "TRIGGER", "STATE", "TAKEN"
+    );
+    for s in rows {
+        let taken = s["created_ms"]
+            .as_i64()
+            .map(|at| ago(now_ms - at))
+            .unwrap_or_default();
+        let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
+        let detail = if s["error"].is_string() {
+            text("error")
+        } else {
+            text("path")
+        };
+        println!(
+            "{:>5}  {:<16} {:<9} {:<11} {:<12} {detail}",
+            s["id"],
+            text("component"),
+            text("trigger"),
+            text("state"),
+            taken
+        );
+    }
+}
+
+/// `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
+fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s ago"),
+        120..=7199 => format!("{} min ago", s / 60),
+        7200..=172_799 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
     }
 }
 

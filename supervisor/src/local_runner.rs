@@ -36,6 +36,7 @@ impl LocalRunner {
     ) -> Result<Launched, StartFailure> {
         let value_of = |slot: Slot| match slot {
             Slot::RestoreFrom => last_savepoint.clone(),
+            Slot::AllowNonRestoredState => Some(spec.allow_non_restored_state.to_string()),
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of).map_err(StartFailure::transient)?;

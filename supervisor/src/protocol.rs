@@ -22,6 +22,25 @@ pub struct JobSpec {
     /// Extra environment (e.g. HADOOP_CONF_DIR), on top of the plan's.
     #[serde(default)]
     pub env: Vec<(String, String)>,
+    /// What this start restores from; respawns then resume from the last savepoint recorded.
+    #[serde(default)]
+    pub restore: Restore,
+    /// Whether a restore may drop state of operators the job no longer has.
+    #[serde(default)]
+    pub allow_non_restored_state: bool,
+}
+
+/// What a start restores from (dmd's savepoint catalog decides; see `dm_core::savepoints`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Restore {
+    /// The last savepoint the supervisor recorded for the job (its stop savepoint), if any.
+    #[default]
+    Last,
+    /// This savepoint.
+    Savepoint { path: String },
+    /// Empty state.
+    Empty,
 }
 
 impl JobSpec {
@@ -45,9 +64,13 @@ pub enum Request {
     Start {
         spec: Box<JobSpec>,
     },
-    /// Stop a job and keep it stopped; answers once it has stopped.
+    /// Stop a job and keep it stopped; answers once it has stopped. With `cancel`, the plan's
+    /// stop steps that take a savepoint are skipped (an upgrade that keeps no state, or one that
+    /// restores a retained checkpoint).
     Stop {
         id: String,
+        #[serde(default)]
+        cancel: bool,
     },
     /// Forget a stopped job and its logs.
     Remove {
@@ -55,6 +78,12 @@ pub enum Request {
     },
     Status {
         id: String,
+    },
+    /// Records a savepoint taken outside a stop (triggered by dmd), so that a respawn of the job
+    /// resumes from it rather than from an older one.
+    RecordSavepoint {
+        id: String,
+        path: String,
     },
     List,
     /// The tail of an attempt's log (the latest attempt when `attempt` is absent).

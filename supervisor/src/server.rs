@@ -55,7 +55,7 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
         Request::Start { spec } => Response::Job {
             job: supervisor.start(*spec),
         },
-        Request::Stop { id } => match supervisor.stop(&id) {
+        Request::Stop { id, cancel } => match supervisor.stop(&id, cancel) {
             Ok(job) => Response::Job { job },
             Err(message) => Response::Error { message },
         },
@@ -67,6 +67,10 @@ fn answer(supervisor: &Arc<Supervisor>, request: Request) -> Response {
             .status(&id)
             .map(|job| Response::Job { job })
             .unwrap_or_else(|| missing(&id)),
+        Request::RecordSavepoint { id, path } => match supervisor.record_savepoint(&id, &path) {
+            Ok(()) => Response::Ok,
+            Err(message) => Response::Error { message },
+        },
         Request::List => Response::Jobs {
             jobs: supervisor.list(),
         },

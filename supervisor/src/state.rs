@@ -42,6 +42,16 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// Applies a start's choice of what to restore from.
+    pub fn restore(&mut self, restore: &crate::protocol::Restore) {
+        use crate::protocol::Restore;
+        match restore {
+            Restore::Last => {}
+            Restore::Savepoint { path } => self.last_savepoint = Some(path.clone()),
+            Restore::Empty => self.last_savepoint = None,
+        }
+    }
+
     /// A job the user just asked to run, before its first attempt.
     pub fn new(spec: JobSpec) -> JobRecord {
         JobRecord {

@@ -106,6 +106,7 @@ impl Supervisor {
         let generation = match inner.jobs.get_mut(&id) {
             Some(job) if job.desired == Desired::Running => return job.report(),
             Some(job) => {
+                job.restore(&spec.restore);
                 job.spec = spec;
                 job.user_request(Desired::Running);
                 job.state = JobState::Starting;
@@ -113,7 +114,9 @@ impl Supervisor {
                 job.generation
             }
             None => {
-                inner.jobs.insert(id.clone(), JobRecord::new(spec));
+                let mut job = JobRecord::new(spec);
+                job.restore(&job.spec.restore.clone());
+                inner.jobs.insert(id.clone(), job);
                 0
             }
         };
@@ -122,6 +125,18 @@ impl Supervisor {
         drop(inner);
         self.spawn_thread(id, generation);
         report
+    }
+
+    /// Records a savepoint dmd took of a job, as what its next respawn resumes from.
+    pub fn record_savepoint(&self, id: &str, path: &str) -> Result<(), String> {
+        let mut inner = self.lock();
+        let job = inner
+            .jobs
+            .get_mut(id)
+            .ok_or_else(|| format!("no job {id}"))?;
+        job.last_savepoint = Some(path.to_string());
+        self.save(&inner);
+        Ok(())
     }
 
     pub fn status(&self, id: &str) -> Option<JobReport> {
@@ -193,7 +208,7 @@ impl Supervisor {
         self.dir.join("logs").join(id.replace('/', "__"))
     }
     /// Stops the job and keeps it stopped. Returns once it has stopped (or could not be).
-    pub fn stop(self: &Arc<Self>, id: &str) -> Result<JobReport, String> {
+    pub fn stop(self: &Arc<Self>, id: &str, cancel: bool) -> Result<JobReport, String> {
         let (spec, attempt, pid_ticks) = {
             let mut inner = self.lock();
             let job = inner
@@ -208,7 +223,7 @@ impl Supervisor {
         };
         let outcome = match &attempt {
             None => Ok(None),
-            Some(attempt) if spec.job.yarn.is_some() => self.yarn.stop(&spec, attempt),
+            Some(attempt) if spec.job.yarn.is_some() => self.yarn.stop(&spec, attempt, cancel),
             Some(attempt) => self.local.stop(&spec, attempt, pid_ticks).map(|_| None),
         };
         let mut inner = self.lock();

@@ -99,6 +99,7 @@ impl YarnRunner {
         let value_of = |slot: Slot| match slot {
             Slot::YarnTags => Some(tags.clone()),
             Slot::RestoreFrom => last_savepoint.clone(),
+            Slot::AllowNonRestoredState => Some(spec.allow_non_restored_state.to_string()),
             _ => None,
         };
         let argv = expand(&spec.job.submit.argv, &value_of).map_err(|reason| StartFailure {
@@ -232,7 +233,12 @@ impl YarnRunner {
 
     /// Stops the attempt by the plan's steps, in order until one works. Returns the savepoint
     /// written, if a step took one.
-    pub fn stop(&self, spec: &JobSpec, attempt: &Attempt) -> Result<Option<String>, String> {
+    pub fn stop(
+        &self,
+        spec: &JobSpec,
+        attempt: &Attempt,
+        cancel: bool,
+    ) -> Result<Option<String>, String> {
         let rm = self.rm()?;
         let Some(app_id) = attempt.yarn_application_id.clone() else {
             // Still submitting: end the submit command, then kill whatever it produced, by the
@@ -268,6 +274,9 @@ impl YarnRunner {
                     Err(e) => errors.push(e),
                 },
                 StopStep::Signal { .. } => {}
+                StopStep::Run {
+                    savepoint: true, ..
+                } if cancel => {}
                 StopStep::Run {
                     command,
                     timeout_sec,

@@ -30,10 +30,13 @@ fn spec(id: &str, workdir: &Path, script: &str, policy: RespawnPolicy) -> JobSpe
             },
             yarn: None,
             stop: vec![StopStep::Signal { grace_sec: 5 }],
+            savepoints: false,
         },
         workdir: workdir.to_path_buf(),
         user: None,
         savepoint_dir: None,
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![("DM_TEST_GREETING".into(), "hello".into())],
     }
 }
@@ -100,6 +103,7 @@ fn runs_a_job_in_its_workdir_with_its_environment_and_logs() {
     assert!(log_text(&sup, "app1/c").contains(workdir.to_str().unwrap()));
     sup.call(Request::Stop {
         id: "app1/c".into(),
+        cancel: false,
     });
 }
 
@@ -144,6 +148,7 @@ fn starting_a_running_job_again_does_not_start_a_second_copy() {
     assert_eq!(sup.status("app2/c").attempts.len(), 1);
     sup.call(Request::Stop {
         id: "app2/c".into(),
+        cancel: false,
     });
 }
 
@@ -205,7 +210,8 @@ fn no_respawn_leaves_a_failed_job_failed_with_its_reason() {
     // Destroyed as dmd does it: stop, then remove.
     assert!(matches!(
         sup.call(Request::Stop {
-            id: "app5/c".into()
+            id: "app5/c".into(),
+            cancel: false,
         }),
         Response::Job { .. }
     ));
@@ -245,6 +251,7 @@ fn stop_ends_the_whole_process_group_and_it_stays_stopped() {
 
     let stopped = match sup.call(Request::Stop {
         id: "app6/c".into(),
+        cancel: false,
     }) {
         Response::Job { job } => job,
         other => panic!("unexpected {other:?}"),
@@ -312,6 +319,7 @@ fn a_crashed_supervisor_adopts_its_jobs_instead_of_starting_them_again() {
     // An adopted job can be stopped, and its end is noticed.
     match sup.call(Request::Stop {
         id: "app7/c".into(),
+        cancel: false,
     }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("unexpected {other:?}"),
@@ -354,6 +362,7 @@ fn a_job_that_ended_while_the_supervisor_was_down_is_respawned_by_policy() {
         .contains("exit status unknown"));
     sup.call(Request::Stop {
         id: "app8/c".into(),
+        cancel: false,
     });
 }
 
@@ -379,6 +388,7 @@ fn a_job_the_user_stops_and_starts_again_and_again_is_never_refused() {
         if n < starts {
             match sup.call(Request::Stop {
                 id: "app10/c".into(),
+                cancel: false,
             }) {
                 Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
                 other => panic!("unexpected {other:?}"),
@@ -390,6 +400,7 @@ fn a_job_the_user_stops_and_starts_again_and_again_is_never_refused() {
     assert!(alive(pid_of(&report)));
     sup.call(Request::Stop {
         id: "app10/c".into(),
+        cancel: false,
     });
 }
 
@@ -445,6 +456,7 @@ fn a_supervisor_restarted_on_an_older_state_file_adopts_its_job() {
 
     match sup.call(Request::Stop {
         id: "app11/c".into(),
+        cancel: false,
     }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("unexpected {other:?}"),

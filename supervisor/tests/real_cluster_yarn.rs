@@ -79,6 +79,8 @@ fn flink_job(app: &str, main_class: &str, application_args: &str) -> FlinkJobSpe
         workdir: workdir.clone(),
         user: None,
         savepoint_dir: Some(format!("{}/{app}", s(&env, "flink_savepoint_dir"))),
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![
             ("JAVA_HOME".into(), s(&env, "java_home")),
             ("HADOOP_CONF_DIR".into(), s(&env, "hadoop_conf_dir")),
@@ -174,7 +176,10 @@ fn flink_streaming_job_on_yarn_is_kept_alive_adopted_and_stopped_with_a_savepoin
 
     // Stop right away: the supervisor waits for the restarted job's tasks to run before it
     // takes the savepoint, rather than falling back to cancel.
-    let stopped = match sup.call(Request::Stop { id: id.clone() }) {
+    let stopped = match sup.call(Request::Stop {
+        id: id.clone(),
+        cancel: false,
+    }) {
         Response::Job { job } => job,
         other => panic!("stop failed: {other:?}"),
     };
@@ -253,7 +258,10 @@ fn deterministic_submission_failures_end_failed_after_one_attempt_under_always()
         );
         // As dmd destroys a component: stop (a FAILED job is still wanted running), then remove.
         assert!(matches!(
-            sup.call(Request::Stop { id: id.clone() }),
+            sup.call(Request::Stop {
+                id: id.clone(),
+                cancel: false,
+            }),
             Response::Job { .. }
         ));
         assert!(matches!(sup.call(Request::Remove { id }), Response::Ok));

@@ -73,6 +73,8 @@ fn spark_job(prefix: &str) -> (tempfile::TempDir, JobSpec, String, String) {
         workdir,
         user: None,
         savepoint_dir: None,
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: vec![
             ("JAVA_HOME".into(), s(&env, "java_home")),
             ("HADOOP_CONF_DIR".into(), s(&env, "hadoop_conf_dir")),
@@ -105,7 +107,10 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         "{yarn_app:?}"
     );
 
-    match sup.call(Request::Stop { id: id.clone() }) {
+    match sup.call(Request::Stop {
+        id: id.clone(),
+        cancel: false,
+    }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("stop failed: {other:?}"),
     }
@@ -143,7 +148,7 @@ fn a_supervisor_killed_while_submitting_adopts_what_the_submission_made() {
     let app_id = running_app(&adopted).unwrap();
     let live = live_apps(&rm, &component_tag);
     assert_eq!(live, std::slice::from_ref(&app_id), "exactly one copy");
-    match sup.call(Request::Stop { id }) {
+    match sup.call(Request::Stop { id, cancel: false }) {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("stop failed: {other:?}"),
     }

@@ -5,6 +5,7 @@ use super::{blocking, method_not_allowed, Api, Reply};
 use crate::auth::action;
 use crate::error::{DmError, ErrorBody};
 use crate::lifecycle::check_app_name;
+use crate::savepoints::RestoreChoice;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -29,7 +30,7 @@ pub async fn list(api: web::Data<Api>, req: HttpRequest) -> Reply {
 }
 
 /// Checks the name and that the caller may `act` on application `name`; returns the user.
-async fn authorize(
+pub(super) async fn authorize(
     api: &web::Data<Api>,
     req: &HttpRequest,
     name: &str,
@@ -75,12 +76,14 @@ pub async fn info(api: web::Data<Api>, req: HttpRequest, name: web::Path<String>
     read_app(&api, &req, &name, |engine, name| engine.app_info(name)).await
 }
 
-/// What a segment after `/applications/{name}/` is: a query (GET) or an action (POST).
-pub fn method_of(segment: &str) -> Option<Method> {
+/// The methods a segment after `/applications/{name}/` answers: a query (GET), an action
+/// (POST), or the savepoint catalog (both).
+pub fn methods_of(segment: &str) -> Vec<Method> {
     match segment {
-        "status" | "detail" | "summary" | "logs" => Some(Method::GET),
-        "start" | "stop" => Some(Method::POST),
-        _ => None,
+        "status" | "detail" | "summary" | "logs" => vec![Method::GET],
+        "start" | "stop" => vec![Method::POST],
+        "savepoints" => vec![Method::GET, Method::POST],
+        _ => Vec::new(),
     }
 }
 
@@ -96,11 +99,10 @@ pub async fn query(
         "detail" => detail(api, req, name).await,
         "summary" => summary(api, req, name).await,
         "logs" => logs(api, req, name).await,
-        _ if method_of(&what) == Some(Method::POST) => {
-            Err(method_not_allowed(&req, &[Method::POST]))
-        }
+        "savepoints" => super::savepoints::list(api, req, name).await,
+        _ if methods_of(&what) == [Method::POST] => Err(method_not_allowed(&req, &[Method::POST])),
         _ => Err(DmError::BadRequest(format!(
-            "{what} is not a valid query (status|detail|summary|logs)"
+            "{what} is not a valid query (status|detail|summary|logs|savepoints)"
         ))),
     }
 }
@@ -239,29 +241,45 @@ pub async fn action(
     api: web::Data<Api>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> Reply {
     let (name, what) = path.into_inner();
     match what.as_str() {
         "start" => start(api, req, name).await,
         "stop" => stop(api, req, name).await,
-        _ if method_of(&what) == Some(Method::GET) => Err(method_not_allowed(&req, &[Method::GET])),
+        "savepoints" => super::savepoints::trigger(api, req, name, body).await,
+        _ if methods_of(&what) == [Method::GET] => Err(method_not_allowed(&req, &[Method::GET])),
         _ => Err(DmError::BadRequest(format!(
-            "{what} is not a valid action (start|stop)"
+            "{what} is not a valid action (start|stop|savepoints)"
         ))),
     }
 }
 
 #[utoipa::path(post, path = "/applications/{name}/start", operation_id = "start_application", tag = "applications",
-    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,),
+           ("savepoint" = Option<String>, Query, description = "what Flink jobs restore from: a savepoint id of the catalog, `latest` (the default: each job's newest completed savepoint) or `none`"),
+           ("allow_non_restored_state" = Option<bool>, Query, description = "`true`: a restore may drop state of operators the job no longer has")),
     responses((status = 202, description = "starting; poll the status"),
-              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 400, description = "bad name, user.name, savepoint (not in the catalog, not COMPLETED) or allow_non_restored_state", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody),
               (status = 404, description = "NOTCREATED: no such application", body = ErrorBody),
               (status = 409, description = "not CREATED, or an operation is in progress", body = ErrorBody)))]
 async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     let user = authorize(&api, &req, &name, action::APPLICATION_START).await?;
+    let params = super::query(&req);
+    let restore = RestoreChoice::parse(params.get("savepoint").map(String::as_str))
+        .map_err(DmError::BadRequest)?;
+    let allow = match params.get("allow_non_restored_state").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(DmError::BadRequest(format!(
+                "allow_non_restored_state must be true or false, not {other:?}"
+            )))
+        }
+    };
     let api2 = api.clone();
-    blocking(move || api2.engine.start(&name, &user)).await?;
+    blocking(move || api2.engine.start(&name, &user, restore, allow)).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

@@ -3,7 +3,7 @@
 //! operation's parameters and answers; the names and patterns are the schemas below, checked
 //! against the validators in `tests`; [`document`] adapts `user.name` to the auth mode.
 
-use super::{applications, notebooks, packages, repository, system};
+use super::{applications, notebooks, packages, repository, savepoints, system};
 use crate::auth::AuthMode;
 use crate::error::ErrorBody;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
@@ -53,6 +53,12 @@ pub struct UserName(String);
 )]
 #[allow(dead_code)] // a schema only
 pub struct NotebookFile(String);
+
+/// A savepoint's id in an application's catalog.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = r"^[0-9]+$", example = "1")]
+#[allow(dead_code)] // a schema only: the handler parses the id
+pub struct SavepointId(String);
 
 /// `user.name` where it may be left out: empty or absent is an anonymous caller.
 #[derive(utoipa::ToSchema)]
@@ -112,6 +118,9 @@ impl utoipa::ToSchema for CreateBody {}
         applications::start,
         applications::stop,
         applications::destroy,
+        savepoints::list,
+        savepoints::trigger,
+        savepoints::dispose,
         system::endpoints,
         system::metrics,
         system::openapi,
@@ -127,6 +136,7 @@ impl utoipa::ToSchema for CreateBody {}
         UserName,
         Caller,
         NotebookFile,
+        SavepointId,
         CreateBody
     ))
 )]
@@ -298,6 +308,8 @@ mod tests {
             "DELETE /applications/{name}",
             "POST /applications/{name}/start",
             "POST /applications/{name}/stop",
+            "POST /applications/{name}/savepoints",
+            "DELETE /applications/{name}/savepoints/{id}",
         ];
         for mode in [AuthMode::None, AuthMode::TrustedHeader] {
             let doc = json(mode);

@@ -9,6 +9,7 @@ mod doc;
 mod notebooks;
 mod packages;
 mod repository;
+mod savepoints;
 mod system;
 
 use crate::auth::{AuthMode, Authenticator, Identity, Policy};
@@ -164,6 +165,10 @@ fn endpoints() -> Vec<Endpoint> {
             ],
         ),
         endpoint(
+            route::SAVEPOINT,
+            vec![(M::DELETE, web::to(savepoints::dispose))],
+        ),
+        endpoint(
             route::APPLICATION,
             vec![
                 (M::GET, web::to(applications::info)),
@@ -219,13 +224,9 @@ impl Endpoint {
         }
         let wrong_method = move |req: HttpRequest| {
             // The application queries and actions share a pattern: each answers one method.
-            let allowed = match req
-                .match_info()
-                .get("what")
-                .and_then(applications::method_of)
-            {
-                Some(method) => vec![method],
-                None => methods.clone(),
+            let allowed = match req.match_info().get("what").map(applications::methods_of) {
+                Some(answered) if !answered.is_empty() => answered,
+                _ => methods.clone(),
             };
             let error = method_not_allowed(&req, &allowed);
             async move { error.error_response() }
@@ -258,6 +259,7 @@ mod route {
     pub const PACKAGE: &str = "/packages/{id}";
     pub const APPLICATIONS: &str = "/applications";
     pub const APPLICATION_QUERY: &str = "/applications/{name}/{what}";
+    pub const SAVEPOINT: &str = "/applications/{name}/savepoints/{id}";
     pub const APPLICATION: &str = "/applications/{name}";
     pub const ENDPOINTS: &str = "/environment/endpoints";
     pub const METRICS: &str = "/metrics";
@@ -266,9 +268,10 @@ mod route {
     pub const PLATFORM_HEALTH: &str = "/platform/health";
     pub const NOTEBOOKS: &str = "/notebooks/{path:.*}";
     /// In registration order.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         APPLICATIONS,
         APPLICATION_QUERY,
+        SAVEPOINT,
         APPLICATION,
         PACKAGES,
         PACKAGE_APPLICATIONS,
@@ -417,21 +420,24 @@ mod tests {
         );
     }
 
-    /// The application paths that share a pattern answer one method each.
+    /// The application paths that share a pattern answer the methods documented for each.
     #[test]
     fn application_queries_and_actions() {
         use actix_web::http::Method;
         for (method, path) in documented() {
-            if let Some(what) = path.strip_prefix("/applications/my-app/") {
-                let expected = Method::from_bytes(method.as_bytes()).unwrap();
-                assert_eq!(
-                    super::applications::method_of(what),
-                    Some(expected),
-                    "{path}"
-                );
+            let Some(what) = path.strip_prefix("/applications/my-app/") else {
+                continue;
+            };
+            if what.contains('/') {
+                continue;
             }
+            let expected = Method::from_bytes(method.as_bytes()).unwrap();
+            assert!(
+                super::applications::methods_of(what).contains(&expected),
+                "{method} {path}"
+            );
         }
-        assert_eq!(super::applications::method_of("bogus"), None);
+        assert!(super::applications::methods_of("bogus").is_empty());
     }
 
     #[test]

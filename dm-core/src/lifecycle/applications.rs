@@ -1,6 +1,7 @@
 //! Application operations: create, start, stop, destroy, and what is known of applications.
 
 use super::*;
+use crate::savepoints::RestoreChoice;
 
 impl Engine {
     // ----- applications: queries -----
@@ -406,7 +407,15 @@ impl Engine {
         self.callbacks.wake();
     }
 
-    pub fn start(self: &Arc<Self>, name: &str, user: &str) -> Result<(), DmError> {
+    /// Starts an application; its Flink jobs restore from what `restore` picks in the catalog.
+    pub fn start(
+        self: &Arc<Self>,
+        name: &str,
+        user: &str,
+        restore: RestoreChoice,
+        allow_non_restored_state: bool,
+    ) -> Result<(), DmError> {
+        self.check_restore(name, restore)?;
         let op = self.claim_app(
             name,
             OpKind::Start,
@@ -414,11 +423,29 @@ impl Engine {
             &[AppState::Created],
             AppState::Starting,
         )?;
-        self.spawn(op, |engine, op| {
+        self.spawn(op, move |engine, op| {
             engine.hooks.pause("start.intent");
-            match engine
-                .act_on_components(op, "start.component", |rt, ctx, data| rt.start(ctx, data))
-            {
+            let options = engine
+                .registry
+                .read(|c| registry::get_app(c, &op.subject))
+                .and_then(|row| {
+                    row.ok_or_else(|| DmError::Internal("the application's record is gone".into()))
+                })
+                .and_then(|row| engine.restore_options(&row, restore, allow_non_restored_state));
+            let options = match options {
+                Ok(options) => options,
+                Err(e) => {
+                    return engine.roll_back_start(
+                        op,
+                        Failure::new("SavepointError", e.to_string()),
+                        Outcome::Failed,
+                    )
+                }
+            };
+            match engine.act_on_components(op, "start.component", |rt, ctx, data| {
+                let options = options.get(ctx.component).cloned().unwrap_or_default();
+                rt.start(ctx, data, &options)
+            }) {
                 Ok(()) => engine.settle_app(op, AppState::Started, None, Outcome::Succeeded),
                 Err(failure) => engine.roll_back_start(op, failure, Outcome::Failed),
             }
@@ -460,7 +487,10 @@ impl Engine {
 
     pub(super) fn finish_stop(&self, op: &Operation, outcome: Outcome) {
         match self.act_on_components(op, "stop.component", |rt, ctx, data| rt.stop(ctx, data)) {
-            Ok(()) => self.settle_app(op, AppState::Created, None, outcome),
+            Ok(()) => {
+                self.catalogue_stop_savepoints(&op.subject);
+                self.settle_app(op, AppState::Created, None, outcome)
+            }
             Err(failure) => {
                 let information = failure.information(op.kind, &op.subject);
                 self.settle_app(op, AppState::Started, Some(information), Outcome::Failed)
@@ -499,6 +529,7 @@ impl Engine {
                     .map_err(|e| Failure::io("cannot remove the application's files", e))?;
                 self.registry.write(|tx| {
                     registry::delete_app(tx, name)?;
+                    crate::savepoints::catalog::delete_application(tx, name)?;
                     self.callbacks.application(tx, name, "NOTCREATED", None)?;
                     journal::finish(tx, op, outcome, None)
                 })?;
@@ -682,7 +713,7 @@ impl Engine {
 }
 
 /// The components recorded in an application's create data, in order.
-fn records(row: &AppRow) -> Vec<ComponentRecord> {
+pub(super) fn records(row: &AppRow) -> Vec<ComponentRecord> {
     let Some(Value::Object(types)) = &row.create_data else {
         return Vec::new();
     };

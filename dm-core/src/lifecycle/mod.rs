@@ -36,6 +36,7 @@ use std::time::Instant;
 mod applications;
 mod packages;
 mod recovery;
+mod savepoints;
 
 /// Where the engine keeps files under the data folder.
 #[derive(Clone)]
@@ -147,6 +148,8 @@ pub struct Engine {
     hooks: PauseHook,
     /// HDFS, when configured (`hdfs.json` folders, the applications' HDFS roots).
     hdfs: Option<Arc<Hdfs>>,
+    /// Flink's REST API through YARN, for the savepoint catalog; `None` without a ResourceManager.
+    savepoint_io: Option<Arc<dyn crate::savepoints::worker::FlinkIo>>,
     /// Operations queued or running on the workers, for a clean shutdown.
     running: (std::sync::Mutex<usize>, std::sync::Condvar),
     /// The workers' queue: operations run on a fixed number of threads.
@@ -164,6 +167,7 @@ pub struct EngineParts {
     pub callbacks: Callbacks,
     pub hooks: PauseHook,
     pub hdfs: Option<Arc<Hdfs>>,
+    pub savepoint_io: Option<Arc<dyn crate::savepoints::worker::FlinkIo>>,
     /// Operations run at once (PNDA's `deployer_thread_limit`); more wait their turn.
     pub workers: usize,
 }
@@ -214,6 +218,7 @@ impl Engine {
             callbacks: parts.callbacks,
             hooks: parts.hooks,
             hdfs: parts.hdfs,
+            savepoint_io: parts.savepoint_io,
             running: Default::default(),
             jobs: start_workers(parts.workers),
         }

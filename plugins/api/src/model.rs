@@ -212,6 +212,10 @@ pub struct Job {
     pub yarn: Option<YarnApp>,
     /// How to stop the job, tried in order until one succeeds.
     pub stop: Vec<StopStep>,
+    /// The job takes Flink savepoints: dmd catalogs them and triggers, restores and disposes of
+    /// them through the JobManager's REST API.
+    #[serde(default)]
+    pub savepoints: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +270,9 @@ pub enum Slot {
     SavepointDir,
     /// The savepoint to restore from, when there is one.
     RestoreFrom,
+    /// `true` when the start may drop state the restored savepoint has for operators the job
+    /// no longer has (Flink's `--allowNonRestoredState`), else `false`.
+    AllowNonRestoredState,
 }
 
 /// Expands `argv` with the executor's run-time values. A slot without a value is an error,

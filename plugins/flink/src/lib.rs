@@ -101,6 +101,12 @@ impl ComponentPlugin for FlinkPlugin {
             flag: "-s".into(),
             if_set: Slot::RestoreFrom,
         });
+        // Flink's --allowNonRestoredState, as a key every version reads (always given, so the
+        // flink-conf value never decides for the user).
+        argv.push(Arg::Slot {
+            prefix: "-Dexecution.savepoint.ignore-unclaimed-state=".into(),
+            slot: Slot::AllowNonRestoredState,
+        });
         argv.extend(legacy.args.into_iter().map(Arg::Literal));
         match program {
             Program::Jar { jar, main_class } => {
@@ -144,6 +150,7 @@ impl ComponentPlugin for FlinkPlugin {
                 respawn,
                 yarn,
                 stop,
+                savepoints: kind == JobKind::Streaming && request.target == Target::Yarn,
             }),
             oozie: None,
             notebooks: None,

@@ -55,6 +55,7 @@ fn first_attempt(plan: &Plan) -> Vec<String> {
             Slot::YarnTags => {
                 Some("dm,dm-app-clicks,dm-component-flink-counter,dm-attempt-1".into())
             }
+            Slot::AllowNonRestoredState => Some("false".into()),
             _ => None,
         },
     )
@@ -75,6 +76,7 @@ fn jar_on_yarn_with_flink_2_uses_application_mode() {
             "yarn-application",
             "-Dyarn.application.name=clicks-counter-job",
             "-Dyarn.tags=dm,dm-app-clicks,dm-component-flink-counter,dm-attempt-1",
+            "-Dexecution.savepoint.ignore-unclaimed-state=false",
             "-c",
             "dm.Counter",
             "/var/lib/dm/apps/clicks/counter/job.jar",
@@ -108,6 +110,7 @@ fn a_restart_resumes_from_the_savepoint() {
         &|slot| match slot {
             Slot::YarnTags => Some("dm".into()),
             Slot::RestoreFrom => Some("hdfs:///dm/savepoints/clicks/counter/savepoint-1".into()),
+            Slot::AllowNonRestoredState => Some("true".into()),
             _ => None,
         },
     )
@@ -123,6 +126,15 @@ fn a_restart_resumes_from_the_savepoint() {
     assert!(
         at < argv.iter().position(|a| a == "-c").unwrap(),
         "options come before the program"
+    );
+    // A start that may drop state of removed operators says so in a key every version reads.
+    assert!(
+        argv.contains(&"-Dexecution.savepoint.ignore-unclaimed-state=true".to_string()),
+        "{argv:?}"
+    );
+    assert!(
+        plan.job.as_ref().unwrap().savepoints,
+        "a streaming job on YARN takes savepoints"
     );
 }
 

@@ -144,6 +144,7 @@ impl ComponentPlugin for SparkStreamingPlugin {
                 respawn: respawn(request, RespawnPolicy::Always, 2)?,
                 yarn,
                 stop,
+                savepoints: false,
             }),
             oozie: None,
             notebooks: None,

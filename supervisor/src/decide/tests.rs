@@ -28,10 +28,13 @@ fn job(policy: RespawnPolicy, delay_sec: u64, on_yarn: bool) -> JobRecord {
                 ],
             }),
             stop: Vec::new(),
+            savepoints: false,
         },
         workdir: PathBuf::from("/srv/app/c"),
         user: None,
         savepoint_dir: None,
+        restore: Default::default(),
+        allow_non_restored_state: false,
         env: Vec::new(),
     })
 }
