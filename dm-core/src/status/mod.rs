@@ -668,11 +668,7 @@ impl Observer {
     }
 
     fn failure(&self, app: &YarnApp, job: Option<&str>) -> String {
-        if let Some(cause) = app
-            .am_container_logs
-            .as_deref()
-            .and_then(|url| self.root_cause_in_logs(url))
-        {
+        if let Some(cause) = self.root_cause_in_logs(app) {
             return cause;
         }
         let recorded = job
@@ -691,11 +687,9 @@ impl Observer {
     /// The root exception in the ApplicationMaster container's logs, read from its NodeManager
     /// (YARN keeps them there for a while without log aggregation): Flink's JobManager log,
     /// else the container's stderr (a Spark driver's).
-    fn root_cause_in_logs(&self, page: &str) -> Option<String> {
-        let (node, rest) = page.split_once("/node/containerlogs/")?;
-        let container = rest.split('/').next()?;
+    fn root_cause_in_logs(&self, app: &YarnApp) -> Option<String> {
         ["jobmanager.log", "stderr"].iter().find_map(|file| {
-            let url = format!("{node}/ws/v1/node/containerlogs/{container}/{file}?size=-262144");
+            let url = app.am_log_url(file, 256 * 1024)?;
             let text = self.http.get_text(&url).ok()?;
             dm_supervisor::process::root_cause(&text)
         })
