@@ -14,16 +14,18 @@ pub enum OpKind {
     Start,
     Stop,
     Destroy,
+    Upgrade,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 6] = [
+    pub const ALL: [OpKind; 7] = [
         OpKind::Deploy,
         OpKind::Undeploy,
         OpKind::Create,
         OpKind::Start,
         OpKind::Stop,
         OpKind::Destroy,
+        OpKind::Upgrade,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl OpKind {
             OpKind::Start => "start",
             OpKind::Stop => "stop",
             OpKind::Destroy => "destroy",
+            OpKind::Upgrade => "upgrade",
         }
     }
 
@@ -50,6 +53,7 @@ impl OpKind {
             OpKind::Start => "starting",
             OpKind::Stop => "stopping",
             OpKind::Destroy => "deleting",
+            OpKind::Upgrade => "upgrading",
         }
     }
 }

@@ -41,3 +41,4 @@ pub mod runtime;
 pub mod savepoints;
 pub mod server;
 pub mod status;
+pub mod upgrades;

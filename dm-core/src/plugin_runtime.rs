@@ -431,6 +431,10 @@ impl ComponentRuntime for PluginRuntime {
             savepoint_dir: self.savepoint_dir(ctx),
             yarn_id: running.and_then(|a| a.yarn_application_id.clone()),
             running_since_ms: running.map(|a| a.started_ms as i64),
+            gave_up: report
+                .as_ref()
+                .filter(|r| r.state == dm_supervisor::protocol::JobState::Failed)
+                .map(|r| r.reason.clone().unwrap_or_else(|| "failed".into())),
             last_savepoint: report.and_then(|r| r.last_savepoint),
         }))
     }

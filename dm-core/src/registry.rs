@@ -30,6 +30,17 @@ pub enum AppState {
     Started,
     Stopping,
     Destroying,
+    /// An upgrade is under way (its steps are in the `upgrades` table).
+    Upgrading,
+    /// Runs its previous version again: an upgrade did not come up and was rolled back.
+    RolledBack,
+}
+
+impl AppState {
+    /// Whether the application's components are meant to run.
+    pub fn runs(self) -> bool {
+        matches!(self, AppState::Started | AppState::RolledBack)
+    }
 }
 
 macro_rules! state_names {
@@ -51,7 +62,8 @@ macro_rules! state_names {
 state_names!(PackageState { NotDeployed = "NOTDEPLOYED", Deploying = "DEPLOYING", Deployed = "DEPLOYED", Undeploying = "UNDEPLOYING" });
 state_names!(AppState {
     NotCreated = "NOTCREATED", Creating = "CREATING", Created = "CREATED", Starting = "STARTING",
-    Started = "STARTED", Stopping = "STOPPING", Destroying = "DESTROYING",
+    Started = "STARTED", Stopping = "STOPPING", Destroying = "DESTROYING", Upgrading = "UPGRADING",
+    RolledBack = "ROLLED_BACK",
 });
 
 #[derive(Debug, Clone)]
@@ -169,6 +181,7 @@ impl Registry {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::savepoints::catalog::SCHEMA)?;
+        conn.execute_batch(crate::upgrades::SCHEMA)?;
         let touched = Arc::new(Mutex::new(Vec::new()));
         let hook = Arc::clone(&touched);
         conn.update_hook(Some(
@@ -450,7 +463,7 @@ pub fn count_apps_by_state(conn: &Connection) -> Result<Vec<(String, i64)>, DmEr
 /// so), for the savepoint catalog's periodic triggers.
 pub fn started_apps_with_savepoints(conn: &Connection) -> Result<Vec<String>, DmError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT name FROM applications WHERE state = 'STARTED' AND create_data LIKE '%\"savepoints\":true%'",
+        "SELECT name FROM applications WHERE state IN ('STARTED', 'ROLLED_BACK') AND create_data LIKE '%\"savepoints\":true%'",
     )?;
     let names = stmt
         .query_map([], |r| r.get(0))?
@@ -462,7 +475,7 @@ pub fn started_apps_with_savepoints(conn: &Connection) -> Result<Vec<String>, Dm
 pub fn transient_rows(conn: &Connection) -> Result<Vec<(String, String)>, DmError> {
     let mut stmt = conn.prepare(
         "SELECT id, state FROM packages WHERE state IN ('DEPLOYING', 'UNDEPLOYING')
-         UNION ALL SELECT name, state FROM applications WHERE state IN ('CREATING', 'STARTING', 'STOPPING', 'DESTROYING')",
+         UNION ALL SELECT name, state FROM applications WHERE state IN ('CREATING', 'STARTING', 'STOPPING', 'DESTROYING', 'UPGRADING')",
     )?;
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -482,7 +495,7 @@ pub fn settle_transient(
         "UNDEPLOYING" => ("packages", "id", "DEPLOYED"),
         "CREATING" => ("applications", "name", "NOTCREATED"),
         "STARTING" => ("applications", "name", "CREATED"),
-        "STOPPING" | "DESTROYING" => ("applications", "name", "STARTED"),
+        "STOPPING" | "DESTROYING" | "UPGRADING" => ("applications", "name", "STARTED"),
         other => {
             return Err(DmError::Internal(format!(
                 "{other} is not a transient state"

@@ -41,6 +41,8 @@ pub struct SavepointJob {
     pub running_since_ms: Option<i64>,
     /// The savepoint its supervisor resumes it from (a stop's, or the last one recorded).
     pub last_savepoint: Option<String>,
+    /// Why its supervisor gave up on it (it will not be started again by itself).
+    pub gave_up: Option<String>,
 }
 
 /// Every method must be idempotent: recovery after a crash may repeat any of them.

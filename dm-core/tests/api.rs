@@ -369,12 +369,12 @@ fn application_lifecycle() {
     assert_error(&reply, 400, "BAD_REQUEST");
     assert_eq!(
         reply.body["information"],
-        "bogus is not a valid query (status|detail|summary|logs|savepoints)"
+        "bogus is not a valid query (status|detail|summary|logs|savepoints|upgrades)"
     );
     assert_eq!(
         dmd.post("/applications/test-app/launch?user.name=alice")
             .body["information"],
-        "launch is not a valid action (start|stop|savepoints)"
+        "launch is not a valid action (start|stop|savepoints|upgrade)"
     );
 
     assert_error(

@@ -83,6 +83,8 @@ pub fn methods_of(segment: &str) -> Vec<Method> {
         "status" | "detail" | "summary" | "logs" => vec![Method::GET],
         "start" | "stop" => vec![Method::POST],
         "savepoints" => vec![Method::GET, Method::POST],
+        "upgrade" => vec![Method::POST],
+        "upgrades" => vec![Method::GET],
         _ => Vec::new(),
     }
 }
@@ -100,9 +102,10 @@ pub async fn query(
         "summary" => summary(api, req, name).await,
         "logs" => logs(api, req, name).await,
         "savepoints" => super::savepoints::list(api, req, name).await,
+        "upgrades" => upgrades(api, req, name).await,
         _ if methods_of(&what) == [Method::POST] => Err(method_not_allowed(&req, &[Method::POST])),
         _ => Err(DmError::BadRequest(format!(
-            "{what} is not a valid query (status|detail|summary|logs|savepoints)"
+            "{what} is not a valid query (status|detail|summary|logs|savepoints|upgrades)"
         ))),
     }
 }
@@ -248,9 +251,10 @@ pub async fn action(
         "start" => start(api, req, name).await,
         "stop" => stop(api, req, name).await,
         "savepoints" => super::savepoints::trigger(api, req, name, body).await,
+        "upgrade" => upgrade(api, req, name, body).await,
         _ if methods_of(&what) == [Method::GET] => Err(method_not_allowed(&req, &[Method::GET])),
         _ => Err(DmError::BadRequest(format!(
-            "{what} is not a valid action (start|stop|savepoints)"
+            "{what} is not a valid action (start|stop|savepoints|upgrade)"
         ))),
     }
 }
@@ -281,6 +285,46 @@ async fn start(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
     let api2 = api.clone();
     blocking(move || api2.engine.start(&name, &user, restore, allow)).await?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+#[utoipa::path(post, path = "/applications/{name}/upgrade", operation_id = "upgrade_application", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = UserName, Query,)),
+    request_body(content = Object, description = "{package: <name>-<version> (deployed, same components), mode: savepoint (default) | last-state | stateless, overrides?: as in create (the current ones when absent), rollback?: true, upgrade_ready_sec?: 60, upgrade_timeout_sec?: 300}", content_type = "application/json"),
+    responses((status = 202, description = "{upgrade: id, from, to, mode, stateless: [components upgraded without state]}: the application is UPGRADING, then STARTED on the new version or ROLLED_BACK; follow GET …/upgrades", body = Object),
+              (status = 400, description = "bad name, user.name or body; the new version's components differ or do not plan", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody),
+              (status = 404, description = "no such application, or the package is not deployed", body = ErrorBody),
+              (status = 409, description = "not running, an operation in progress, or no state to keep", body = ErrorBody)))]
+async fn upgrade(api: web::Data<Api>, req: HttpRequest, name: String, body: web::Bytes) -> Reply {
+    let user = authorize(&api, &req, &name, action::APPLICATION_START).await?;
+    if body.len() > MAX_CREATE_BODY {
+        return Err(DmError::PayloadTooLarge(format!(
+            "TOO_LARGE: the upgrade request is over {MAX_CREATE_BODY} bytes"
+        )));
+    }
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        DmError::BadRequest(format!(
+            "Invalid upgrade request: the body is not JSON: {e}"
+        ))
+    })?;
+    let api2 = api.clone();
+    let answer = blocking(move || api2.engine.upgrade(&name, body, &user)).await?;
+    Ok(HttpResponse::Accepted().json(answer))
+}
+
+#[utoipa::path(get, path = "/applications/{name}/upgrades", operation_id = "list_upgrades", tag = "applications",
+    params(("name" = AppName, Path,), ("user.name" = Option<Caller>, Query,)),
+    responses((status = 200, description = "{upgrades: [{id, from_package, to_package, mode, rollback, ready_sec, timeout_sec, step: CLAIMED|STOPPING_OLD|SWITCHING|STARTING_NEW|WAITING_READY|DONE|ROLLING_BACK|ROLLED_BACK|FAILED, restore: {<component>: path|null}, information, started_ms, finished_ms}] newest first", body = Object),
+              (status = 400, description = "bad name or user.name", body = ErrorBody),
+              (status = 403, description = "not authorized", body = ErrorBody)))]
+async fn upgrades(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
+    let identity = api.identify(&req)?;
+    check_app_name(&name)?;
+    let api2 = api.clone();
+    let (owner, body) = blocking(move || api2.engine.list_upgrades(&name)).await?;
+    api.policy
+        .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[utoipa::path(post, path = "/applications/{name}/stop", operation_id = "stop_application", tag = "applications",

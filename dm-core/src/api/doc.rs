@@ -118,6 +118,8 @@ impl utoipa::ToSchema for CreateBody {}
         applications::start,
         applications::stop,
         applications::destroy,
+        applications::upgrade,
+        applications::upgrades,
         savepoints::list,
         savepoints::trigger,
         savepoints::dispose,
@@ -309,6 +311,7 @@ mod tests {
             "POST /applications/{name}/start",
             "POST /applications/{name}/stop",
             "POST /applications/{name}/savepoints",
+            "POST /applications/{name}/upgrade",
             "DELETE /applications/{name}/savepoints/{id}",
         ];
         for mode in [AuthMode::None, AuthMode::TrustedHeader] {

@@ -106,32 +106,7 @@ impl Engine {
                 ))
             }
         };
-        let row = self
-            .registry
-            .read(|c| registry::get_package(c, package.as_str()))?;
-        let metadata = match row {
-            Some(PackageRow {
-                state: PackageState::Deployed,
-                metadata: Some(m),
-                ..
-            }) => serde_json::from_value::<PackageMetadata>(m).map_err(|e| {
-                DmError::Internal(format!(
-                    "registry holds unreadable metadata for {package}: {e}"
-                ))
-            })?,
-            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
-                return Err(DmError::conflict(
-                    state.as_str(),
-                    format!("Package {package} is {state}"),
-                ))
-            }
-            _ => {
-                return Err(DmError::not_found(
-                    "NOTDEPLOYED",
-                    format!("Package {package} is not deployed"),
-                ))
-            }
-        };
+        let metadata = self.deployed_metadata(&package)?;
         properties::check_overrides(&body, &metadata)?;
         for ty in metadata.component_types.keys() {
             if self.runtimes.get(ty).is_none() {
@@ -184,10 +159,44 @@ impl Engine {
         Ok(())
     }
 
+    /// A deployed package's metadata; 404/409 when it is not deployed.
+    pub(super) fn deployed_metadata(
+        &self,
+        package: &PackageId,
+    ) -> Result<PackageMetadata, DmError> {
+        let row = self
+            .registry
+            .read(|c| registry::get_package(c, package.as_str()))?;
+        let metadata = match row {
+            Some(PackageRow {
+                state: PackageState::Deployed,
+                metadata: Some(m),
+                ..
+            }) => serde_json::from_value::<PackageMetadata>(m).map_err(|e| {
+                DmError::Internal(format!(
+                    "registry holds unreadable metadata for {package}: {e}"
+                ))
+            })?,
+            Some(PackageRow { state, .. }) if state != PackageState::NotDeployed => {
+                return Err(DmError::conflict(
+                    state.as_str(),
+                    format!("Package {package} is {state}"),
+                ))
+            }
+            _ => {
+                return Err(DmError::not_found(
+                    "NOTDEPLOYED",
+                    format!("Package {package} is not deployed"),
+                ))
+            }
+        };
+        Ok(metadata)
+    }
+
     /// What can be known before anything is made is checked before the create is accepted, so
     /// a bad `hdfs.json` or property (a `spark_version` the cluster's Oozie does not have, a
     /// missing `main_class`, …) is a 400 naming the component, not a failed creation later.
-    fn check_components(
+    pub(super) fn check_components(
         &self,
         name: &str,
         package: &PackageId,
@@ -271,6 +280,28 @@ impl Engine {
         overrides: &Map<String, Value>,
     ) -> Result<(), Failure> {
         let name = op.subject.as_str();
+        self.make_components(name, &op.user, package, metadata, overrides)?;
+        self.registry.write(|tx| {
+            tx.execute(
+                "UPDATE applications SET state = 'CREATED', information = NULL, updated_at = ?2 WHERE name = ?1",
+                [name, &registry::now()],
+            )?;
+            self.callbacks.application(tx, name, "CREATED", None)?;
+            journal::finish(tx, op, Outcome::Succeeded, None)
+        })?;
+        Ok(())
+    }
+
+    /// Makes the application's components from `package` in its folder (which must not hold
+    /// another version's), recording their create data as it goes; the create data.
+    pub(super) fn make_components(
+        &self,
+        name: &str,
+        user: &str,
+        package: &PackageId,
+        metadata: &PackageMetadata,
+        overrides: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Failure> {
         let (staging, app_dir) = (self.dirs.app_staging(name), self.dirs.app(name));
         let clear = |dir: &Path| {
             remove_dir_if_exists(dir)
@@ -292,7 +323,7 @@ impl Engine {
             for (component, details) in components {
                 let dir = app_dir.join(ty).join(component);
                 let (props, hdfs_paths, warnings) = self
-                    .component_properties(name, component, details, by_type, &op.user, &dir)
+                    .component_properties(name, component, details, by_type, user, &dir)
                     .map_err(|e| {
                         Failure::new("FailedCreation", format!("{ty}/{component}: {e}"))
                     })?;
@@ -340,15 +371,7 @@ impl Engine {
                 self.hooks.pause("create.component");
             }
         }
-        self.registry.write(|tx| {
-            tx.execute(
-                "UPDATE applications SET state = 'CREATED', information = NULL, updated_at = ?2 WHERE name = ?1",
-                [name, &registry::now()],
-            )?;
-            self.callbacks.application(tx, name, "CREATED", None)?;
-            journal::finish(tx, op, Outcome::Succeeded, None)
-        })?;
-        Ok(())
+        Ok(create_data)
     }
 
     fn save_create_data(&self, name: &str, data: &Map<String, Value>) -> Result<(), Failure> {
@@ -475,7 +498,7 @@ impl Engine {
             name,
             OpKind::Stop,
             user,
-            &[AppState::Started],
+            &[AppState::Started, AppState::RolledBack],
             AppState::Stopping,
         )?;
         self.spawn(op, |engine, op| {
@@ -493,7 +516,8 @@ impl Engine {
             }
             Err(failure) => {
                 let information = failure.information(op.kind, &op.subject);
-                self.settle_app(op, AppState::Started, Some(information), Outcome::Failed)
+                let back = AppState::parse(&op.from_state).unwrap_or(AppState::Started);
+                self.settle_app(op, back, Some(information), Outcome::Failed)
             }
         }
     }
@@ -503,7 +527,7 @@ impl Engine {
             name,
             OpKind::Destroy,
             user,
-            &[AppState::Created, AppState::Started],
+            &[AppState::Created, AppState::Started, AppState::RolledBack],
             AppState::Destroying,
         )?;
         self.spawn(op, |engine, op| {
@@ -530,6 +554,7 @@ impl Engine {
                 self.registry.write(|tx| {
                     registry::delete_app(tx, name)?;
                     crate::savepoints::catalog::delete_application(tx, name)?;
+                    crate::upgrades::delete_application(tx, name)?;
                     self.callbacks.application(tx, name, "NOTCREATED", None)?;
                     journal::finish(tx, op, outcome, None)
                 })?;
@@ -549,7 +574,7 @@ impl Engine {
         }
     }
 
-    fn claim_app(
+    pub(super) fn claim_app(
         &self,
         name: &str,
         kind: OpKind,
@@ -578,7 +603,7 @@ impl Engine {
     }
 
     /// Commits an application's resulting state with the operation's outcome.
-    fn settle_app(
+    pub(super) fn settle_app(
         &self,
         op: &Operation,
         state: AppState,
@@ -600,7 +625,7 @@ impl Engine {
     }
 
     /// Applies `act` to every component in create-data order, stopping at the first failure.
-    fn act_on_components(
+    pub(super) fn act_on_components(
         &self,
         op: &Operation,
         pause_point: &str,
@@ -632,7 +657,7 @@ impl Engine {
     }
 
     /// Applies `act` to every component regardless of failures (for rollbacks).
-    fn each_component<T>(
+    pub(super) fn each_component<T>(
         &self,
         row: &AppRow,
         act: impl Fn(&dyn ComponentRuntime, &ComponentContext, &Value) -> Result<T, String>,

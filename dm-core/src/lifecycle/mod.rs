@@ -37,6 +37,7 @@ mod applications;
 mod packages;
 mod recovery;
 mod savepoints;
+mod upgrade;
 
 /// Where the engine keeps files under the data folder.
 #[derive(Clone)]
@@ -74,6 +75,11 @@ impl Dirs {
 
     fn app_staging(&self, name: &str) -> PathBuf {
         self.apps_root().join(format!(".staging-{name}"))
+    }
+
+    /// The previous version's components while an upgrade runs (put back by a rollback).
+    fn app_previous(&self, name: &str) -> PathBuf {
+        self.apps_root().join(format!(".previous-{name}"))
     }
 }
 

@@ -47,6 +47,10 @@ impl Engine {
                     self.finish_destroy(&op, Outcome::Finished);
                     Outcome::Finished
                 }
+                OpKind::Upgrade => {
+                    self.roll_back_upgrade(&op, "dmd stopped during the upgrade");
+                    Outcome::RolledBack
+                }
             };
             let line = format!(
                 "{} {} (operation {}): {}",
@@ -78,6 +82,8 @@ impl Engine {
         for (root, prefix) in [
             (self.dirs.deployed_root(), ".dm-unpack-"),
             (self.dirs.apps_root(), ".staging-"),
+            // Put back or removed by the end of every upgrade, recovered ones included.
+            (self.dirs.apps_root(), ".previous-"),
         ] {
             let Ok(entries) = std::fs::read_dir(&root) else {
                 continue;

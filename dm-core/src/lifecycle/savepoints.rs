@@ -5,7 +5,7 @@ use super::applications::records;
 use super::{ComponentRecord, Engine};
 use crate::cluster::now_ms;
 use crate::error::DmError;
-use crate::registry::{self, AppRow, AppState};
+use crate::registry::{self, AppRow};
 use crate::runtime::{ComponentContext, SavepointJob, StartOptions};
 use crate::savepoints::catalog::{self, NewSavepoint, Outcome};
 use crate::savepoints::policy::{self, Schedule, Seen};
@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// A component whose job takes savepoints, with what its runtime knows of the job.
-struct SavepointComponent {
-    record: ComponentRecord,
-    job: SavepointJob,
+pub(super) struct SavepointComponent {
+    pub(super) record: ComponentRecord,
+    pub(super) job: SavepointJob,
 }
 
 impl Engine {
@@ -30,7 +30,7 @@ impl Engine {
         })
     }
 
-    fn app_row(&self, name: &str) -> Result<AppRow, DmError> {
+    pub(super) fn app_row(&self, name: &str) -> Result<AppRow, DmError> {
         self.registry
             .read(|c| registry::get_app(c, name))?
             .ok_or_else(|| {
@@ -40,7 +40,7 @@ impl Engine {
 
     /// The application's components that take savepoints (`only`: just that one, which must be
     /// one of them).
-    fn savepoint_components(
+    pub(super) fn savepoint_components(
         &self,
         row: &AppRow,
         only: Option<&str>,
@@ -79,7 +79,7 @@ impl Engine {
         Ok(found)
     }
 
-    fn with_ctx<T>(
+    pub(super) fn with_ctx<T>(
         &self,
         row: &AppRow,
         record: &ComponentRecord,
@@ -109,7 +109,7 @@ impl Engine {
         };
         let rows = self.registry.read(|c| catalog::list(c, name, component))?;
         let mut checkpoints = serde_json::Map::new();
-        if row.state == AppState::Started {
+        if row.state.runs() {
             if let Ok(io) = self.flink_io() {
                 for c in self
                     .savepoint_components(&row, component)
@@ -138,7 +138,7 @@ impl Engine {
         component: Option<&str>,
     ) -> Result<Vec<Savepoint>, DmError> {
         let row = self.app_row(name)?;
-        if row.state != AppState::Started {
+        if !row.state.runs() {
             return Err(DmError::conflict(
                 row.state.as_str(),
                 format!(
@@ -250,15 +250,13 @@ impl Engine {
         let restored_from = self
             .registry
             .read(|c| catalog::restored_from(c, name, &target.component))?;
-        let running_from = (row.state == AppState::Started)
-            .then_some(restored_from)
-            .flatten();
+        let running_from = row.state.runs().then_some(restored_from).flatten();
         policy::may_dispose(&target, &rows, running_from)
             .map_err(|why| DmError::conflict(target.state.as_str(), why))?;
         if let Some(path) = &target.path {
             let io = self.flink_io()?;
             // A JobManager of the component disposes of it; else its folder goes from HDFS.
-            let jobmanager = if row.state == AppState::Started {
+            let jobmanager = if row.state.runs() {
                 self.savepoint_components(&row, Some(&target.component))
                     .ok()
                     .and_then(|mut c| c.pop())
@@ -345,35 +343,49 @@ impl Engine {
         row: &AppRow,
         c: &SavepointComponent,
     ) -> Result<(), DmError> {
-        let Some(path) = &c.job.last_savepoint else {
-            return Ok(());
-        };
+        match &c.job.last_savepoint {
+            Some(path) => self
+                .catalogue_savepoint(row, c, path, Trigger::Stop)
+                .map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a completed savepoint at `path` unless the catalog has it; its id either way.
+    pub(super) fn catalogue_savepoint(
+        &self,
+        row: &AppRow,
+        c: &SavepointComponent,
+        path: &str,
+        trigger: Trigger,
+    ) -> Result<i64, DmError> {
         self.registry.write(|tx| {
             let known = catalog::list(tx, &row.name, Some(&c.record.name))?
-                .iter()
-                .any(|s| s.path.as_deref() == Some(path.as_str()));
-            if !known {
-                let id = catalog::insert_completed(
-                    tx,
-                    &NewSavepoint {
-                        application: &row.name,
-                        component: &c.record.name,
-                        flink_version: c.job.flink_version.as_deref(),
-                        trigger: Trigger::Stop,
-                        package: &row.package,
-                        now_ms: now_ms(),
-                    },
-                    None,
-                    None,
-                    path,
-                )?;
-                log::info!(
-                    "savepoint {id} of {}/{}: the stop's, at {path}",
-                    row.name,
-                    c.record.name
-                );
+                .into_iter()
+                .find(|s| s.path.as_deref() == Some(path));
+            if let Some(known) = known {
+                return Ok(known.id);
             }
-            Ok(())
+            let id = catalog::insert_completed(
+                tx,
+                &NewSavepoint {
+                    application: &row.name,
+                    component: &c.record.name,
+                    flink_version: c.job.flink_version.as_deref(),
+                    trigger,
+                    package: &row.package,
+                    now_ms: now_ms(),
+                },
+                None,
+                None,
+                path,
+            )?;
+            log::info!(
+                "savepoint {id} of {}/{} ({trigger}) at {path}",
+                row.name,
+                c.record.name
+            );
+            Ok(id)
         })
     }
 

@@ -329,9 +329,9 @@ pub fn off_yarn(
         AppState::Created => (Status::Created, false),
         AppState::Starting => (Status::Starting, false),
         // The supervisor knows whether it is being submitted, runs locally, or failed.
-        AppState::Started if plugin => (Status::NotFound, true),
+        AppState::Started | AppState::RolledBack if plugin => (Status::NotFound, true),
         // dm's own no-op components run wherever dm says they do.
-        AppState::Started => (Status::Running, false),
+        AppState::Started | AppState::RolledBack => (Status::Running, false),
         _ => (Status::NotFound, false),
     };
     let mut s = ComponentSummary::new(id, status, Observed::at(Source::Dm, now));

@@ -13,7 +13,8 @@ import org.apache.flink.streaming.api.functions.sink.PrintSink;
  * per key (keyed state, so savepoints carry something), prints the running counts.
  *
  * <p>Arguments: {@code --name NAME} (job name, default "dm-example-stream"), {@code --rate N}
- * (default 10), {@code --keys N} (default 4), {@code --checkpoint-ms N} (default 10000, 0 = off).
+ * (default 10), {@code --keys N} (default 4), {@code --checkpoint-ms N} (default 10000, 0 = off),
+ * {@code --fail-on-start true} (throws before building the job: a version that never comes up).
  * Uses only APIs present in both Flink 1.20 and 2.x, so one source builds for either.
  */
 public final class StreamingJob {
@@ -23,6 +24,9 @@ public final class StreamingJob {
         double rate = Double.parseDouble(params.get("rate", "10"));
         int keys = Integer.parseInt(params.get("keys", "4"));
         long checkpointMs = Long.parseLong(params.get("checkpoint-ms", "10000"));
+        if (Boolean.parseBoolean(params.get("fail-on-start", "false"))) {
+            throw new IllegalStateException("asked to fail at start (--fail-on-start true)");
+        }
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (checkpointMs > 0) {
