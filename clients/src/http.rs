@@ -237,18 +237,20 @@ impl HttpClient {
         }
     }
 
-    /// GETs `url`'s whole body, retrying retriable failures as configured.
+    /// GETs `url`'s whole body (asking for JSON), retrying retriable failures as configured.
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        self.get(url, "application/json")
+    }
+
+    /// GETs `url` with `accept`, retrying retriable failures as configured.
+    fn get(&self, url: &str, accept: &str) -> Result<Vec<u8>, ClientError> {
         let mut pause = self.retry_pause;
         let mut tries_left = self.retries;
         loop {
             let result = self.answer(
                 "GET",
                 url,
-                self.agent
-                    .get(url)
-                    .header("Accept", "application/json")
-                    .call(),
+                self.agent.get(url).header("Accept", accept).call(),
             );
             match result {
                 Err(e) if e.retriable() && tries_left > 0 => {
@@ -269,9 +271,10 @@ impl HttpClient {
         decode("GET", url, &body)
     }
 
-    /// GETs `url` as text (logs, HTML pages).
+    /// GETs `url` as text (logs, HTML pages): a NodeManager asked for JSON answers its logs
+    /// as JSON, not as the text they are.
     pub fn get_text(&self, url: &str) -> Result<String, ClientError> {
-        let body = self.get_bytes(url)?;
+        let body = self.get(url, "text/plain, */*")?;
         String::from_utf8(body)
             .map_err(|e| ClientError::new("GET", url, ErrorKind::Decode(e.to_string())))
     }

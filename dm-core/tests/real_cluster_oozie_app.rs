@@ -379,7 +379,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let information = status["information"].as_str().unwrap_or_default();
     assert!(
         information.contains("oozie/wf")
-            && information.contains("Oozie answered 400")
+            && information.contains("/oozie/v1/jobs: HTTP 400")
             && information.contains("nowhere"),
         "the failure names the component and Oozie's reason: {status}"
     );
