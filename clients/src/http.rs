@@ -28,7 +28,7 @@ pub enum ErrorKind {
 /// A failed call: which call, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientError {
-    /// `GET`, `POST`, `PUT`, `PATCH`.
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`.
     pub method: &'static str,
     /// The URL called, without user info or query values (they may carry secrets).
     pub endpoint: String,
@@ -113,6 +113,28 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `url` with `pairs` appended as its query, each value percent-encoded.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = url.to_string();
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        out.push(if i == 0 && !url.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
+        out.push_str(key);
+        out.push('=');
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
 fn host_of(authority: &str) -> &str {
     authority
         .rsplit_once('@')
@@ -136,6 +158,7 @@ pub struct HttpBuilder {
     retries: u32,
     retry_pause: Duration,
     redirects: u32,
+    reason_header: Option<&'static str>,
 }
 
 impl HttpBuilder {
@@ -165,6 +188,13 @@ impl HttpBuilder {
         self
     }
 
+    /// A response header in which the service says why it refused (Oozie's
+    /// `oozie-error-message`): used as the error's text instead of the body's first line.
+    pub fn reason_header(mut self, name: &'static str) -> Self {
+        self.reason_header = Some(name);
+        self
+    }
+
     pub fn build(self) -> HttpClient {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(self.connect))
@@ -177,6 +207,7 @@ impl HttpBuilder {
             agent: config.into(),
             retries: self.retries,
             retry_pause: self.retry_pause,
+            reason_header: self.reason_header,
         }
     }
 }
@@ -187,6 +218,7 @@ pub struct HttpClient {
     agent: ureq::Agent,
     retries: u32,
     retry_pause: Duration,
+    reason_header: Option<&'static str>,
 }
 
 /// An answer's size cap: an RM listing 10,000 applications is about 20 MB.
@@ -201,21 +233,24 @@ impl HttpClient {
             retries: 0,
             retry_pause: Duration::from_millis(200),
             redirects: 2,
+            reason_header: None,
         }
     }
 
-    /// GETs `url`'s whole body, retrying retriable failures as configured.
+    /// GETs `url`'s whole body (asking for JSON), retrying retriable failures as configured.
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        self.get(url, "application/json")
+    }
+
+    /// GETs `url` with `accept`, retrying retriable failures as configured.
+    fn get(&self, url: &str, accept: &str) -> Result<Vec<u8>, ClientError> {
         let mut pause = self.retry_pause;
         let mut tries_left = self.retries;
         loop {
             let result = self.answer(
                 "GET",
                 url,
-                self.agent
-                    .get(url)
-                    .header("Accept", "application/json")
-                    .call(),
+                self.agent.get(url).header("Accept", accept).call(),
             );
             match result {
                 Err(e) if e.retriable() && tries_left > 0 => {
@@ -236,9 +271,10 @@ impl HttpClient {
         decode("GET", url, &body)
     }
 
-    /// GETs `url` as text (logs, HTML pages).
+    /// GETs `url` as text (logs, HTML pages): a NodeManager asked for JSON answers its logs
+    /// as JSON, not as the text they are.
     pub fn get_text(&self, url: &str) -> Result<String, ClientError> {
-        let body = self.get_bytes(url)?;
+        let body = self.get(url, "text/plain, */*")?;
         String::from_utf8(body)
             .map_err(|e| ClientError::new("GET", url, ErrorKind::Decode(e.to_string())))
     }
@@ -261,6 +297,23 @@ impl HttpClient {
         self.answer("PUT", url, self.agent.put(url).send_json(body))
     }
 
+    /// POSTs `body` of type `content_type` (never retried). Returns the answer's body.
+    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let request = self.agent.post(url).header("Content-Type", content_type);
+        self.answer("POST", url, request.send(body))
+    }
+
+    /// PUTs `body` of type `content_type`. Returns the answer's body.
+    pub fn put(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let request = self.agent.put(url).header("Content-Type", content_type);
+        self.answer("PUT", url, request.send(body))
+    }
+
+    /// DELETEs `url`. Returns the answer's body.
+    pub fn delete(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        self.answer("DELETE", url, self.agent.delete(url).call())
+    }
+
     /// PATCHes `url` with no body. Returns the answer's body.
     pub fn patch(&self, url: &str) -> Result<Vec<u8>, ClientError> {
         self.answer("PATCH", url, self.agent.patch(url).send_empty())
@@ -275,6 +328,11 @@ impl HttpClient {
     ) -> Result<Vec<u8>, ClientError> {
         let mut response = result.map_err(|e| ClientError::new(method, url, kind_of(e)))?;
         let code = response.status().as_u16();
+        let reason = self
+            .reason_header
+            .and_then(|name| response.headers().get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .body_mut()
             .with_config()
@@ -282,9 +340,10 @@ impl HttpClient {
             .read_to_vec()
             .map_err(|e| ClientError::new(method, url, kind_of(e)));
         if !(200..300).contains(&code) {
-            let text = body
-                .map(|b| first_line(&String::from_utf8_lossy(&b)))
-                .unwrap_or_default();
+            let text = reason.unwrap_or_else(|| {
+                body.map(|b| first_line(&String::from_utf8_lossy(&b)))
+                    .unwrap_or_default()
+            });
             return Err(ClientError::new(
                 method,
                 url,
@@ -344,6 +403,17 @@ mod tests {
             "http://rm:8088/ws/v1/cluster/apps?applicationTags=…&user.name=…"
         );
         assert_eq!(redact("http://rm:8088"), "http://rm:8088");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            with_query(
+                "http://o/v2/jobs",
+                &[("filter", "user=a b;status=PREP"), ("len", "1")]
+            ),
+            "http://o/v2/jobs?filter=user%3Da%20b%3Bstatus%3DPREP&len=1"
+        );
     }
 
     #[test]

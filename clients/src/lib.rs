@@ -5,13 +5,16 @@
 //!
 //! - [`http`]: the client builder every module uses (timeouts, bounded retries of reads) and
 //!   [`ClientError`].
-//! - [`yarn`]: the ResourceManager (applications by tag, one report, kill).
+//! - [`yarn`]: the ResourceManager (applications by tag, one report, kill) and the
+//!   NodeManager's container logs of an ApplicationMaster.
 //! - [`flink`]: a Flink JobManager's REST API (jobs, checkpoints, savepoints, stop, cancel).
 //! - [`spark`]: a Spark driver's REST API (jobs, stages).
 //! - [`oozie`]: Oozie's web services API (jobs, submission, actions).
 
 pub mod flink;
 pub mod http;
+pub mod oozie;
+pub mod spark;
 pub mod yarn;
 
 pub use http::{ClientError, ErrorKind, HttpClient};

@@ -35,6 +35,12 @@ macro_rules! rm_words {
             }
         }
 
+        impl From<&str> for $ty {
+            fn from(text: &str) -> $ty {
+                $ty::parse(text)
+            }
+        }
+
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -147,6 +153,19 @@ impl YarnApp {
         // Before the AM registers, the RM reports "N/A" or nothing.
         (address.contains(':') && !address.starts_with("N/A")).then(|| format!("http://{address}"))
     }
+
+    /// The NodeManager REST URL of the last `bytes` of `file` (`jobmanager.log`, `stderr`, …)
+    /// in the ApplicationMaster's container, from `amContainerLogs`
+    /// (`http://nm:8042/node/containerlogs/<container>/<user>`). NodeManagers keep the logs for
+    /// a while when log aggregation is off.
+    pub fn am_log_url(&self, file: &str, bytes: u64) -> Option<String> {
+        let page = self.am_container_logs.as_deref()?;
+        let (node, rest) = page.split_once("/node/containerlogs/")?;
+        let container = rest.split('/').next().filter(|c| !c.is_empty())?;
+        Some(format!(
+            "{node}/ws/v1/node/containerlogs/{container}/{file}?size=-{bytes}"
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -221,12 +240,17 @@ impl ResourceManager {
         })
     }
 
+    /// The report of application `id`, which the RM must know (a 404 is an error).
+    pub fn app(&self, id: &str) -> Result<YarnApp, ClientError> {
+        let url = join(&self.base, &format!("ws/v1/cluster/apps/{id}"));
+        self.http.get_json::<AppEnvelope>(&url).map(|e| e.app)
+    }
+
     /// The report of application `id`; `None` when the RM answers that it does not know it
     /// (e.g. it restarted without a state store).
     pub fn find(&self, id: &str) -> Result<Option<YarnApp>, ClientError> {
-        let url = join(&self.base, &format!("ws/v1/cluster/apps/{id}"));
-        match self.http.get_json::<AppEnvelope>(&url) {
-            Ok(envelope) => Ok(Some(envelope.app)),
+        match self.app(id) {
+            Ok(app) => Ok(Some(app)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
@@ -313,6 +337,18 @@ mod tests {
             am.starts_with("http://") && am.rsplit(':').next().unwrap().parse::<u16>().is_ok(),
             "{am}"
         );
+    }
+
+    #[test]
+    fn the_am_logs_are_read_from_the_nodemanager_rest_api() {
+        let apps = parse_apps(&recorded("rm-apps.json")).unwrap();
+        assert_eq!(
+            apps[0].am_log_url("jobmanager.log", 262144).as_deref(),
+            Some("http://localhost:46099/ws/v1/node/containerlogs/container_1795434460817_0004_01_000001/jobmanager.log?size=-262144")
+        );
+        let mut app = apps[0].clone();
+        app.am_container_logs = None;
+        assert_eq!(app.am_log_url("stderr", 1), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::config::CallbackConfig;
 use crate::error::DmError;
 use crate::registry::Registry;
+use dm_clients::HttpClient;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use std::sync::{Arc, Condvar, Mutex};
@@ -38,8 +39,10 @@ impl Callbacks {
         }
         let wake = enabled.then(|| {
             let wake = Arc::new((Mutex::new(true), Condvar::new()));
-            let agent = ureq::AgentBuilder::new()
-                .timeout(Duration::from_millis(config.timeout_ms))
+            let timeout = Duration::from_millis(config.timeout_ms);
+            let agent = HttpClient::builder()
+                .connect_timeout(timeout)
+                .total_timeout(timeout)
                 .build();
             let (signal, config) = (Arc::clone(&wake), config.clone());
             std::thread::Builder::new()
@@ -139,7 +142,7 @@ impl Target {
 
 fn deliver_forever(
     registry: &Registry,
-    agent: &ureq::Agent,
+    agent: &HttpClient,
     config: &CallbackConfig,
     wake: &(Mutex<bool>, Condvar),
 ) {
@@ -196,12 +199,9 @@ fn deliver_forever(
     }
 }
 
-fn deliver(agent: &ureq::Agent, url: &str, body: &str, retries: u32) {
+fn deliver(agent: &HttpClient, url: &str, body: &str, retries: u32) {
     for attempt in 0..=retries {
-        let sent = agent
-            .post(url)
-            .set("Content-Type", "application/json")
-            .send_string(body);
+        let sent = agent.post(url, "application/json", body.as_bytes());
         match sent {
             Ok(_) => return,
             Err(e) => {

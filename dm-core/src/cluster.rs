@@ -1,10 +1,8 @@
 //! Where the cluster's services answer (`[cluster]`), for the status observer and the health
-//! probes, and the small HTTP client both use: every call bounded by a timeout, every failure
-//! a sentence naming the URL.
+//! probes; their calls go through `dm_clients`.
 
 use serde::Deserialize;
-use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `[cluster]`: the history servers. Its other keys named endpoints that have one key each
 /// elsewhere now; they are read for one release, with a warning ([`crate::config`]).
@@ -74,92 +72,4 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Why a GET gave no JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// The service answered with this status code.
-    Status(u16, String),
-    /// Nothing usable came back (refused, timed out, not JSON).
-    Unreachable(String),
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fault::Status(_, text) | Fault::Unreachable(text) => f.write_str(text),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Http {
-    agent: ureq::Agent,
-}
-
-impl Http {
-    pub fn new(timeout: Duration) -> Http {
-        Http {
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(timeout)
-                .timeout(timeout)
-                .redirects(2)
-                .build(),
-        }
-    }
-
-    /// GETs `url` as JSON; the time it took comes back too (the health figures report it).
-    pub fn get_json(&self, url: &str) -> Result<(Value, u64), Fault> {
-        let started = Instant::now();
-        let response = match self.agent.get(url).set("Accept", "application/json").call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(code, r)) => {
-                let body = r.into_string().unwrap_or_default();
-                return Err(Fault::Status(
-                    code,
-                    format!("GET {url}: HTTP {code} {}", first_line(&body)),
-                ));
-            }
-            Err(e) => return Err(Fault::Unreachable(format!("GET {url}: {e}"))),
-        };
-        let value = response
-            .into_json()
-            .map_err(|e| Fault::Unreachable(format!("GET {url}: unreadable answer: {e}")))?;
-        Ok((value, started.elapsed().as_millis() as u64))
-    }
-
-    /// GETs `url` as text (logs).
-    pub fn get_text(&self, url: &str) -> Result<String, String> {
-        self.agent
-            .get(url)
-            .call()
-            .map_err(|e| format!("GET {url}: {e}"))?
-            .into_string()
-            .map_err(|e| format!("GET {url}: {e}"))
-    }
-
-    pub fn post_json(&self, url: &str, body: &str) -> Result<(), String> {
-        self.agent
-            .post(url)
-            .set("Content-Type", "application/json")
-            .send_string(body)
-            .map(|_| ())
-            .map_err(|e| format!("POST {url}: {e}"))
-    }
-}
-
-/// The first line of an error body, shortened: enough to name the problem in a cause.
-fn first_line(body: &str) -> String {
-    let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    line.chars().take(200).collect()
-}
-
-/// `base` + `path` with exactly one `/` between them.
-pub fn join(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
 }

@@ -295,7 +295,10 @@ impl PluginRuntime {
         }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             return match id {
-                Some(id) => self.oozie_runner()?.stop(&job, &id),
+                Some(id) => self
+                    .oozie_runner()?
+                    .stop(&job, &id)
+                    .map_err(|e| e.to_string()),
                 None => Ok(()),
             };
         }
@@ -350,7 +353,9 @@ impl ComponentRuntime for PluginRuntime {
         }
         match (runner, &plan.oozie) {
             (Some(runner), Some(job)) => {
-                let submitted = runner.create(job, ctx.dir, ctx.properties)?;
+                let submitted = runner
+                    .create(job, ctx.dir, ctx.properties)
+                    .map_err(|e| e.to_string())?;
                 Ok(json!({ "plan": plan, "oozie": submitted }))
             }
             _ => Ok(json!({ "plan": plan })),
@@ -369,7 +374,10 @@ impl ComponentRuntime for PluginRuntime {
         }
         if let Some((job, id)) = Self::oozie_job_of(data) {
             let id = id.ok_or("the component's create data has no Oozie job id")?;
-            return self.oozie_runner()?.start(&job, &id);
+            return self
+                .oozie_runner()?
+                .start(&job, &id)
+                .map_err(|e| e.to_string());
         }
         let plan = Self::plan_of(data)?;
         let job = plan.job.ok_or("the plan has no job to start")?;
@@ -459,7 +467,7 @@ impl ComponentRuntime for PluginRuntime {
         }
         if let Some((_, id)) = Self::oozie_job_of(data) {
             return match id {
-                Some(id) => self.oozie_runner()?.logs(&id),
+                Some(id) => self.oozie_runner()?.logs(&id).map_err(|e| e.to_string()),
                 None => Ok(Value::Null),
             };
         }
@@ -490,7 +498,10 @@ impl ComponentRuntime for PluginRuntime {
 
     fn destroy(&self, ctx: &ComponentContext, data: &Value) -> Result<(), String> {
         if let Some((job, id)) = Self::oozie_job_of(data) {
-            return self.oozie_runner()?.destroy(&job, id.as_deref());
+            return self
+                .oozie_runner()?
+                .destroy(&job, id.as_deref())
+                .map_err(|e| e.to_string());
         }
         if let Some(notebooks) = Self::notebooks_of(data) {
             return self.notebooks.destroy(&notebooks);
@@ -501,7 +512,12 @@ impl ComponentRuntime for PluginRuntime {
             match self.plan(ctx) {
                 Ok(Plan {
                     oozie: Some(job), ..
-                }) => return self.oozie_runner()?.destroy(&job, None),
+                }) => {
+                    return self
+                        .oozie_runner()?
+                        .destroy(&job, None)
+                        .map_err(|e| e.to_string())
+                }
                 Ok(Plan {
                     notebooks: Some(notebooks),
                     ..

@@ -47,7 +47,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
     let hdfs = Hdfs::from_config(&config.hdfs)
         .map_err(|e| anyhow::anyhow!(e))?
         .map(Arc::new);
-    let oozie = match (crate::oozie::Oozie::from_config(&config.oozie), &hdfs) {
+    let oozie = match (config.oozie.client(), &hdfs) {
         (Some(oozie), Some(hdfs)) => Some(Arc::new(OozieRunner {
             oozie: Arc::new(oozie),
             hdfs: Arc::clone(hdfs),
@@ -55,7 +55,7 @@ pub fn build(config: &Config) -> anyhow::Result<web::Data<Api>> {
                 .yarn
                 .rm_url
                 .as_deref()
-                .map(dm_supervisor::yarn::ResourceManager::new),
+                .map(dm_clients::yarn::ResourceManager::new),
         })),
         (Some(_), None) => {
             log::warn!(

@@ -877,13 +877,11 @@ fn wrong_methods_get_405_with_allow() {
         ("GET", "/applications/a/start", "POST, OPTIONS"),
         ("DELETE", "/applications/a/bogus", "GET, POST, OPTIONS"),
     ] {
-        let response = match ureq::request(method, &dmd.url(path)).call() {
-            Err(ureq::Error::Status(405, response)) => response,
-            other => panic!("{method} {path}: expected 405, got {other:?}"),
-        };
+        let response = dmd.call(method, path, None, &[]);
+        assert_eq!(response.code, 405, "{method} {path}");
         assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
         if method != "HEAD" {
-            let body: Value = response.into_json().unwrap();
+            let body = &response.body;
             assert_eq!(body["status"], "METHOD_NOT_ALLOWED", "{body}");
             assert_eq!(
                 body["information"],
@@ -1012,9 +1010,7 @@ fn environment_metrics_openapi_and_unknown_paths() {
         &[("Origin", "http://console")],
     );
     assert_eq!(preflight.code, 204);
-    let options_reply = ureq::request("OPTIONS", &dmd.url("/packages"))
-        .call()
-        .unwrap();
+    let options_reply = dmd.call("OPTIONS", "/packages", None, &[]);
     assert_eq!(
         options_reply.header("access-control-allow-origin"),
         Some("*")

@@ -346,7 +346,7 @@ fn interrupted_upload_leaves_nothing() {
     ));
     // This request never gets an answer: dmd dies while holding it.
     std::thread::spawn(move || {
-        let _ = ureq::put(&url).send_bytes(&two_components(PKG));
+        let _ = ureq::put(&url).send(&two_components(PKG)[..]);
     });
     dmd.wait_paused("upload.received");
     assert_eq!(

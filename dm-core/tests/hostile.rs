@@ -87,9 +87,17 @@ fn oversized_bodies_get_413_naming_the_limit() {
     );
     // One that does not say (chunked), refused once it passes the limit.
     let url = dmd.url("/repository/packages/chunked-1.0.0.tar.gz?user.name=alice");
-    let body = std::io::Cursor::new(vec![0u8; 200_000]);
-    let reply = match ureq::put(&url).send(body) {
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+    let mut body = std::io::Cursor::new(vec![0u8; 200_000]);
+    let sent = ureq::put(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(ureq::SendBody::from_reader(&mut body));
+    let reply = match sent {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        ),
         other => panic!("a chunked upload over the limit: {other:?}"),
     };
     assert_eq!(reply.0, 413, "{}", reply.1);

@@ -17,7 +17,7 @@ use common::{
     bounds, current_user, env_json, flink_package, jobs_config, s, supervisor_pids, wait_for, Dmd,
     Options, SupervisorGuard,
 };
-use dm_supervisor::yarn::{ResourceManager, YarnApp};
+use dm_clients::yarn::{FinalStatus, ResourceManager, YarnApp, YarnState};
 use dm_testkit::TarGz;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -70,7 +70,11 @@ fn package(env: &Value, id: &str, app: &str) -> Vec<u8> {
 }
 
 /// The live (not final) YARN applications of one component of `app`.
-fn live(rm: &ResourceManager, app: &str, component_tag: &str) -> Result<Vec<YarnApp>, String> {
+fn live(
+    rm: &ResourceManager,
+    app: &str,
+    component_tag: &str,
+) -> Result<Vec<YarnApp>, dm_clients::ClientError> {
     Ok(rm
         .apps_tagged(&format!("dm-app-{app}"))?
         .into_iter()
@@ -82,7 +86,7 @@ fn live(rm: &ResourceManager, app: &str, component_tag: &str) -> Result<Vec<Yarn
 fn one_running(rm: &ResourceManager, app: &str, tag: &str) -> Option<String> {
     // An RM that does not answer for a moment is waited out like any other "not yet".
     match live(rm, app, tag).ok()?.as_slice() {
-        [only] if only.state == "RUNNING" => Some(only.id.clone()),
+        [only] if only.state == YarnState::Running => Some(only.id.clone()),
         _ => None,
     }
 }
@@ -332,7 +336,11 @@ fn a_flink_batch_app_runs_to_completion_and_is_not_restarted() {
         let apps = rm.apps_tagged(&format!("dm-app-{app}")).ok()?;
         apps.into_iter().find(|a| a.is_final())
     });
-    assert_eq!(finished.final_status, "SUCCEEDED", "{finished:?}");
+    assert_eq!(
+        finished.final_status,
+        FinalStatus::Succeeded,
+        "{finished:?}"
+    );
     let id = format!("{app}/flink/job");
     let job = wait_for("the supervisor to see the end", bounds::NOTICE, || {
         let job = supervisor_state(root.path())["jobs"][&id].clone();
@@ -510,7 +518,8 @@ fn the_envs_dmd_toml_runs_every_flink_version_and_spark_side_by_side() {
                     ureq::get(&format!("{}/config", tracking.trim_end_matches('/')))
                         .call()
                         .ok()?
-                        .into_json()
+                        .body_mut()
+                        .read_json()
                         .ok()?;
                 config["flink-version"].as_str().map(str::to_string)
             },

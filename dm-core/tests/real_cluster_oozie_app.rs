@@ -20,18 +20,24 @@
 mod common;
 
 use common::{current_user, env_json, s, wait_for, Dmd, Options, SupervisorGuard};
+use dm_clients::yarn::{FinalStatus, ResourceManager};
 use dm_core::hdfs::{Hdfs, HdfsConfig};
 use dm_core::oozie::runner::OozieRunner;
 use dm_core::oozie::summary::{component_summary, LiveFacts};
-use dm_core::oozie::{self, Oozie, OozieConfig};
+use dm_core::oozie::OozieConfig;
+use dm_plugin_api::observe::OozieJobState;
 use dm_plugin_api::{OozieJob, OozieKind};
-use dm_supervisor::yarn::ResourceManager;
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `YYYY-MM-DDTHH:MMZ`, `minutes_ago` minutes before now.
+/// Oozie's answer about a component's job, as JSON (the oozie plugin turns it into PNDA's summary).
+fn oozie_job(facts: &LiveFacts, id: &str) -> serde_json::Value {
+    serde_json::to_value(component_summary(facts, id).unwrap()).unwrap()
+}
+
 fn oozie_time(minutes_ago: u64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -188,9 +194,10 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     })
     .unwrap()
     .unwrap();
-    let oozie = Oozie::from_config(&OozieConfig {
+    let oozie = OozieConfig {
         url: Some(oozie_url.clone()),
-    })
+    }
+    .client()
     .unwrap();
 
     let app = format!("batch{}", std::process::id());
@@ -271,9 +278,9 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         oozie: &oozie,
         rm: Some(&rm),
     };
-    let summary = component_summary(&facts, &every).unwrap();
-    assert_eq!(summary["aggregate_status"], "RUNNING", "{summary:#}");
-    assert_eq!(summary["status"], "OK", "{summary:#}");
+    let summary = oozie_job(&facts, &every);
+    assert_eq!(summary["state"], "RUNNING", "{summary:#}");
+    assert_eq!(summary["health"], "OK", "{summary:#}");
     let workflows = summary["actions"].as_object().unwrap();
     assert!(workflows.len() >= 3, "{summary:#}");
     // Each run's shell action ran on YARN: its application is in the summary, and the RM
@@ -283,11 +290,11 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
     assert!(yarn_id.starts_with("application_"), "{summary:#}");
     assert_eq!(run["status"], "OK", "{summary:#}");
     assert_eq!(run["applicationType"], "shell");
-    assert_eq!(rm.app(yarn_id).unwrap().final_status, "SUCCEEDED");
     assert_eq!(
-        component_summary(&facts, &once).unwrap()["aggregate_status"],
-        "COMPLETED"
+        rm.app(yarn_id).unwrap().final_status,
+        FinalStatus::Succeeded
     );
+    assert_eq!(oozie_job(&facts, &once)["state"], "SUCCEEDED");
     let logs = dmd.get(&format!("/applications/{app}/logs?user.name={user}"));
     assert_eq!(logs.code, 200, "{}", logs.body);
     let logs = logs.body;
@@ -306,10 +313,7 @@ fn oozie_workflow_and_coordinator_run_stop_and_leave_nothing_behind() {
         "{}",
         oozie.status(&every).unwrap()
     );
-    assert_eq!(
-        component_summary(&facts, &every).unwrap()["aggregate_status"],
-        "SUSPENDED"
-    );
+    assert_eq!(oozie_job(&facts, &every)["state"], "SUSPENDED");
 
     // Start again: the coordinator resumes, the ended workflow runs again (same id).
     hdfs.remove(&format!("{out}/once"), true).unwrap();
@@ -374,7 +378,7 @@ fn an_oozie_refusal_fails_the_create_with_oozies_reason_and_leaves_nothing() {
     let information = status["information"].as_str().unwrap_or_default();
     assert!(
         information.contains("oozie/wf")
-            && information.contains("Oozie answered 400")
+            && information.contains("/oozie/v1/jobs: HTTP 400")
             && information.contains("nowhere"),
         "the failure names the component and Oozie's reason: {status}"
     );
@@ -394,9 +398,10 @@ fn destroy_without_a_job_id_finds_the_job_by_its_path() {
     let user = current_user();
     let runner = OozieRunner {
         oozie: std::sync::Arc::new(
-            Oozie::from_config(&OozieConfig {
+            OozieConfig {
                 url: Some(oozie_url),
-            })
+            }
+            .client()
             .unwrap(),
         ),
         hdfs: std::sync::Arc::new(
@@ -512,9 +517,10 @@ fn flink_through_oozie(
         python = s(&env["flink"][&version], "python"),
     );
     let (dmd, _supervisor) = oozie_dmd(root.path(), &env, &extra);
-    let oozie = Oozie::from_config(&OozieConfig {
+    let oozie = OozieConfig {
         url: Some(s(&env, "oozie_url")),
-    })
+    }
+    .client()
     .unwrap();
     let rm = ResourceManager::new(&s(&env, "rm_url"));
 
@@ -551,7 +557,9 @@ fn flink_through_oozie(
 
     let status = wait_for("the Flink batch workflow to end", 300, || {
         let status = oozie.status(&id).ok()?;
-        oozie::is_final(&status).then_some(status)
+        OozieJobState::parse(&status)
+            .is_some_and(OozieJobState::is_final)
+            .then_some(status)
     });
     let info = oozie.info(&id).unwrap();
     assert_eq!(status, "SUCCEEDED", "{info:#}");
@@ -563,18 +571,22 @@ fn flink_through_oozie(
         .filter(|a| a.has_tags(&["dm-component-oozie-wordcount".to_string()]))
         .collect();
     assert_eq!(flink.len(), 1, "{flink:?}");
-    assert_eq!(flink[0].final_status, "SUCCEEDED", "{:?}", flink[0]);
+    assert_eq!(
+        flink[0].final_status,
+        FinalStatus::Succeeded,
+        "{:?}",
+        flink[0]
+    );
     assert_eq!(flink[0].name, format!("{app}-wordcount-job"));
     // The summary shows the action's launcher on YARN.
-    let summary = component_summary(
+    let summary = oozie_job(
         &LiveFacts {
             oozie: &oozie,
             rm: Some(&rm),
         },
         &id,
-    )
-    .unwrap();
-    assert_eq!(summary["aggregate_status"], "COMPLETED", "{summary:#}");
+    );
+    assert_eq!(summary["state"], "SUCCEEDED", "{summary:#}");
     assert_eq!(summary["actions"]["job-1"]["status"], "OK", "{summary:#}");
 
     let reply = dmd.delete(&format!("/applications/{app}?user.name={user}"));

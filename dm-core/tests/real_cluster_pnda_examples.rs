@@ -19,7 +19,7 @@
 mod common;
 
 use common::{current_user, env_json, jobs_config, s, Dmd, Options, SupervisorGuard};
-use dm_supervisor::yarn::{ResourceManager, YarnApp};
+use dm_clients::yarn::{FinalStatus, ResourceManager, YarnApp, YarnState};
 use dm_testkit::built_cdylib;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -551,7 +551,7 @@ fn streaming_lifecycle(id: &str, short: &str, placeholders: &[(&str, Vec<u8>)], 
         .unwrap()
         .to_string();
     let on_yarn = run.rm.app(&yarn_id).unwrap();
-    assert_eq!(on_yarn.state, "RUNNING", "{on_yarn:?}");
+    assert_eq!(on_yarn.state, YarnState::Running, "{on_yarn:?}");
     assert!(
         on_yarn.has_tags(&[format!("dm-app-{}", run.app)]),
         "{on_yarn:?}"
@@ -613,7 +613,9 @@ fn flink_batch_hashtagcount_example_runs_to_success() {
             "the Flink batch job's YARN application to end",
             SUBMISSION_DEADLINE,
             || {
-                let apps = r.rm.apps_tagged(&format!("dm-app-{}", r.app))?;
+                let apps =
+                    r.rm.apps_tagged(&format!("dm-app-{}", r.app))
+                        .map_err(|e| e.to_string())?;
                 match apps.as_slice() {
                     [one] if one.is_final() => Ok(one.clone()),
                     other => Err(format!("{other:?}")),
@@ -621,7 +623,11 @@ fn flink_batch_hashtagcount_example_runs_to_success() {
             },
         )
     });
-    assert_eq!(finished.final_status, "SUCCEEDED", "{finished:?}");
+    assert_eq!(
+        finished.final_status,
+        FinalStatus::Succeeded,
+        "{finished:?}"
+    );
     run.summary_until(
         "the summary to say COMPLETED",
         observed(),
@@ -682,7 +688,10 @@ fn spark2_streaming_python_example_is_submitted_and_fails_on_python_3() {
         .find(|c| c["yarnId"].is_string())
         .unwrap();
     let yarn_id = component["yarnId"].as_str().unwrap().to_string();
-    assert_eq!(run.rm.app(&yarn_id).unwrap().final_status, "FAILED");
+    assert_eq!(
+        run.rm.app(&yarn_id).unwrap().final_status,
+        FinalStatus::Failed
+    );
     let attempts = run.rm.apps_tagged(&format!("dm-app-{}", run.app)).unwrap();
     assert_eq!(
         attempts.len(),

@@ -332,7 +332,7 @@ fn catalog_on_yarn(version: &str) {
     let crashing = Dmd::start_with(root.path(), &paused);
     // The request waits at the pause point until dmd dies under it.
     let url = crashing.url(&format!("/applications/{app}/savepoints?user.name={user}"));
-    let request = std::thread::spawn(move || ureq::post(&url).call().map(|r| r.status()));
+    let request = std::thread::spawn(move || ureq::post(&url).send_empty().map(|r| r.status()));
     crashing.wait_paused("savepoint.recorded");
     crashing.kill();
     assert!(

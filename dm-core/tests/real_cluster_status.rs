@@ -15,7 +15,7 @@ mod common;
 use common::{
     current_user, env_json, flink_package, jobs_config_with_rm, s, Dmd, Options, SupervisorGuard,
 };
-use dm_supervisor::yarn::ResourceManager;
+use dm_clients::yarn::{ResourceManager, YarnState};
 use dm_testkit::{built_cdylib, TarGz};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -207,10 +207,11 @@ impl StoppedHistoryServer {
     }
 
     fn answers(&self) -> bool {
-        ureq::get(&format!("{}/config", self.url))
-            .timeout(Duration::from_secs(2))
-            .call()
-            .is_ok()
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        agent.get(&format!("{}/config", self.url)).call().is_ok()
     }
 
     /// Starts the JVM again, detached like `up` starts it, and records its pid for `down`.
@@ -538,14 +539,14 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     assert!(tracking.ends_with(&format!("#/jobs/{jid}")), "{tracking}");
     let page = tracking.split('#').next().unwrap();
     assert_eq!(
-        ureq::get(page).call().map(|r| r.status()).unwrap(),
+        ureq::get(page).call().map(|r| r.status().as_u16()).unwrap(),
         200,
         "{page}"
     );
 
     let yarn_id = component["yarnId"].as_str().unwrap().to_string();
     let on_yarn = rm.app(&yarn_id).unwrap();
-    assert_eq!(on_yarn.state, "RUNNING");
+    assert_eq!(on_yarn.state, YarnState::Running);
     let detail = dmd.get(&format!("/applications/{app}/detail")).body;
     assert_eq!(
         detail["yarn_applications"]["flink-job"]["yarn-id"],
@@ -601,7 +602,7 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     );
     assert_eq!(
         rm.app(&yarn_id).unwrap().state,
-        "RUNNING",
+        YarnState::Running,
         "it ran all along"
     );
 
@@ -614,7 +615,7 @@ fn a_flink_apps_summary_follows_yarn_and_says_unknown_when_the_rm_is_cut_off() {
     // Killed from outside: the summary says so within two cycles of YARN saying so.
     rm.kill(&yarn_id).unwrap();
     within("YARN to report the kill", Duration::from_secs(60), || {
-        (rm.app(&yarn_id).ok()?.state == "KILLED").then_some(())
+        (rm.app(&yarn_id).ok()?.state == YarnState::Killed).then_some(())
     });
     let killed_at = Instant::now();
     let killed = within("KILLED in the summary", 2 * CYCLE + CALL_TIMEOUT, || {
@@ -702,10 +703,13 @@ fn a_spark_streaming_apps_summary_counts_its_jobs_and_stages() {
         "{component}"
     );
     let yarn_id = component["yarnId"].as_str().unwrap();
-    assert_eq!(rm.app(yarn_id).unwrap().state, "RUNNING");
+    assert_eq!(rm.app(yarn_id).unwrap().state, YarnState::Running);
     let tracking = component["tracking_url"].as_str().unwrap();
     assert_eq!(
-        ureq::get(tracking).call().map(|r| r.status()).unwrap(),
+        ureq::get(tracking)
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap(),
         200,
         "{tracking}"
     );
@@ -954,11 +958,11 @@ fn empty_history_server_is_healthy(version: &str) {
     // Flink 1.4 answered 404 here until the first archive; 2.x serves an empty list at once.
     // Either is a healthy server with no completed jobs.
     match ureq::get(&format!("{}/jobs/overview", server.url)).call() {
-        Err(ureq::Error::Status(404, _)) => {
+        Err(ureq::Error::StatusCode(404)) => {
             eprintln!("Flink {version}: 404 before the first archive")
         }
-        Ok(r) => {
-            let body: Value = r.into_json().unwrap();
+        Ok(mut r) => {
+            let body: Value = r.body_mut().read_json().unwrap();
             assert_eq!(body["jobs"], json!([]), "nothing archived yet");
             eprintln!("Flink {version}: an empty list before the first archive");
         }

@@ -42,9 +42,13 @@ pub const TRANSIENT: [&str; 7] = [
 
 impl Client {
     pub fn new(base: &str, user: Option<String>, token: Option<String>) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(600)))
+            // dmd's refusals carry a JSON body worth reading.
+            .http_status_as_error(false)
+            .build()
+            .into();
         Client {
             base: base.trim_end_matches('/').to_string(),
             user,
@@ -66,41 +70,41 @@ impl Client {
     /// Sends a request; the body is JSON (or null when empty or not JSON).
     pub fn send(&self, method: &str, path: &str, body: Option<Body>) -> Result<Value, ClientError> {
         let url = self.url(path);
-        let mut request = self
-            .agent
-            .request(method, &url)
-            .timeout(Duration::from_secs(600));
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = &self.token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
+            request = request.header("Authorization", format!("Bearer {token}"));
         }
+        let unreachable = |reason: String| ClientError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
         let result = match body {
-            None => request.call(),
-            Some(Body::Json(value)) => request.send_json(value),
-            Some(Body::Stream { reader, length }) => request
-                .set("Content-Type", "application/octet-stream")
-                .set("Content-Length", &length.to_string())
-                .send(reader),
+            None => self
+                .agent
+                .run(request.body(()).map_err(|e| unreachable(e.to_string()))?),
+            Some(Body::Json(value)) => self.agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(value.to_string())
+                    .map_err(|e| unreachable(e.to_string()))?,
+            ),
+            Some(Body::Stream { reader, length }) => self.agent.run(
+                request
+                    .header("Content-Type", "application/octet-stream")
+                    .header("Content-Length", length.to_string())
+                    .body(ureq::SendBody::from_owned_reader(reader))
+                    .map_err(|e| unreachable(e.to_string()))?,
+            ),
         };
-        let (ok, response) = match result {
-            Ok(r) => (true, r),
-            Err(ureq::Error::Status(_, r)) => (false, r),
-            Err(ureq::Error::Transport(t)) => {
-                return Err(ClientError::Unreachable {
-                    url,
-                    reason: t.to_string(),
-                })
-            }
-        };
-        let code = response.status();
-        let mut bytes = Vec::new();
-        response
-            .into_reader()
-            .take(64 << 20)
-            .read_to_end(&mut bytes)
-            .map_err(|e| ClientError::Unreachable {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut response = result.map_err(|e| unreachable(e.to_string()))?;
+        let code = response.status().as_u16();
+        let ok = response.status().is_success();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .map_err(|e| unreachable(e.to_string()))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if ok {
             Ok(body)

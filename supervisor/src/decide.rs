@@ -9,7 +9,7 @@
 use crate::failure::{self, YarnFailure, HEALTHY_RUN_MS};
 use crate::protocol::{Attempt, JobState, Outcome};
 use crate::state::{Desired, JobRecord};
-use crate::yarn::YarnApp;
+use dm_clients::yarn::{FinalStatus, YarnApp};
 use dm_plugin_api::RespawnPolicy;
 use std::path::Path;
 use std::time::Duration;
@@ -265,11 +265,11 @@ pub fn decide(job: &JobRecord, seen: Option<&Observation>, now: u64) -> Step {
 /// How a final YARN application ended: outcome, reason, and whether it failed in a way that
 /// would repeat. `ran_ms` is the time since the attempt started.
 fn yarn_end(app: &YarnApp, ran_ms: u64) -> (Outcome, Option<String>, bool) {
-    if app.final_status == "SUCCEEDED" {
+    if app.final_status == FinalStatus::Succeeded {
         return (Outcome::Succeeded, None, false);
     }
     let diagnostics = app.diagnostics.as_deref().unwrap_or("");
-    let deterministic = app.final_status == "FAILED"
+    let deterministic = app.final_status == FinalStatus::Failed
         && failure::is_deterministic(YarnFailure::Application {
             ran_ms,
             diagnostics,

@@ -29,7 +29,7 @@
 //!   and older copies are killed, so two copies never run.
 //!
 //! ## Where jobs run
-//! - On YARN ([`yarn_runner`], [`yarn`] is the RM client), every submission carries the job's
+//! - On YARN ([`yarn_runner`]; the RM and Flink clients are `dm_clients`'), every submission carries the job's
 //!   tags plus one for the attempt. The jobs' threads share one listing of `dm`-tagged
 //!   applications per tick instead of one RM call per job. Stops follow the plan's steps (Flink:
 //!   stop with savepoint, recorded; cancel; kill through the RM).
@@ -49,5 +49,4 @@ pub mod protocol;
 pub mod server;
 pub mod state;
 pub mod supervisor;
-pub mod yarn;
 pub mod yarn_runner;

@@ -2,7 +2,8 @@
 //! (`DIR/supervisor.sock`) live in DIR.
 
 use clap::Parser;
-use dm_supervisor::{server, supervisor::Supervisor, yarn::ResourceManager};
+use dm_clients::yarn::ResourceManager;
+use dm_supervisor::{server, supervisor::Supervisor};
 use std::path::PathBuf;
 
 #[derive(Parser)]

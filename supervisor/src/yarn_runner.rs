@@ -12,7 +12,9 @@
 use crate::decide::{self, Launched, Observation, StartFailure, StartFailureKind, YARN_WATCH};
 use crate::process;
 use crate::protocol::{Attempt, JobSpec};
-use crate::yarn::{FlinkJob, FlinkProgress, ResourceManager, YarnApp};
+use dm_clients::flink::{Flink, JobProgress, RunningJob};
+use dm_clients::yarn::{ResourceManager, YarnApp, YarnState};
+use dm_clients::{ClientError, HttpClient};
 use dm_plugin_api::identity::DM_TAG;
 use dm_plugin_api::{expand, Slot, StopStep};
 use std::collections::HashMap;
@@ -30,13 +32,15 @@ const CAUSE_SEARCH_BYTES: u64 = 256 * 1024;
 
 pub struct YarnRunner {
     rm: Option<ResourceManager>,
+    /// Flink's REST API, to find a job to stop with a savepoint.
+    flink: Flink,
     /// The latest listing per tag, shared by the jobs' threads.
     listings: Mutex<HashMap<String, Listing>>,
 }
 
 struct Listing {
     taken: Instant,
-    apps: Result<Vec<YarnApp>, String>,
+    apps: Result<Vec<YarnApp>, ClientError>,
 }
 
 /// The tag that marks one attempt, unique even if attempt numbers restart.
@@ -48,6 +52,7 @@ impl YarnRunner {
     pub fn new(rm: Option<ResourceManager>) -> YarnRunner {
         YarnRunner {
             rm,
+            flink: Flink::new(HttpClient::builder().build()),
             listings: Mutex::new(HashMap::new()),
         }
     }
@@ -74,10 +79,10 @@ impl YarnRunner {
                 StartFailure::transient(format!("job {} is not a YARN job", spec.id))
             })?;
         if let Some(narrowest) = yarn.tags.last() {
-            let apps = rm.apps_tagged(narrowest).map_err(StartFailure::transient)?;
+            let apps = rm.apps_tagged(narrowest).map_err(transient)?;
             let adoption = decide::adoption(&apps, &yarn.tags);
             for extra in &adoption.kill {
-                rm.kill(extra).map_err(StartFailure::transient)?;
+                rm.kill(extra).map_err(transient)?;
             }
             if let Some(app_id) = adoption.adopt {
                 return Ok(Launched::Yarn { app_id });
@@ -118,12 +123,7 @@ impl YarnRunner {
         })?;
         let deadline = Instant::now() + LISTED_WITHIN;
         loop {
-            if let Some(app) = rm
-                .apps_tagged(&tag)
-                .map_err(StartFailure::transient)?
-                .into_iter()
-                .next()
-            {
+            if let Some(app) = rm.apps_tagged(&tag).map_err(transient)?.into_iter().next() {
                 return Ok(Launched::Yarn { app_id: app.id });
             }
             if !submitted || Instant::now() > deadline {
@@ -190,7 +190,7 @@ impl YarnRunner {
         rm: &ResourceManager,
         tag: Option<&str>,
         id: &str,
-    ) -> Result<Option<YarnApp>, String> {
+    ) -> Result<Option<YarnApp>, ClientError> {
         if let Some(tag) = tag {
             // Held while listing: the other jobs' threads wait for this answer rather than
             // each asking the RM again.
@@ -249,15 +249,16 @@ impl YarnRunner {
                 });
             }
             for app in rm
-                .apps_tagged(&attempt_tag(attempt))?
+                .apps_tagged(&attempt_tag(attempt))
+                .map_err(|e| e.to_string())?
                 .into_iter()
                 .filter(|a| !a.is_final())
             {
-                rm.kill(&app.id)?;
+                rm.kill(&app.id).map_err(|e| e.to_string())?;
             }
             return Ok(None);
         };
-        let app = rm.app(&app_id)?;
+        let app = rm.app(&app_id).map_err(|e| e.to_string())?;
         if app.is_final() {
             return Ok(None);
         }
@@ -266,6 +267,7 @@ impl YarnRunner {
             match step {
                 StopStep::YarnKill => match rm
                     .kill(&app_id)
+                    .map_err(|e| e.to_string())
                     .and_then(|_| wait_final(rm, &app_id, ENDS_WITHIN))
                 {
                     Ok(_) => return Ok(None),
@@ -281,9 +283,12 @@ impl YarnRunner {
                     savepoint,
                 } => {
                     let job_id = if *savepoint {
-                        wait_all_tasks_running(rm, &app)
+                        wait_all_tasks_running(&self.flink, &app)
                     } else {
-                        rm.running_flink_job(&app)
+                        match job_progress(&self.flink, &app) {
+                            JobProgress::Running(job) => Some(job),
+                            _ => None,
+                        }
                     }
                     .map(|j| j.id);
                     let value_of = |slot: Slot| match slot {
@@ -336,21 +341,19 @@ impl YarnRunner {
 /// A savepoint needs every task running; a job just (re)started may still be building its
 /// graph or deploying its tasks, and a JobManager just started may not answer yet: wait for
 /// that (up to a limit), not for a job that has ended.
-fn wait_all_tasks_running(rm: &ResourceManager, app: &YarnApp) -> Option<FlinkJob> {
-    if app.state != "RUNNING" {
+fn wait_all_tasks_running(flink: &Flink, app: &YarnApp) -> Option<RunningJob> {
+    if app.state != YarnState::Running {
         // No JobManager yet: nothing to take a savepoint of.
         return None;
     }
     let deadline = Instant::now() + TASKS_RUNNING_WITHIN;
     loop {
-        let progress = rm.flink_job_progress(app);
+        let progress = job_progress(flink, app);
         let out_of_time = Instant::now() > deadline;
         match progress {
-            FlinkProgress::Running(job) if job.all_tasks_running || out_of_time => {
-                return Some(job)
-            }
-            FlinkProgress::Ended => return None,
-            FlinkProgress::Unknown | FlinkProgress::Starting if out_of_time => return None,
+            JobProgress::Running(job) if job.all_tasks_running || out_of_time => return Some(job),
+            JobProgress::Ended => return None,
+            JobProgress::Unknown | JobProgress::Starting if out_of_time => return None,
             _ => std::thread::sleep(Duration::from_secs(1)),
         }
     }
@@ -359,7 +362,7 @@ fn wait_all_tasks_running(rm: &ResourceManager, app: &YarnApp) -> Option<FlinkJo
 fn wait_final(rm: &ResourceManager, app_id: &str, within: Duration) -> Result<(), String> {
     let deadline = Instant::now() + within;
     loop {
-        if rm.app(app_id)?.is_final() {
+        if rm.app(app_id).map_err(|e| e.to_string())?.is_final() {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -370,6 +373,19 @@ fn wait_final(rm: &ResourceManager, app_id: &str, within: Duration) -> Result<()
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// How far a Flink application's job has come, asked through its tracking URL.
+fn job_progress(flink: &Flink, app: &YarnApp) -> JobProgress {
+    match app.tracking_url.as_deref() {
+        Some(tracking) => flink.progress(tracking),
+        None => JobProgress::Unknown,
+    }
+}
+
+/// An RM that did not answer is worth another attempt.
+fn transient(e: ClientError) -> StartFailure {
+    StartFailure::transient(e.to_string())
 }
 
 /// The savepoint path that `flink stop` printed ("Savepoint completed. Path: …").

@@ -8,12 +8,12 @@
 mod common;
 
 use common::{env_json, live_apps, running_app, s, Supervisor};
+use dm_clients::yarn::ResourceManager;
 use dm_plugin_api::{
     Arg, ComponentFiles, ComponentPlugin, Engines, PlanRequest, RespawnPolicy, Target,
 };
 use dm_plugin_flink::FlinkPlugin;
 use dm_supervisor::protocol::{JobSpec, JobState, Outcome, Request, Response};
-use dm_supervisor::yarn::ResourceManager;
 use serde_json::json;
 use std::time::Duration;
 

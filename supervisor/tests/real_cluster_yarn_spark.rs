@@ -8,10 +8,10 @@
 mod common;
 
 use common::{env_json, live_apps, running_app, s, Supervisor};
+use dm_clients::yarn::{ResourceManager, YarnState};
 use dm_plugin_api::{ComponentFiles, ComponentPlugin, Engines, PlanRequest, Target};
 use dm_plugin_spark_streaming::SparkStreamingPlugin;
 use dm_supervisor::protocol::{JobSpec, JobState, Request, Response};
-use dm_supervisor::yarn::ResourceManager;
 use serde_json::json;
 
 /// A Spark streaming job planned by the real plugin, in a fresh work folder.
@@ -97,7 +97,7 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         spec: Box::new(spec),
     });
     let running = sup.wait_for(&id, "the Spark job RUNNING on YARN", 300, |r| {
-        running_app(r).is_some_and(|app| rm.app(&app).is_ok_and(|a| a.state == "RUNNING"))
+        running_app(r).is_some_and(|app| rm.app(&app).is_ok_and(|a| a.state == YarnState::Running))
     });
     let app_id = running_app(&running).unwrap();
     let yarn_app = rm.app(&app_id).unwrap();
@@ -114,7 +114,7 @@ fn spark_streaming_job_on_yarn_runs_with_dm_tags_and_stops() {
         Response::Job { job } => assert_eq!(job.state, JobState::Stopped),
         other => panic!("stop failed: {other:?}"),
     }
-    assert_eq!(rm.app(&app_id).unwrap().state, "KILLED");
+    assert_eq!(rm.app(&app_id).unwrap().state, YarnState::Killed);
     assert!(live_apps(&rm, &component_tag).is_empty());
 }
 

@@ -11,9 +11,10 @@
 
 mod probes;
 
-use crate::cluster::{now_ms, Endpoints, Http};
+use crate::cluster::{now_ms, Endpoints};
 use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
+use dm_clients::HttpClient;
 use prometheus::{Encoder, GaugeVec, Opts, TextEncoder};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -240,7 +241,10 @@ pub fn start(config: &HealthConfig, targets: Targets) -> Arc<HealthBoard> {
     let board = Arc::new(HealthBoard::new());
     let interval = Duration::from_secs_f64(config.interval_secs);
     let timeout = Duration::from_millis(config.timeout_ms);
-    let http = Http::new(timeout);
+    let http = HttpClient::builder()
+        .connect_timeout(timeout)
+        .total_timeout(timeout)
+        .build();
     let console = (!config.console_url.is_empty()).then(|| config.console_url.clone());
     let published = Arc::clone(&board);
     std::thread::Builder::new()
@@ -251,7 +255,7 @@ pub fn start(config: &HealthConfig, targets: Targets) -> Arc<HealthBoard> {
             let events = round(&targets, &http, timeout, now);
             if let Some(url) = &console {
                 for body in pnda_bodies(&events, now) {
-                    if let Err(e) = http.post_json(url, &body) {
+                    if let Err(e) = http.post(url, "application/json", body.as_bytes()) {
                         log::warn!("health: cannot post to the console: {e}");
                     }
                 }
@@ -264,7 +268,7 @@ pub fn start(config: &HealthConfig, targets: Targets) -> Arc<HealthBoard> {
 }
 
 /// One round of every configured probe, run side by side, then the application KPIs.
-fn round(targets: &Targets, http: &Http, timeout: Duration, now: i64) -> Vec<Event> {
+fn round(targets: &Targets, http: &HttpClient, timeout: Duration, now: i64) -> Vec<Event> {
     let cluster = &targets.cluster;
     let mut events = Vec::new();
     std::thread::scope(|scope| {

@@ -1,9 +1,10 @@
 //! One probe per service, each returning PNDA's events for it.
 
 use super::{Event, Level, Probe};
-use crate::cluster::{join, Fault, Http};
 use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
+use dm_clients::http::join;
+use dm_clients::{ClientError, HttpClient};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -26,25 +27,32 @@ impl Findings {
 }
 
 /// PNDA's cause text for a failed call to `service` at `path`.
-fn cause(service: &str, url: &str, path: &str, fault: &Fault) -> String {
-    match fault {
-        Fault::Status(..) => format!("{service} - {fault} (request path = {path})"),
-        Fault::Unreachable(_) => {
+fn cause(service: &str, url: &str, path: &str, fault: &ClientError) -> String {
+    match fault.status() {
+        Some(_) => format!("{service} - {fault} (request path = {path})"),
+        None => {
             format!("Unable to connect to the {service} at {url} (request path = {path}): {fault}")
         }
     }
 }
 
+/// GETs `url` as JSON, with the time it took (the health figures report it).
+fn timed(http: &HttpClient, url: &str) -> Result<(Value, u64), ClientError> {
+    let started = Instant::now();
+    let value = http.get_json(url)?;
+    Ok((value, started.elapsed().as_millis() as u64))
+}
+
 /// The Flink HistoryServers: `/config` answering (and its version), then `/jobs/overview`
 /// (a 404 before the first archived job is healthy, with 0 jobs). Emitted under both names in
 /// use: `flink.health` (the console's tile) and `hadoop.flink.health` (the seed design).
-pub fn flink(http: &Http, urls: &[String], now: i64) -> Probe {
+pub fn flink(http: &HttpClient, urls: &[String], now: i64) -> Probe {
     const SERVICE: &str = "Flink History Server";
     let mut findings = Findings::default();
     let (mut versions, mut available_ms, mut jobs_ms) = (Vec::new(), -1i64, -1i64);
     let (mut available, mut listed, mut jobs) = (true, true, 0i64);
     for url in urls {
-        match http.get_json(&join(url, "config")) {
+        match timed(http, &join(url, "config")) {
             Ok((config, ms)) => {
                 available_ms = available_ms.max(ms as i64);
                 versions.push(config["flink-version"].as_str().unwrap_or("").to_string());
@@ -56,13 +64,13 @@ pub fn flink(http: &Http, urls: &[String], now: i64) -> Probe {
             }
         }
         let started = Instant::now();
-        match http.get_json(&join(url, "jobs/overview")) {
+        match timed(http, &join(url, "jobs/overview")) {
             Ok((overview, _)) => {
                 jobs_ms = jobs_ms.max(started.elapsed().as_millis() as i64);
                 jobs += overview["jobs"].as_array().map_or(0, Vec::len) as i64;
             }
             // Nothing archived yet.
-            Err(Fault::Status(404, _)) => {
+            Err(e) if e.status() == Some(404) => {
                 jobs_ms = jobs_ms.max(started.elapsed().as_millis() as i64);
             }
             Err(fault) => {
@@ -97,11 +105,11 @@ pub fn flink(http: &Http, urls: &[String], now: i64) -> Probe {
 }
 
 /// The Spark history server: `/api/v1/applications` answering, `/api/v1/version`.
-pub fn spark(http: &Http, url: &str, now: i64) -> Probe {
+pub fn spark(http: &HttpClient, url: &str, now: i64) -> Probe {
     const SERVICE: &str = "Spark History Server";
     let mut findings = Findings::default();
     let mut events = Vec::new();
-    match http.get_json(&join(url, "api/v1/applications?limit=1")) {
+    match timed(http, &join(url, "api/v1/applications?limit=1")) {
         Ok((_, ms)) => {
             findings.add(Level::Ok, None);
             events.push(Event::figure(
@@ -116,7 +124,7 @@ pub fn spark(http: &Http, url: &str, now: i64) -> Probe {
             Some(cause(SERVICE, url, "/api/v1/applications", &fault)),
         ),
     }
-    if let Ok((version, _)) = http.get_json(&join(url, "api/v1/version")) {
+    if let Ok((version, _)) = timed(http, &join(url, "api/v1/version")) {
         events.push(Event::figure(
             "SPARK_ON_YARN",
             "hadoop.SPARK_ON_YARN.installed_spark_version",
@@ -135,11 +143,11 @@ pub fn spark(http: &Http, url: &str, now: i64) -> Probe {
 
 /// The ResourceManager: its state (`/ws/v1/cluster/info`), its nodes and capacity
 /// (`/ws/v1/cluster/metrics`), with PNDA's capacity names.
-pub fn yarn(http: &Http, url: &str, now: i64) -> Probe {
+pub fn yarn(http: &HttpClient, url: &str, now: i64) -> Probe {
     const SERVICE: &str = "YARN ResourceManager";
     let mut findings = Findings::default();
     let mut events = Vec::new();
-    match http.get_json(&join(url, "ws/v1/cluster/info")) {
+    match timed(http, &join(url, "ws/v1/cluster/info")) {
         Ok((info, ms)) => {
             let state = info["clusterInfo"]["state"].as_str().unwrap_or("unknown");
             if state == "STARTED" {
@@ -162,7 +170,7 @@ pub fn yarn(http: &Http, url: &str, now: i64) -> Probe {
             Some(cause(SERVICE, url, "/ws/v1/cluster/info", &fault)),
         ),
     }
-    match http.get_json(&join(url, "ws/v1/cluster/metrics")) {
+    match timed(http, &join(url, "ws/v1/cluster/metrics")) {
         Ok((metrics, _)) => {
             let m = &metrics["clusterMetrics"];
             let n = |key: &str| m[key].as_i64().unwrap_or(0);
@@ -215,7 +223,7 @@ pub fn yarn(http: &Http, url: &str, now: i64) -> Probe {
 
 /// HDFS: the NameNode answering RPC (hdfs-native), then its JMX for DataNodes and capacity.
 pub fn hdfs(
-    http: &Http,
+    http: &HttpClient,
     rpc: Option<&str>,
     web: Option<&str>,
     timeout: Duration,
@@ -242,7 +250,7 @@ pub fn hdfs(
     }
     if let Some(url) = web {
         let path = "jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState";
-        match http.get_json(&join(url, path)) {
+        match timed(http, &join(url, path)) {
             Ok((jmx, _)) => {
                 let bean = &jmx["beans"][0];
                 let n = |key: &str| bean[key].as_i64().unwrap_or(0);
@@ -316,10 +324,10 @@ fn namenode_rpc(url: &str, timeout: Duration) -> Result<u64, String> {
 }
 
 /// Oozie: `/v2/admin/status` is NORMAL (SAFEMODE and NOSUBMISSION are warnings).
-pub fn oozie(http: &Http, url: &str, now: i64) -> Probe {
+pub fn oozie(http: &HttpClient, url: &str, now: i64) -> Probe {
     let mut findings = Findings::default();
     let mut events = Vec::new();
-    match http.get_json(&join(url, "v2/admin/status")) {
+    match timed(http, &join(url, "v2/admin/status")) {
         Ok((status, ms)) => {
             let mode = status["systemMode"].as_str().unwrap_or("unknown");
             if mode == "NORMAL" {

@@ -13,11 +13,12 @@
 //!   and the HDFS folder removed.
 
 use crate::hdfs::Hdfs;
-use crate::oozie::{JobType, Oozie};
 use crate::properties::auto_fill_lines;
+use dm_clients::oozie::{JobType, Oozie};
+use dm_clients::yarn::ResourceManager;
+use dm_clients::ClientError;
 use dm_plugin_api::observe::OozieJobState;
 use dm_plugin_api::{OozieJob, OozieKind};
-use dm_supervisor::yarn::ResourceManager;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +30,20 @@ pub struct OozieRunner {
     pub rm: Option<ResourceManager>,
 }
 
+/// Why an Oozie component's action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OozieRunError {
+    /// Oozie or the ResourceManager refused or did not answer.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// HDFS refused staging or removing the job's folder.
+    #[error("{0}")]
+    Hdfs(String),
+    /// The plan, the configuration or the job's state does not allow it.
+    #[error("{0}")]
+    Refused(String),
+}
+
 fn job_type(job: &OozieJob) -> JobType {
     match job.kind {
         OozieKind::Workflow => JobType::Workflow,
@@ -37,7 +52,7 @@ fn job_type(job: &OozieJob) -> JobType {
 }
 
 /// The `oozie.*.application.path` the plan submits.
-fn app_path(job: &OozieJob) -> Result<&str, String> {
+fn app_path(job: &OozieJob) -> Result<&str, OozieRunError> {
     job.configuration
         .iter()
         .rev()
@@ -45,7 +60,9 @@ fn app_path(job: &OozieJob) -> Result<&str, String> {
             name == "oozie.wf.application.path" || name == "oozie.coord.application.path"
         })
         .map(|(_, value)| value.as_str())
-        .ok_or_else(|| "the plan's configuration has no application path".to_string())
+        .ok_or_else(|| {
+            OozieRunError::Refused("the plan's configuration has no application path".into())
+        })
 }
 
 impl OozieRunner {
@@ -55,15 +72,19 @@ impl OozieRunner {
         job: &OozieJob,
         dir: &Path,
         properties: &Map<String, Value>,
-    ) -> Result<Value, String> {
-        self.hdfs.upload_dir(dir, &job.hdfs_dir, &job.skip)?;
-        self.hdfs.write(
-            &format!(
-                "{}/application.properties",
-                job.hdfs_dir.trim_end_matches('/')
-            ),
-            auto_fill_lines(properties).into_bytes(),
-        )?;
+    ) -> Result<Value, OozieRunError> {
+        self.hdfs
+            .upload_dir(dir, &job.hdfs_dir, &job.skip)
+            .map_err(OozieRunError::Hdfs)?;
+        self.hdfs
+            .write(
+                &format!(
+                    "{}/application.properties",
+                    job.hdfs_dir.trim_end_matches('/')
+                ),
+                auto_fill_lines(properties).into_bytes(),
+            )
+            .map_err(OozieRunError::Hdfs)?;
         // A create repeated after a crash must not leave a second job behind.
         self.kill_all(job)?;
         let mut job = job.clone();
@@ -85,11 +106,11 @@ impl OozieRunner {
         Ok(json!({ "job_id": id }))
     }
 
-    pub fn start(&self, job: &OozieJob, id: &str) -> Result<(), String> {
+    pub fn start(&self, job: &OozieJob, id: &str) -> Result<(), OozieRunError> {
         use OozieJobState as O;
         let s = self.oozie.status(id)?;
         match (job.kind, OozieJobState::parse(&s)) {
-            (OozieKind::Workflow, Some(O::Prep)) => self.oozie.act(id, "start", &job.user),
+            (OozieKind::Workflow, Some(O::Prep)) => Ok(self.oozie.act(id, "start", &job.user)?),
             (
                 _,
                 Some(
@@ -100,23 +121,23 @@ impl OozieRunner {
                     | O::PausedWithError
                     | O::PrepPaused,
                 ),
-            ) => self.oozie.act(id, "resume", &job.user),
+            ) => Ok(self.oozie.act(id, "resume", &job.user)?),
             (OozieKind::Workflow, Some(state)) if state.is_final() => {
                 let mut rerun = job.clone();
                 rerun
                     .configuration
                     .push(("oozie.wf.rerun.failnodes".into(), "false".into()));
-                self.oozie.rerun(id, &rerun.configuration_xml())
+                Ok(self.oozie.rerun(id, &rerun.configuration_xml())?)
             }
-            (OozieKind::Coordinator, Some(state)) if state.is_final() => Err(format!(
+            (OozieKind::Coordinator, Some(state)) if state.is_final() => Err(OozieRunError::Refused(format!(
                 "coordinator {id} has ended ({s}); destroy and create the application to schedule it again"
-            )),
+            ))),
             // PREP coordinator, RUNNING: already going.
             _ => Ok(()),
         }
     }
 
-    pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), String> {
+    pub fn stop(&self, job: &OozieJob, id: &str) -> Result<(), OozieRunError> {
         use OozieJobState as O;
         let status = self.oozie.status(id)?;
         let suspended = match (job.kind, OozieJobState::parse(&status)) {
@@ -133,13 +154,13 @@ impl OozieRunner {
     }
 
     /// Kills the live YARN applications carrying all of the plan's `yarn_tags`.
-    fn kill_tagged_apps(&self, job: &OozieJob) -> Result<(), String> {
+    fn kill_tagged_apps(&self, job: &OozieJob) -> Result<(), OozieRunError> {
         let Some(narrowest) = job.yarn_tags.last() else {
             return Ok(());
         };
-        let rm = self.rm.as_ref().ok_or(
-            "the job starts YARN applications of its own, but no ResourceManager is configured ([yarn] rm_url)",
-        )?;
+        let rm = self.rm.as_ref().ok_or_else(|| OozieRunError::Refused(
+            "the job starts YARN applications of its own, but no ResourceManager is configured ([yarn] rm_url)".into(),
+        ))?;
         for app in rm.apps_tagged(narrowest)? {
             if !app.is_final() && app.has_tags(&job.yarn_tags) {
                 log::info!(
@@ -155,7 +176,7 @@ impl OozieRunner {
     }
 
     /// Kills the job (and any other live job at its application path), removes its HDFS folder.
-    pub fn destroy(&self, job: &OozieJob, id: Option<&str>) -> Result<(), String> {
+    pub fn destroy(&self, job: &OozieJob, id: Option<&str>) -> Result<(), OozieRunError> {
         if let Some(id) = id {
             match self.oozie.status(id) {
                 Ok(status)
@@ -165,24 +186,26 @@ impl OozieRunner {
                 }
                 Ok(_) => {}
                 // Oozie no longer knows the job (its database was reset): nothing to kill.
-                Err(e) if e.contains("E0604") => log::warn!("{e}"),
-                Err(e) => return Err(e),
+                Err(e) if e.to_string().contains("E0604") => log::warn!("{e}"),
+                Err(e) => return Err(e.into()),
             }
         }
         self.kill_all(job)?;
         self.kill_tagged_apps(job)?;
-        self.hdfs.remove(&job.hdfs_dir, true)?;
+        self.hdfs
+            .remove(&job.hdfs_dir, true)
+            .map_err(OozieRunError::Hdfs)?;
         Ok(())
     }
 
     /// What Oozie says of the job, and its log.
-    pub fn logs(&self, id: &str) -> Result<Value, String> {
+    pub fn logs(&self, id: &str) -> Result<Value, OozieRunError> {
         let status = self.oozie.status(id)?;
         let text = self.oozie.log(id)?;
         Ok(json!({"job_id": id, "status": status, "text": text}))
     }
 
-    fn kill_all(&self, job: &OozieJob) -> Result<(), String> {
+    fn kill_all(&self, job: &OozieJob) -> Result<(), OozieRunError> {
         for id in self
             .oozie
             .live_jobs_at(job_type(job), &job.user, app_path(job)?)?

@@ -30,18 +30,18 @@ pub trait OozieFacts {
 
 /// The live sources: Oozie, and the RM when one is configured (YARN actions are WARN without).
 pub struct LiveFacts<'a> {
-    pub oozie: &'a crate::oozie::Oozie,
-    pub rm: Option<&'a dm_supervisor::yarn::ResourceManager>,
+    pub oozie: &'a dm_clients::oozie::Oozie,
+    pub rm: Option<&'a dm_clients::yarn::ResourceManager>,
 }
 
 impl OozieFacts for LiveFacts<'_> {
     fn job(&self, id: &str) -> Result<Value, String> {
-        self.oozie.info(id)
+        self.oozie.info(id).map_err(|e| e.to_string())
     }
 
     fn yarn_app(&self, id: &str) -> Result<Option<Value>, String> {
         let Some(rm) = self.rm else { return Ok(None) };
-        Ok(rm.find(id)?.map(|app| {
+        Ok(rm.find(id).map_err(|e| e.to_string())?.map(|app| {
             json!({"state": app.state, "finalStatus": app.final_status, "diagnostics": app.diagnostics})
         }))
     }

@@ -6,11 +6,11 @@
 //! No I/O: the observer (`mod.rs`) fetches.
 
 use crate::registry::AppState;
+use dm_clients::yarn::YarnApp;
 use dm_plugin_api::host::{CallError, LoadedPlugin};
 use dm_plugin_api::observe::{self as api, Engine, Observe, SupervisedJob, SupervisorSeen};
 use dm_plugin_api::summarize;
 use dm_supervisor::protocol::JobReport;
-use dm_supervisor::yarn::YarnApp;
 use std::sync::Arc;
 
 pub use dm_plugin_api::observe::{ComponentRef, ComponentSummary, Observations, Source, Status};
@@ -82,8 +82,8 @@ pub fn dm_state(state: AppState) -> api::DmState {
 pub fn yarn_app(app: &YarnApp) -> api::YarnApp {
     api::YarnApp {
         id: app.id.clone(),
-        state: api::YarnState::parse(&app.state),
-        final_status: api::FinalStatus::parse(&app.final_status),
+        state: api::YarnState::parse(app.state.as_str()),
+        final_status: api::FinalStatus::parse(app.final_status.as_str()),
         tracking_url: app.tracking_url.clone(),
         diagnostics: app.diagnostics.clone(),
     }
@@ -149,10 +149,7 @@ pub fn ask_supervisor(observe: Observe, yarn: &api::YarnSeen, state: AppState) -
             ..
         }
     );
-    supervised
-        && state.runs()
-        && !on_yarn
-        && !matches!(yarn, api::YarnSeen::Silent { .. })
+    supervised && state.runs() && !on_yarn && !matches!(yarn, api::YarnSeen::Silent { .. })
 }
 
 /// A component's last observations and the summary derived from them: a cycle whose

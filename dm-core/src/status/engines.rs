@@ -1,9 +1,11 @@
 //! What Flink's and Spark's REST APIs say about a running job, reached through the YARN
-//! tracking URL (the RM proxy), in PNDA's summary shapes.
+//! tracking URL (the RM proxy) with `dm_clients`, in PNDA's summary shapes.
 
 use dm_plugin_api::observe::Status;
 // The views are observations handed to the plugins.
-use crate::cluster::{join, Http};
+use dm_clients::flink::{CheckpointCounts, Flink, JobProgress, Metric};
+use dm_clients::spark::{Spark, SparkJob, SparkStage};
+use dm_clients::ClientError;
 pub use dm_plugin_api::observe::{FlinkView, SparkView};
 use serde_json::{json, Map, Value};
 
@@ -18,11 +20,9 @@ const GOOD_VERTEX: [&str; 6] = [
 ];
 
 /// Asks the JobManager behind `tracking` (the app's tracking URL) about its running job.
-pub fn flink(http: &Http, tracking: &str) -> Result<FlinkView, String> {
-    let (overview, _) = http
-        .get_json(&join(tracking, "jobs/overview"))
-        .map_err(|e| e.to_string())?;
-    let Some(jid) = running_jid(&overview) else {
+pub fn flink(client: &Flink, tracking: &str) -> Result<FlinkView, ClientError> {
+    let jobs = client.overview(tracking)?;
+    let JobProgress::Running(running) = dm_clients::flink::progress(&jobs) else {
         return Ok(FlinkView {
             status: Status::Running,
             jid: None,
@@ -30,36 +30,23 @@ pub fn flink(http: &Http, tracking: &str) -> Result<FlinkView, String> {
             kpis: Map::new(),
         });
     };
-    let (job, _) = http
-        .get_json(&join(tracking, &format!("jobs/{jid}")))
-        .map_err(|e| e.to_string())?;
+    let jid = running.id;
+    let job = client.job(tracking, &jid)?;
     // Figures are extras: a JobManager that lists the job but not its checkpoints or metrics
     // still gives a status.
-    let checkpoints = http
-        .get_json(&join(tracking, &format!("jobs/{jid}/checkpoints")))
-        .map(|(v, _)| v)
-        .unwrap_or(Value::Null);
-    let restarts = http
-        .get_json(&join(
-            tracking,
-            &format!("jobs/{jid}/metrics?get=numRestarts"),
-        ))
-        .map(|(v, _)| v)
-        .unwrap_or(Value::Null);
-    Ok(flink_view(&jid, &job, &checkpoints, &restarts))
+    let checkpoints = client.checkpoints(tracking, &jid).ok().map(|c| c.counts);
+    let restarts = client
+        .metrics(tracking, &jid, &["numRestarts"])
+        .unwrap_or_default();
+    Ok(flink_view(&jid, &job, checkpoints.as_ref(), &restarts))
 }
 
-/// The first RUNNING job of a `/jobs/overview` answer.
-fn running_jid(overview: &Value) -> Option<String> {
-    overview["jobs"]
-        .as_array()?
-        .iter()
-        .find(|j| j["state"] == "RUNNING")?["jid"]
-        .as_str()
-        .map(str::to_string)
-}
-
-pub fn flink_view(jid: &str, job: &Value, checkpoints: &Value, restarts: &Value) -> FlinkView {
+pub fn flink_view(
+    jid: &str,
+    job: &Value,
+    checkpoints: Option<&CheckpointCounts>,
+    restarts: &[Metric],
+) -> FlinkView {
     let vertices: Vec<&Value> = job["vertices"].as_array().into_iter().flatten().collect();
     let listed: Vec<Value> = vertices
         .iter()
@@ -88,21 +75,15 @@ pub fn flink_view(jid: &str, job: &Value, checkpoints: &Value, restarts: &Value)
     kpis.insert("records_in".into(), json!(records_in));
     kpis.insert("records_read".into(), json!(sum("read-records")));
     kpis.insert("records_written".into(), json!(sum("write-records")));
-    if let Some(counts) = checkpoints["counts"].as_object() {
-        for (key, name) in [
-            ("completed", "checkpoints_completed"),
-            ("failed", "checkpoints_failed"),
-            ("in_progress", "checkpoints_in_progress"),
-        ] {
-            if let Some(n) = counts.get(key).and_then(Value::as_u64) {
-                kpis.insert(name.into(), json!(n));
-            }
-        }
+    if let Some(counts) = checkpoints {
+        kpis.insert("checkpoints_completed".into(), json!(counts.completed));
+        kpis.insert("checkpoints_failed".into(), json!(counts.failed));
+        kpis.insert("checkpoints_in_progress".into(), json!(counts.in_progress));
     }
     let restart_count = restarts
-        .as_array()
-        .and_then(|list| list.iter().find(|m| m["id"] == "numRestarts"))
-        .and_then(|m| m["value"].as_str()?.parse::<u64>().ok());
+        .iter()
+        .find(|m| m.id == "numRestarts")
+        .and_then(|m| m.value.parse::<u64>().ok());
     if let Some(n) = restart_count {
         kpis.insert("restarts".into(), json!(n));
     }
@@ -134,43 +115,36 @@ fn is_source(job: &Value, vertex: &Value) -> bool {
     }
 }
 
-pub fn spark(http: &Http, tracking: &str, app_id: &str) -> Result<SparkView, String> {
-    let base = join(tracking, &format!("api/v1/applications/{app_id}"));
-    let (jobs, _) = http
-        .get_json(&format!("{base}/jobs"))
-        .map_err(|e| e.to_string())?;
-    let (stages, _) = http
-        .get_json(&format!("{base}/stages"))
-        .map_err(|e| e.to_string())?;
+pub fn spark(client: &Spark, tracking: &str, app_id: &str) -> Result<SparkView, ClientError> {
+    let jobs = client.jobs(tracking, app_id)?;
+    let stages = client.stages(tracking, app_id)?;
     Ok(spark_view(&jobs, &stages))
 }
 
-pub fn spark_view(jobs: &Value, stages: &Value) -> SparkView {
-    let jobs: &[Value] = jobs.as_array().map(Vec::as_slice).unwrap_or_default();
+pub fn spark_view(jobs: &[SparkJob], stages: &[SparkStage]) -> SparkView {
     if jobs.is_empty() {
         return SparkView {
             status: Status::Running,
             information: json!("No Jobs available"),
         };
     }
-    let stages: &[Value] = stages.as_array().map(Vec::as_slice).unwrap_or_default();
-    let count =
-        |list: &[Value], key: &str, value: &str| list.iter().filter(|x| x[key] == value).count();
-    let failed_jobs = count(jobs, "status", "FAILED");
+    let jobs_in = |status: &str| jobs.iter().filter(|j| j.status == status).count();
+    let stages_in = |status: &str| stages.iter().filter(|s| s.status == status).count();
+    let failed_jobs = jobs_in("FAILED");
     // Spark lists newest first: the first id + 1 is how many there were (PNDA's count).
     let job_summary = json!({
-        "number_of_jobs": jobs[0]["jobId"].as_u64().map_or(jobs.len() as u64, |id| id + 1),
-        "running": count(jobs, "status", "RUNNING"),
-        "succeeded": count(jobs, "status", "SUCCEEDED"),
-        "unknown": count(jobs, "status", "UNKNOWN"),
+        "number_of_jobs": jobs[0].job_id + 1,
+        "running": jobs_in("RUNNING"),
+        "succeeded": jobs_in("SUCCEEDED"),
+        "unknown": jobs_in("UNKNOWN"),
         "failed": failed_jobs,
     });
     let stage_summary = json!({
-        "number_of_stages": stages.first().and_then(|s| s["stageId"].as_u64()).map_or(stages.len() as u64, |id| id + 1),
-        "active": count(stages, "status", "ACTIVE"),
-        "complete": count(stages, "status", "COMPLETE"),
-        "pending": count(stages, "status", "PENDING"),
-        "failed": count(stages, "status", "FAILED"),
+        "number_of_stages": stages.first().map_or(0, |s| s.stage_id + 1),
+        "active": stages_in("ACTIVE"),
+        "complete": stages_in("COMPLETE"),
+        "pending": stages_in("PENDING"),
+        "failed": stages_in("FAILED"),
     });
     SparkView {
         status: if failed_jobs > 0 {
@@ -192,9 +166,11 @@ mod tests {
             {"id": "a", "name": "Source: numbers -> Map", "status": "RUNNING", "metrics": {"write-records": 40, "read-records": 0}},
             {"id": "b", "name": "Sink: print", "status": "FAILED", "metrics": {"write-records": 0, "read-records": 38}}],
             "plan": {"nodes": [{"id": "a"}, {"id": "b", "inputs": [{"id": "a"}]}]}});
-        let checkpoints = json!({"counts": {"completed": 3, "failed": 1, "in_progress": 0}});
-        let restarts = json!([{"id": "numRestarts", "value": "2"}]);
-        let view = flink_view("j1", &job, &checkpoints, &restarts);
+        let checkpoints: CheckpointCounts =
+            serde_json::from_value(json!({"completed": 3, "failed": 1, "in_progress": 0})).unwrap();
+        let restarts: Vec<Metric> =
+            serde_json::from_value(json!([{"id": "numRestarts", "value": "2"}])).unwrap();
+        let view = flink_view("j1", &job, Some(&checkpoints), &restarts);
         assert_eq!(view.status, Status::RunningWithErrors);
         assert_eq!(
             view.information,
@@ -211,16 +187,18 @@ mod tests {
 
     #[test]
     fn spark_counts_follow_pnda() {
-        let jobs = json!([{"jobId": 4, "status": "RUNNING"}, {"jobId": 3, "status": "SUCCEEDED"}, {"jobId": 2, "status": "FAILED"}]);
-        let stages =
-            json!([{"stageId": 7, "status": "ACTIVE"}, {"stageId": 6, "status": "COMPLETE"}]);
+        let jobs: Vec<SparkJob> = serde_json::from_value(json!([{"jobId": 4, "status": "RUNNING"}, {"jobId": 3, "status": "SUCCEEDED"}, {"jobId": 2, "status": "FAILED"}])).unwrap();
+        let stages: Vec<SparkStage> = serde_json::from_value(
+            json!([{"stageId": 7, "status": "ACTIVE"}, {"stageId": 6, "status": "COMPLETE"}]),
+        )
+        .unwrap();
         let view = spark_view(&jobs, &stages);
         assert_eq!(view.status, Status::RunningWithErrors);
         assert_eq!(view.information["jobSummary"]["number_of_jobs"], 5);
         assert_eq!(view.information["jobSummary"]["failed"], 1);
         assert_eq!(view.information["stageSummary"]["number_of_stages"], 8);
         assert_eq!(view.information["stageSummary"]["active"], 1);
-        let idle = spark_view(&json!([]), &json!([]));
+        let idle = spark_view(&[], &[]);
         assert_eq!(
             (idle.status, idle.information),
             (Status::Running, json!("No Jobs available"))

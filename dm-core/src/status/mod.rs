@@ -17,18 +17,21 @@ pub mod derive;
 pub mod engines;
 pub mod rollup;
 
-use crate::cluster::{now_ms, Http};
+use crate::cluster::now_ms;
 use crate::oozie::summary as oozie_summary;
-use crate::oozie::Oozie;
 use crate::registry::{self, AppState, Registry};
 use derive::{ComponentRef, ComponentSummary, LastDerived, Staleness, Status, Summarize};
+use dm_clients::flink::Flink;
+use dm_clients::oozie::Oozie;
+use dm_clients::spark::Spark;
+use dm_clients::yarn::{ResourceManager, YarnApp};
+use dm_clients::HttpClient;
 use dm_plugin_api::identity;
 use dm_plugin_api::observe::{
     Engine, EngineSeen, FlinkHistory, Observations, Observe, OozieSeen, YarnSeen,
 };
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, Request, Response};
-use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use prometheus::{Encoder, Gauge, IntCounter, IntGaugeVec, Opts, TextEncoder};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -276,12 +279,18 @@ pub fn start(config: &StatusConfig, sources: Sources) -> Arc<StatusBoard> {
     let interval = Duration::from_secs_f64(config.interval_secs);
     let board = Arc::new(StatusBoard::new(interval));
     let timeout = Duration::from_millis(config.timeout_ms);
+    let http = HttpClient::builder()
+        .connect_timeout(timeout)
+        .total_timeout(timeout)
+        .build();
     let mut observer = Observer {
         rm: sources
             .rm_url
             .as_deref()
             .map(|url| ResourceManager::with_timeouts(url, timeout, timeout)),
-        http: Http::new(timeout),
+        flink: Flink::new(http.clone()),
+        spark: Spark::new(http.clone()),
+        http,
         oozie: sources
             .oozie_url
             .as_deref()
@@ -378,7 +387,10 @@ struct Pending {
 struct Observer {
     registry: Arc<Registry>,
     rm: Option<ResourceManager>,
-    http: Http,
+    /// NodeManagers' container logs.
+    http: HttpClient,
+    flink: Flink,
+    spark: Spark,
     oozie: Option<Oozie>,
     timeout: Duration,
     supervisor_socket: PathBuf,
@@ -400,7 +412,7 @@ impl Observer {
         let now = now_ms();
         let yarn = self.rm.as_ref().map(|rm| {
             self.board.rm_calls.inc();
-            rm.apps_tagged(identity::DM_TAG)
+            rm.apps_tagged(identity::DM_TAG).map_err(|e| e.to_string())
         });
         let yarn = match yarn {
             Some(Ok(apps)) => {
@@ -619,10 +631,12 @@ impl Observer {
 
     fn execute(&self, task: &Task) -> TaskResult {
         match task {
-            Task::Flink { tracking } => TaskResult::Flink(engines::flink(&self.http, tracking)),
-            Task::Spark { tracking, id } => {
-                TaskResult::Spark(engines::spark(&self.http, tracking, id))
+            Task::Flink { tracking } => {
+                TaskResult::Flink(engines::flink(&self.flink, tracking).map_err(|e| e.to_string()))
             }
+            Task::Spark { tracking, id } => TaskResult::Spark(
+                engines::spark(&self.spark, tracking, id).map_err(|e| e.to_string()),
+            ),
             Task::Supervisor { job } => TaskResult::Supervisor(self.supervisor_job(job)),
             Task::Failure { app, job } => TaskResult::Failure(self.failure(app, job.as_deref())),
             Task::Oozie { job } => {
@@ -637,11 +651,7 @@ impl Observer {
     }
 
     fn failure(&self, app: &YarnApp, job: Option<&str>) -> String {
-        if let Some(cause) = app
-            .am_container_logs
-            .as_deref()
-            .and_then(|url| self.root_cause_in_logs(url))
-        {
+        if let Some(cause) = self.root_cause_in_logs(app) {
             return cause;
         }
         let recorded = job
@@ -660,11 +670,9 @@ impl Observer {
     /// The root exception in the ApplicationMaster container's logs, read from its NodeManager
     /// (YARN keeps them there for a while without log aggregation): Flink's JobManager log,
     /// else the container's stderr (a Spark driver's).
-    fn root_cause_in_logs(&self, page: &str) -> Option<String> {
-        let (node, rest) = page.split_once("/node/containerlogs/")?;
-        let container = rest.split('/').next()?;
+    fn root_cause_in_logs(&self, app: &YarnApp) -> Option<String> {
         ["jobmanager.log", "stderr"].iter().find_map(|file| {
-            let url = format!("{node}/ws/v1/node/containerlogs/{container}/{file}?size=-262144");
+            let url = app.am_log_url(file, 256 * 1024)?;
             let text = self.http.get_text(&url).ok()?;
             dm_supervisor::process::root_cause(&text)
         })

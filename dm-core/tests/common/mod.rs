@@ -20,8 +20,8 @@ pub const WAIT: Duration = Duration::from_secs(
 /// Bounds, in seconds, of what the slow suites wait for on the cluster, from the bounds dm
 /// keeps itself.
 pub mod bounds {
+    use dm_clients::yarn::CALL_TIMEOUT;
     use dm_supervisor::decide::{MAX_BACKOFF_MS, SUBMISSION_DEADLINE, SUBMIT_TIMEOUT, YARN_WATCH};
-    use dm_supervisor::yarn::CALL_TIMEOUT;
 
     /// A submission ends within the supervisor's submit timeout, and an application still
     /// waiting for resources is killed at its submission deadline: by then a job runs or failed.
@@ -48,8 +48,19 @@ const TRANSIENT: [&str; 7] = [
 pub struct Reply {
     pub code: u16,
     pub content_type: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Value,
     pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Default, Clone)]
@@ -160,30 +171,52 @@ impl Dmd {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = ureq::request(method, &self.url(path)).timeout(WAIT);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(WAIT))
+            .build()
+            .into();
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
         for (k, v) in headers {
-            req = req.set(k, v);
+            req = req.header(*k, *v);
         }
         let result = match body {
-            Some(bytes) => req.send_bytes(bytes),
-            None => req.call(),
+            Some(bytes) => agent.run(req.body(bytes).unwrap()),
+            None => agent.run(req.body(()).unwrap()),
         };
-        let response = match result {
+        let mut response = match result {
             Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("{method} {path}: {e}\n{}", self.log_text()),
         };
-        let code = response.status();
-        let content_type = response
-            .header("content-type")
-            .unwrap_or_default()
-            .to_string();
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+        let code = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<Vec<_>>();
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             code,
             content_type,
+            headers,
             body,
             bytes,
         }

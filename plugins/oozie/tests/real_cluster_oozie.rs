@@ -4,6 +4,8 @@
 //!
 //! Run with `cargo test -p dm-plugin-oozie --features real-cluster --test real_cluster_oozie`.
 
+use dm_clients::oozie::Oozie;
+use dm_clients::HttpClient;
 use dm_plugin_api::{ComponentFiles, ComponentPlugin, Engines, PlanRequest, Target};
 use dm_plugin_oozie::OoziePlugin;
 use serde_json::{json, Value};
@@ -23,24 +25,24 @@ fn env_json() -> Value {
 
 /// Writes a file through WebHDFS (two steps: the NameNode names the DataNode to write to).
 fn webhdfs_put(namenode_http: &str, path: &str, user: &str, bytes: &[u8]) {
+    let http = HttpClient::builder().build();
     let url = format!("{namenode_http}/webhdfs/v1{path}?op=CREATE&overwrite=true&noredirect=true&user.name={user}");
-    let location: Value = ureq::put(&url)
-        .call()
-        .expect("WebHDFS CREATE")
-        .into_json()
-        .unwrap();
+    let answer = http
+        .put(&url, "application/octet-stream", b"")
+        .expect("WebHDFS CREATE");
+    let location: Value = serde_json::from_slice(&answer).unwrap();
     let target = location["Location"].as_str().expect("a DataNode location");
-    ureq::put(target).send_bytes(bytes).expect("WebHDFS write");
+    http.put(target, "application/octet-stream", bytes)
+        .expect("WebHDFS write");
 }
 
 fn webhdfs_status(namenode_http: &str, path: &str) -> Option<Value> {
-    ureq::get(&format!(
-        "{namenode_http}/webhdfs/v1{path}?op=GETFILESTATUS"
-    ))
-    .call()
-    .ok()?
-    .into_json()
-    .ok()
+    HttpClient::builder()
+        .build()
+        .get_json(&format!(
+            "{namenode_http}/webhdfs/v1{path}?op=GETFILESTATUS"
+        ))
+        .ok()
 }
 
 #[test]
@@ -111,19 +113,13 @@ fn planned_configuration_runs_a_workflow_on_oozie() {
     // Submitted without action=start: the job waits in PREP.
     // Oozie on a loaded loopback cluster has once refused a submission it accepts on a second
     // try; a refusal that persists fails the test with Oozie's own reason.
+    let client = Oozie::with_timeouts(&oozie, Duration::from_secs(5), Duration::from_secs(60));
     let mut refusals = Vec::new();
-    let response = loop {
-        match ureq::post(&format!("{oozie}/v1/jobs"))
-            .set("Content-Type", "application/xml;charset=UTF-8")
-            .send_string(&job.configuration_xml())
-        {
-            Ok(response) => break response,
-            Err(ureq::Error::Status(code, response)) if refusals.len() < 3 => {
-                let reason = response
-                    .header("oozie-error-message")
-                    .unwrap_or_default()
-                    .to_string();
-                refusals.push(format!("{code}: {reason}"));
+    let id = loop {
+        match client.submit(&job.configuration_xml()) {
+            Ok(id) => break id,
+            Err(e) if e.status().is_some() && refusals.len() < 3 => {
+                refusals.push(e.to_string());
                 std::thread::sleep(Duration::from_secs(5));
             }
             Err(e) => {
@@ -134,17 +130,7 @@ fn planned_configuration_runs_a_workflow_on_oozie() {
     if !refusals.is_empty() {
         eprintln!("Oozie accepted the configuration after refusing it: {refusals:?}");
     }
-    let id = response.into_json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let info = |id: &str| {
-        ureq::get(&format!("{oozie}/v1/job/{id}?show=info"))
-            .call()
-            .unwrap()
-            .into_json::<Value>()
-            .unwrap()
-    };
+    let info = |id: &str| client.info(id).unwrap();
     assert_eq!(info(&id)["status"], "PREP");
     let conf = info(&id)["conf"].as_str().unwrap().to_string();
     assert!(
@@ -153,14 +139,7 @@ fn planned_configuration_runs_a_workflow_on_oozie() {
     );
 
     // start = resume + start, as PNDA did; user.name on every call.
-    let act = |action: &str| {
-        ureq::put(&format!(
-            "{oozie}/v1/job/{id}?action={action}&user.name={user}"
-        ))
-        .call()
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-    };
+    let act = |action: &str| client.act(&id, action, &user);
     let _ = act("resume");
     act("start").expect("start");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -177,12 +156,11 @@ fn planned_configuration_runs_a_workflow_on_oozie() {
         webhdfs_status(&nn_http, &out_dir).is_some(),
         "the workflow made {out_dir}"
     );
-    let _ = ureq::delete(&format!(
+    let http = HttpClient::builder().build();
+    let _ = http.delete(&format!(
         "{nn_http}/webhdfs/v1/user/{user}/dm/{app}?op=DELETE&recursive=true&user.name={user}"
-    ))
-    .call();
-    let _ = ureq::delete(&format!(
+    ));
+    let _ = http.delete(&format!(
         "{nn_http}/webhdfs/v1{out_dir}?op=DELETE&recursive=true&user.name={user}"
-    ))
-    .call();
+    ));
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::protocol::JobSpec;
+use dm_clients::yarn::{FinalStatus, YarnState};
 use dm_plugin_api::{Arg, Command, Job, JobKind, Respawn};
 use std::path::PathBuf;
 
@@ -75,13 +76,14 @@ fn yarn_app(id: &str, state: &str, final_status: &str, diagnostics: &str) -> Yar
     YarnApp {
         id: id.into(),
         name: "app-c-job".into(),
-        state: state.into(),
-        final_status: final_status.into(),
+        state: YarnState::parse(state),
+        final_status: FinalStatus::parse(final_status),
         tracking_url: None,
         application_tags: Some("dm,dm-app-app,dm-component-flink-c,dm-attempt-1-1".into()),
         started_time: 0,
         diagnostics: Some(diagnostics.into()).filter(|d: &String| !d.is_empty()),
         am_container_logs: None,
+        am_rpc_address: None,
     }
 }
 
@@ -502,7 +504,7 @@ fn a_live_application_found_by_its_tags_is_adopted_and_extra_copies_killed() {
         with("application_1_0003", "ACCEPTED", 300),
         with("application_1_0002", "RUNNING", 200),
         YarnApp {
-            final_status: "KILLED".into(),
+            final_status: FinalStatus::Killed,
             ..with("application_1_0004", "KILLED", 400)
         },
         other,

@@ -2,9 +2,9 @@
 //! real-cluster suites, the loopback cluster's endpoints (`target/testenv/env.json`).
 #![allow(dead_code)]
 
+use dm_clients::yarn::ResourceManager;
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, JobState, Request, Response};
-use dm_supervisor::yarn::ResourceManager;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Child;
