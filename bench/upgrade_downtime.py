@@ -33,7 +33,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
