@@ -13,7 +13,8 @@ One dmd application and one hand-run job run side by side, started once on v1; e
 upgrades both to the next package version (same jar), alternating which goes first:
 - dmd: `POST /applications/{a}/upgrade {"package": next, "mode": "savepoint", "upgrade_ready_sec": 1}`;
 - by hand: `flink stop --savepointPath DIR -t yarn-application -Dyarn.application.id=ID JOB`,
-  then `flink run -t yarn-application -s SAVEPOINT` of the same jar and arguments.
+  then `flink run -t yarn-application -s SAVEPOINT` (`run-application` on Flink 1.x) of the same jar
+  and arguments.
 Prints every round, the medians and the ratio dmd / by hand. Cleans up: the application
 destroyed, stray YARN applications of this run killed, its savepoints deleted from HDFS.
 
@@ -248,7 +249,9 @@ namenode_http = "{nn_http}"
     def hand_start(i, savepoint):
         name = f"upd-hand-{pid}-{i}"
         hand["submit"] = time.time()
-        argv = [flink_bin, "run", "-t", "yarn-application", f"-Dyarn.application.name={name}"]
+        # Application mode is `run-application` on Flink 1.x, `run` on 2.x (as dm's plugin does).
+        action = "run-application" if int(version.split(".")[0]) < 2 else "run"
+        argv = [flink_bin, action, "-t", "yarn-application", f"-Dyarn.application.name={name}"]
         argv += ["-s", savepoint] if savepoint else []
         run = subprocess.run(argv + ["-c", cls, jar] + job_args, env=client_env, capture_output=True, text=True)
         if run.returncode != 0:
