@@ -21,13 +21,15 @@ use crate::cluster::{now_ms, Http};
 use crate::oozie::summary as oozie_summary;
 use crate::oozie::Oozie;
 use crate::registry::{self, AppState, Registry};
+use actix_web::web::Bytes;
 use derive::{ComponentId, ComponentSummary, Source, Staleness, Status, NOTEBOOKS_TYPE};
 use dm_plugin_api::identity;
 use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, Request, Response};
 use dm_supervisor::yarn::{ResourceManager, YarnApp};
 use prometheus::{Encoder, Gauge, IntCounter, Opts, TextEncoder};
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -98,18 +100,54 @@ struct AppView {
 }
 
 impl AppView {
-    /// `{"<app>": {"aggregate_status", "observed_at", "<type>-<n>": {...}}}`.
-    fn summary(&self, name: &str) -> Value {
-        let mut body = Map::new();
-        body.insert("aggregate_status".into(), json!(self.aggregate));
-        body.insert("observed_at".into(), json!(self.at));
-        for (key, summary) in &self.components {
-            let summary = serde_json::to_value(&**summary).expect("a summary serializes");
-            body.insert(key.clone(), summary);
+    /// What the API reads of `name` until the next cycle.
+    fn publish(self, name: &str) -> Entry {
+        let summary = serde_json::to_vec(&SummaryBody(name, &self)).expect("a summary serializes");
+        Entry {
+            aggregate: self.aggregate,
+            summary: Bytes::from(summary),
+            yarn: self.yarn,
         }
-        json!({ name: body })
     }
+}
 
+/// `{"<app>": {"aggregate_status", "observed_at", "<type>-<n>": {...}}}`, written straight from
+/// the summaries (no `Value` tree in between).
+struct SummaryBody<'a>(&'a str, &'a AppView);
+
+impl Serialize for SummaryBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Fields<'a>(&'a AppView);
+        impl Serialize for Fields<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let view = self.0;
+                let mut body = s.serialize_map(Some(2 + view.components.len()))?;
+                body.serialize_entry("aggregate_status", &view.aggregate)?;
+                body.serialize_entry("observed_at", &view.at)?;
+                for (key, summary) in &view.components {
+                    body.serialize_entry(key, &**summary)?;
+                }
+                body.end()
+            }
+        }
+        let mut outer = s.serialize_map(Some(1))?;
+        outer.serialize_entry(self.0, &Fields(self.1))?;
+        outer.end()
+    }
+}
+
+/// One application as the API reads it. The component summaries themselves are not kept here
+/// (the observer keeps the last good one of each): a snapshot costs the bytes of its answers,
+/// not a second copy of every summary while the next cycle builds its own.
+struct Entry {
+    aggregate: Status,
+    /// `/summary`'s body, serialized once per cycle and shared by every read.
+    summary: Bytes,
+    /// `(<type>, <component>, its latest YARN application)`.
+    yarn: Vec<(String, String, Arc<YarnApp>)>,
+}
+
+impl Entry {
     /// `{"<type>-<component>": {type, component, yarn-id, yarn-start-time, yarn-state, …}}`.
     fn yarn_applications(&self) -> Map<String, Value> {
         self.yarn
@@ -135,14 +173,14 @@ pub struct Kpi {
 
 #[derive(Default)]
 struct Snapshot {
-    apps: HashMap<String, AppView>,
+    apps: HashMap<String, Entry>,
     kpis: Vec<Kpi>,
 }
 
 /// The published snapshot, shared by the board and its metrics collector.
-type Published = Arc<RwLock<Arc<Snapshot>>>;
+type Shared = Arc<RwLock<Arc<Snapshot>>>;
 
-fn current(published: &Published) -> Arc<Snapshot> {
+fn current(published: &Shared) -> Arc<Snapshot> {
     Arc::clone(&published.read().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -150,12 +188,12 @@ fn current(published: &Published) -> Arc<Snapshot> {
 /// application kept in prometheus' own maps cost 430 bytes each, 4.3 MB with 10,000
 /// applications, and was rebuilt every cycle.
 struct AppStatuses {
-    published: Published,
+    published: Shared,
     desc: prometheus::core::Desc,
 }
 
 impl AppStatuses {
-    fn new(published: Published) -> AppStatuses {
+    fn new(published: Shared) -> AppStatuses {
         let desc = prometheus::core::Desc::new(
             "dm_application_status".into(),
             "1 for each application's observed aggregate status".into(),
@@ -211,7 +249,7 @@ impl prometheus::core::Collector for AppStatuses {
 
 /// The observer's results, read by the API.
 pub struct StatusBoard {
-    snapshot: Published,
+    snapshot: Shared,
     /// When the last cycle ended (ms), 0 before the first.
     last_cycle_ms: std::sync::atomic::AtomicI64,
     interval: Duration,
@@ -244,7 +282,7 @@ impl StatusBoard {
             &["application", "component", "metric"],
         )
         .expect("valid metric");
-        let snapshot: Published = Default::default();
+        let snapshot: Shared = Default::default();
         let prometheus = prometheus::Registry::new();
         for collector in [
             Box::new(cycles.clone()) as Box<dyn prometheus::core::Collector>,
@@ -273,17 +311,14 @@ impl StatusBoard {
         current(&self.snapshot)
     }
 
-    /// The observed summary of `name`, once a cycle has seen it with components.
-    pub fn summary(&self, name: &str) -> Option<Value> {
-        self.current().apps.get(name).map(|a| a.summary(name))
+    /// The observed summary of `name` (a JSON object), once a cycle has seen it with components.
+    pub fn summary(&self, name: &str) -> Option<Bytes> {
+        self.current().apps.get(name).map(|a| a.summary.clone())
     }
 
     /// The YARN applications of `name`'s components, as last observed.
     pub fn yarn_applications(&self, name: &str) -> Option<Map<String, Value>> {
-        self.current()
-            .apps
-            .get(name)
-            .map(AppView::yarn_applications)
+        self.current().apps.get(name).map(Entry::yarn_applications)
     }
 
     pub fn kpis(&self) -> Vec<Kpi> {
@@ -586,7 +621,7 @@ impl Observer {
                 continue;
             };
             view.aggregate = aggregate;
-            snapshot.apps.insert(name.clone(), view);
+            snapshot.apps.insert(name.clone(), view.publish(&name));
         }
         self.board.publish(snapshot, started.elapsed());
     }
@@ -952,5 +987,88 @@ mod tests {
             ]
         );
         assert!(components_of("app1", None).is_empty());
+    }
+
+    fn view(aggregate: Status, summaries: &[(&str, Status)]) -> AppView {
+        let components = summaries
+            .iter()
+            .map(|(key, status)| {
+                let id = ComponentId {
+                    job_name: "app1-c-job",
+                    name: "c",
+                    ty: "test",
+                };
+                let summary =
+                    ComponentSummary::new(id, *status, derive::Observed::at(Source::Dm, 7));
+                (key.to_string(), Arc::new(summary))
+            })
+            .collect();
+        AppView {
+            aggregate,
+            at: 7,
+            components,
+            yarn: Vec::new(),
+        }
+    }
+
+    /// The bytes `/summary` answers are PNDA's shape, made of the summaries the cycle derived.
+    #[test]
+    fn published_summary_is_the_serialized_summaries() {
+        let view = view(
+            Status::Running,
+            &[("test-1", Status::Created), ("test-2", Status::Running)],
+        );
+        let expected = json!({"app1": {
+            "aggregate_status": "RUNNING",
+            "observed_at": 7,
+            "test-1": serde_json::to_value(&*view.components[0].1).unwrap(),
+            "test-2": serde_json::to_value(&*view.components[1].1).unwrap(),
+        }});
+        assert_eq!(expected["app1"]["test-2"]["aggregate_status"], "RUNNING");
+        let entry = view.publish("app1");
+        assert_eq!(entry.aggregate, Status::Running);
+        let published: Value = serde_json::from_slice(&entry.summary).unwrap();
+        assert_eq!(published, expected);
+    }
+
+    /// `dm_application_status` follows the published snapshot: one line per application, its
+    /// aggregate as label, gone once the application is.
+    #[test]
+    fn application_status_metric_is_made_from_the_snapshot() {
+        let board = StatusBoard::new(Duration::from_secs(5));
+        let snapshot = |apps: &[(&str, Status)]| Snapshot {
+            apps: apps
+                .iter()
+                .map(|(name, status)| {
+                    (
+                        name.to_string(),
+                        view(*status, &[("test-1", *status)]).publish(name),
+                    )
+                })
+                .collect(),
+            kpis: Vec::new(),
+        };
+        board.publish(
+            snapshot(&[("b", Status::Running), ("a", Status::Created)]),
+            Duration::ZERO,
+        );
+        let lines = |text: String| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("dm_application_status"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            lines(board.render_prometheus()),
+            [
+                r#"dm_application_status{application="a",status="CREATED"} 1"#,
+                r#"dm_application_status{application="b",status="RUNNING"} 1"#,
+            ]
+        );
+        board.publish(snapshot(&[("b", Status::Failed)]), Duration::ZERO);
+        assert_eq!(
+            lines(board.render_prometheus()),
+            [r#"dm_application_status{application="b",status="FAILED"} 1"#]
+        );
     }
 }
