@@ -7,7 +7,9 @@ use super::{blocking, method_not_allowed, Api, Reply};
 use crate::auth::action;
 use crate::error::{DmError, ErrorBody};
 use crate::lifecycle::check_app_name;
+use crate::registry::AppState;
 use crate::savepoints::RestoreChoice;
+use actix_web::http::header::ContentType;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -118,7 +120,36 @@ pub async fn query(
               (status = 400, description = "bad name or user.name", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody)))]
 async fn status(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
-    read_app(&api, &req, &name, |engine, name| engine.app_status(name)).await
+    let identity = api.identify(&req)?;
+    check_app_name(&name)?;
+    let brief = api.engine.app_status(&name);
+    let owner = brief.as_deref().map(|b| b.owner.as_str());
+    api.policy
+        .check(&identity, action::APPLICATION_READ, owner)?;
+    // PNDA's answer for an application it does not know.
+    let body = match brief.as_deref() {
+        Some(b) => StatusBody {
+            status: b.state.as_str(),
+            information: b.information.as_deref(),
+        },
+        None => StatusBody {
+            status: AppState::NotCreated.as_str(),
+            information: None,
+        },
+    };
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|e| DmError::Internal(format!("cannot serialize a status: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(bytes))
+}
+
+/// `{status, information}`, written straight from the brief: status polling is the hot path,
+/// and a `Value` tree per request cost more than the answer.
+#[derive(serde::Serialize)]
+struct StatusBody<'a> {
+    status: &'a str,
+    information: Option<&'a str>,
 }
 
 #[utoipa::path(get, path = "/applications/{name}/detail", operation_id = "application_detail", tag = "applications",
@@ -146,16 +177,20 @@ async fn detail(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
               (status = 400, description = "bad name or user.name", body = ErrorBody),
               (status = 403, description = "not authorized", body = ErrorBody)))]
 async fn summary(api: web::Data<Api>, req: HttpRequest, name: String) -> Reply {
-    // Summaries come from the status observer's last cycle, in memory.
-    let status = Arc::clone(&api.status);
-    read_app(&api, &req, &name, |engine, name| {
-        let (owner, placeholder) = engine.app_summary(name)?;
-        // Only for an application that exists now: one destroyed since the last cycle is gone.
-        let exists = placeholder[name]["status"] == "Not Available";
-        let observed = exists.then(|| status.summary(name)).flatten();
-        Ok((owner, observed.unwrap_or(placeholder)))
-    })
-    .await
+    let identity = api.identify(&req)?;
+    check_app_name(&name)?;
+    let (owner, placeholder) = api.engine.app_summary(&name)?;
+    api.policy
+        .check(&identity, action::APPLICATION_READ, owner.as_deref())?;
+    // Only for an application that exists now: one destroyed since the last cycle is gone.
+    let exists = placeholder[&name]["status"] == "Not Available";
+    // The status observer's last cycle, serialized once when it was published.
+    match exists.then(|| api.status.summary(&name)).flatten() {
+        Some(body) => Ok(HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .body(body)),
+        None => Ok(HttpResponse::Ok().json(placeholder)),
+    }
 }
 
 #[utoipa::path(get, path = "/applications/{name}/logs", operation_id = "application_logs", tag = "applications",

@@ -26,6 +26,14 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // glibc gives each busy thread its own malloc arena (up to 8 per core); dmd's threads (HTTP
+    // workers, the blocking pool, the status observer, operations) each held freed memory in
+    // theirs, which doubled its RSS with 10,000 applications (BENCHMARKS.md). Two arenas keep
+    // the HTTP workers from queueing on one lock.
+    // SAFETY: called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let cli = Cli::parse();
     let mut config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(config) => config,

@@ -27,15 +27,10 @@ impl Engine {
         })
     }
 
-    /// `{status, information}`, and the owner.
-    pub fn app_status(&self, name: &str) -> Result<(Option<String>, Value), DmError> {
-        Ok(match self.registry.app_brief(name) {
-            None => (None, json!({"status": "NOTCREATED", "information": null})),
-            Some(brief) => (
-                Some(brief.owner.clone()),
-                json!({"status": brief.state.as_str(), "information": brief.information}),
-            ),
-        })
+    /// What status polling reads (state, information, owner), from memory; `None` for an
+    /// application dmd does not know.
+    pub fn app_status(&self, name: &str) -> Option<Arc<registry::AppBrief>> {
+        self.registry.app_brief(name)
     }
 
     /// The application's state; the API adds the YARN applications the status observer saw.
