@@ -8,8 +8,9 @@
 //! Upgrades: v1 → v2 in `savepoint` mode carries the state (v2 restores the upgrade savepoint);
 //! a v3 whose main throws at start is rolled back to v2, which resumes from that upgrade's
 //! savepoint; `stateless` starts empty; a version with other components is refused before
-//! anything stops; dmd killed in the middle of an upgrade ends, after restart, rolled back with
-//! exactly one YARN application.
+//! anything stops; dmd killed in the middle of an upgrade (after the old version stopped, and
+//! after the switch) ends, after restart, rolled back with exactly one YARN application; the
+//! supervisor killed while an upgrade waits for readiness is started again and the upgrade ends.
 //!
 //! Run with `cargo test -p dm-core --features real-cluster --test real_cluster_savepoints`.
 
@@ -679,6 +680,86 @@ fn upgrade_on_yarn(version: &str) {
     wait_for("v2 to run again, once", bounds::TO_RUNNING, || {
         running(&rm, &app)
     });
+    wait_for(
+        "v2 to run all its tasks",
+        bounds::NOTICE + bounds::TO_RUNNING,
+        || restored_from(&dmd, &app),
+    );
+
+    // The supervisor killed while the upgrade waits for v1 to come up: it is started again,
+    // adopts v1's job, and the upgrade ends on v1 with one copy.
+    let supervisor_dir = root.path().join("data/supervisor");
+    let mut body = ready.clone();
+    body["package"] = json!(v1);
+    assert_eq!(upgrade(&dmd, &app, body).code, 202);
+    wait_for(
+        "the upgrade to wait for readiness",
+        180 + WAIT.as_secs(),
+        || (last_upgrade(&dmd, &app)["step"] == "WAITING_READY").then_some(()),
+    );
+    let killed = common::supervisor_pids(&supervisor_dir);
+    assert!(!killed.is_empty(), "a supervisor serves the application");
+    for pid in &killed {
+        // SAFETY: a signal to a process this test's dmd started.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    let status = upgraded(&dmd, &app, 180);
+    assert_eq!(status["status"], "STARTED", "{status}\n{}", dmd.log_text());
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}")).body["package_name"],
+        v1.as_str()
+    );
+    assert!(common::supervisor_pids(&supervisor_dir)
+        .iter()
+        .all(|p| !killed.contains(p)));
+    wait_for("v1 to run, once", bounds::TO_RUNNING, || running(&rm, &app));
+    wait_for(
+        "v1 to run all its tasks",
+        bounds::NOTICE + bounds::TO_RUNNING,
+        || restored_from(&dmd, &app),
+    );
+
+    // dmd killed once the old version has stopped, before the switch: recovery starts it again
+    // from the savepoint its stop took.
+    dmd.terminate();
+    let paused = Options {
+        pause_at: Some("upgrade.stopped".into()),
+        ..options.clone()
+    };
+    let crashing = Dmd::start_with(root.path(), &paused);
+    let mut body = ready.clone();
+    body["package"] = json!(v2);
+    assert_eq!(upgrade(&crashing, &app, body).code, 202);
+    crashing.wait_paused("upgrade.stopped");
+    crashing.kill();
+    let dmd = Dmd::start_with(root.path(), &options);
+    let status = dmd.wait_status(&format!("/applications/{app}/status"), "ROLLED_BACK");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dmd stopped during the upgrade"),
+        "{status}"
+    );
+    assert_eq!(
+        dmd.get(&format!("/applications/{app}")).body["package_name"],
+        v1.as_str()
+    );
+    wait_for("v1 to run again, once", bounds::TO_RUNNING, || {
+        running(&rm, &app)
+    });
+    let restored = wait_for("v1 to report what it restored", bounds::TO_RUNNING, || {
+        restored_from(&dmd, &app)
+    });
+    let stop = rows(&dmd, &app)
+        .into_iter()
+        .next()
+        .expect("the interrupted upgrade's savepoint");
+    assert_eq!(
+        restored.as_deref(),
+        stop["path"].as_str(),
+        "v1 resumed from its stop savepoint: {stop:#}"
+    );
 
     assert_eq!(
         dmd.delete(&format!("/applications/{app}?user.name={user}"))
