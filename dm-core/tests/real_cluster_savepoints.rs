@@ -449,6 +449,31 @@ fn upgrade_savepoint(dmd: &Dmd, app: &str, upgrade: &Value) -> String {
     path
 }
 
+/// Restarts `dmd` armed to pause at `point`, asks for the upgrade `body`, SIGKILLs dmd there
+/// and starts it again: recovery must roll the upgrade back, saying why. The new dmd.
+fn crash_mid_upgrade(dmd: Dmd, options: &Options, point: &str, app: &str, body: Value) -> Dmd {
+    let root = dmd.data.parent().unwrap().to_path_buf();
+    dmd.terminate();
+    let paused = Options {
+        pause_at: Some(point.into()),
+        ..options.clone()
+    };
+    let crashing = Dmd::start_with(&root, &paused);
+    assert_eq!(upgrade(&crashing, app, body).code, 202);
+    crashing.wait_paused(point);
+    crashing.kill();
+    let dmd = Dmd::start_with(&root, options);
+    let status = dmd.wait_status(&format!("/applications/{app}/status"), "ROLLED_BACK");
+    assert!(
+        status["information"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dmd stopped during the upgrade"),
+        "{status}"
+    );
+    dmd
+}
+
 fn upgrade_on_yarn(version: &str) {
     let env = env_json();
     let rm = ResourceManager::new(&s(&env, "rm_url"));
@@ -653,26 +678,9 @@ fn upgrade_on_yarn(version: &str) {
     );
 
     // dmd killed while the upgrade has switched versions: recovery rolls it back, one copy runs.
-    dmd.terminate();
-    let paused = Options {
-        pause_at: Some("upgrade.switched".into()),
-        ..options.clone()
-    };
-    let crashing = Dmd::start_with(root.path(), &paused);
     let mut body = ready.clone();
     body["package"] = json!(v1);
-    assert_eq!(upgrade(&crashing, &app, body).code, 202);
-    crashing.wait_paused("upgrade.switched");
-    crashing.kill();
-    let dmd = Dmd::start_with(root.path(), &options);
-    let status = dmd.wait_status(&format!("/applications/{app}/status"), "ROLLED_BACK");
-    assert!(
-        status["information"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("dmd stopped during the upgrade"),
-        "{status}"
-    );
+    let dmd = crash_mid_upgrade(dmd, &options, "upgrade.switched", &app, body);
     assert_eq!(
         dmd.get(&format!("/applications/{app}")).body["package_name"],
         v2.as_str()
@@ -721,26 +729,9 @@ fn upgrade_on_yarn(version: &str) {
 
     // dmd killed once the old version has stopped, before the switch: recovery starts it again
     // from the savepoint its stop took.
-    dmd.terminate();
-    let paused = Options {
-        pause_at: Some("upgrade.stopped".into()),
-        ..options.clone()
-    };
-    let crashing = Dmd::start_with(root.path(), &paused);
     let mut body = ready.clone();
     body["package"] = json!(v2);
-    assert_eq!(upgrade(&crashing, &app, body).code, 202);
-    crashing.wait_paused("upgrade.stopped");
-    crashing.kill();
-    let dmd = Dmd::start_with(root.path(), &options);
-    let status = dmd.wait_status(&format!("/applications/{app}/status"), "ROLLED_BACK");
-    assert!(
-        status["information"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("dmd stopped during the upgrade"),
-        "{status}"
-    );
+    let dmd = crash_mid_upgrade(dmd, &options, "upgrade.stopped", &app, body);
     assert_eq!(
         dmd.get(&format!("/applications/{app}")).body["package_name"],
         v1.as_str()
