@@ -10,9 +10,11 @@
 //! - [`flink`]: a Flink JobManager's REST API (jobs, checkpoints, savepoints, stop, cancel).
 //! - [`spark`]: a Spark driver's REST API (jobs, stages).
 //! - [`oozie`]: Oozie's web services API (jobs, submission, actions).
+//! - [`mirror`]: a dm mirror's wire format (`index.json`, `sha512sum` files).
 
 pub mod flink;
 pub mod http;
+pub mod mirror;
 pub mod oozie;
 pub mod spark;
 pub mod yarn;
