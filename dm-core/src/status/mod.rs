@@ -13,9 +13,14 @@
 //! not answer makes the component `UNKNOWN` with `since` and the `last_good` observation — never
 //! a guessed FAILED: FAILED needs evidence (YARN's final state, the supervisor giving up).
 
+mod config;
 pub mod derive;
 pub mod engines;
+mod metrics;
 pub mod rollup;
+
+pub use config::StatusConfig;
+use metrics::AppStatuses;
 
 use crate::cluster::now_ms;
 use crate::oozie::summary as oozie_summary;
@@ -35,51 +40,13 @@ use dm_supervisor::client::Client;
 use dm_supervisor::protocol::{JobReport, Request, Response};
 use prometheus::{Encoder, Gauge, IntCounter, Opts, TextEncoder};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StatusConfig {
-    /// Seconds between observation cycles.
-    pub interval_secs: f64,
-    /// Each call to the RM, Flink, Spark or the supervisor gives up after this long.
-    pub timeout_ms: u64,
-    /// Engine and supervisor calls of one cycle run this many at a time.
-    pub concurrency: usize,
-}
-
-impl Default for StatusConfig {
-    fn default() -> Self {
-        StatusConfig {
-            interval_secs: 5.0,
-            timeout_ms: 3000,
-            concurrency: 4,
-        }
-    }
-}
-
-impl StatusConfig {
-    pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        // Also refuses NaN.
-        if self.interval_secs.is_nan() || self.interval_secs < 0.1 {
-            problems.push("status.interval_secs must be at least 0.1".into());
-        }
-        if self.concurrency == 0 {
-            problems.push("status.concurrency must be at least 1".into());
-        }
-        if self.timeout_ms == 0 {
-            problems.push("status.timeout_ms must be at least 1".into());
-        }
-        problems
-    }
-}
 
 /// What the observer needs to know of the rest of dmd.
 pub struct Sources {
@@ -190,69 +157,6 @@ type Shared = Arc<RwLock<Arc<Snapshot>>>;
 
 fn current(published: &Shared) -> Arc<Snapshot> {
     Arc::clone(&published.read().unwrap_or_else(|p| p.into_inner()))
-}
-
-/// `dm_application_status`, made from the published snapshot when it is scraped: a gauge per
-/// application kept in prometheus' own maps cost 430 bytes each, 4.3 MB with 10,000
-/// applications, and was rebuilt every cycle.
-struct AppStatuses {
-    published: Shared,
-    desc: prometheus::core::Desc,
-}
-
-impl AppStatuses {
-    fn new(published: Shared) -> AppStatuses {
-        let desc = prometheus::core::Desc::new(
-            "dm_application_status".into(),
-            "1 for each application's observed aggregate status".into(),
-            vec!["application".into(), "status".into()],
-            HashMap::new(),
-        )
-        .expect("valid metric");
-        AppStatuses { published, desc }
-    }
-}
-
-impl prometheus::core::Collector for AppStatuses {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        vec![&self.desc]
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        use prometheus::proto::{Gauge as GaugeValue, LabelPair, Metric, MetricFamily, MetricType};
-        let snapshot = current(&self.published);
-        let mut apps: Vec<(&String, Status)> = snapshot
-            .apps
-            .iter()
-            .map(|(name, view)| (name, view.aggregate))
-            .collect();
-        apps.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let label = |name: &str, value: &str| {
-            let mut pair = LabelPair::default();
-            pair.set_name(name.into());
-            pair.set_value(value.into());
-            pair
-        };
-        let metrics = apps
-            .into_iter()
-            .map(|(name, status)| {
-                let mut gauge = GaugeValue::default();
-                gauge.set_value(1.0);
-                let mut metric = Metric::from_gauge(gauge);
-                metric.set_label(vec![
-                    label("application", name),
-                    label("status", status.as_str()),
-                ]);
-                metric
-            })
-            .collect();
-        let mut family = MetricFamily::default();
-        family.set_name(self.desc.fq_name.clone());
-        family.set_help(self.desc.help.clone());
-        family.set_field_type(MetricType::GAUGE);
-        family.set_metric(metrics);
-        vec![family]
-    }
 }
 
 /// The observer's results, read by the API.
