@@ -1,7 +1,7 @@
 //! The `dm_application_status` metric (Prometheus), written from the published board when scraped.
 
+use super::board::{current, Shared};
 use super::derive::Status;
-use super::{current, Shared};
 use std::collections::HashMap;
 
 /// `dm_application_status`, made from the published snapshot when it is scraped: a gauge per
