@@ -263,6 +263,42 @@ impl HttpClient {
         }
     }
 
+    /// GETs `url` and hands its body to `sink` piece by piece as it arrives (large files,
+    /// never held in memory); not retried, since part of the body may have been consumed.
+    /// Returns the bytes read.
+    pub fn get_streamed(
+        &self,
+        url: &str,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, ClientError> {
+        use std::io::Read;
+        let io = |e: std::io::Error| ClientError::new("GET", url, ErrorKind::Io(e.to_string()));
+        let mut response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| ClientError::new("GET", url, kind_of(e)))?;
+        let code = response.status().as_u16();
+        if !(200..300).contains(&code) {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            let body = first_line(&body);
+            return Err(ClientError::new("GET", url, ErrorKind::Status { code, body }));
+        }
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ClientError::new("GET", url, kind_of(ureq::Error::Io(e)))),
+            };
+            sink(&buffer[..n]).map_err(io)?;
+            total += n as u64;
+        }
+    }
+
     /// GETs `url` and parses it as JSON into `T`. The body is read whole, then parsed:
     /// serde_json reading from a stream goes byte by byte, several times slower on an RM's
     /// list of a thousand applications.

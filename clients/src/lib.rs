@@ -10,7 +10,7 @@
 //! - [`flink`]: a Flink JobManager's REST API (jobs, checkpoints, savepoints, stop, cancel).
 //! - [`spark`]: a Spark driver's REST API (jobs, stages).
 //! - [`oozie`]: Oozie's web services API (jobs, submission, actions).
-//! - [`mirror`]: a dm mirror's wire format (`index.json`, `sha512sum` files).
+//! - [`mirror`]: a dm mirror (`index.json`, `sha512sum` files, downloads verified while they stream).
 
 pub mod flink;
 pub mod http;

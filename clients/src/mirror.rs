@@ -2,9 +2,13 @@
 //! `dm-mirror build` wrote): `index.json` at the mirror's root lists every artifact, each file
 //! is at `<root>/<file>`, and beside it `<file>.sha512` in `sha512sum`'s format, as Apache
 //! publishes a release's checksum. dm-mirror writes this format and dmd reads it; both use
-//! these types so the two cannot drift apart.
+//! these types so the two cannot drift apart. [`MirrorClient`] is dmd's side: the index, and
+//! downloads verified against their SHA-512 while they stream.
 
+use crate::http::{join, ClientError, HttpClient};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha512};
+use std::time::Duration;
 
 /// The index's path below the mirror's root.
 pub const INDEX_PATH: &str = "index.json";
@@ -95,6 +99,171 @@ pub fn parse_sha512_line(text: &str, expected_name: &str) -> Result<String, Chec
 /// A `sha512sum` line for `file_name`, as `dm-mirror build` writes beside each file.
 pub fn sha512_line(digest: &str, file_name: &str) -> String {
     format!("{digest}  {file_name}\n")
+}
+
+/// Why a mirror could not give an artifact.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No answer, or an HTTP error status (the mirror is down, or the file is not there).
+    #[error("{0}")]
+    Http(#[from] ClientError),
+    #[error("{url}: not a dm mirror index: {why}")]
+    BadIndex { url: String, why: String },
+    #[error("{file}: its checksum file: {why}")]
+    BadChecksumFile { file: String, why: ChecksumError },
+    /// The index and the `.sha512` beside the file disagree: one of them was changed.
+    #[error("{file}: the index says sha512 {index}…, its .sha512 file says {published}…")]
+    ChecksumsDisagree {
+        file: String,
+        index: String,
+        published: String,
+    },
+    /// What arrived is not what the mirror published (tampered or corrupted).
+    #[error("{file}: checksum mismatch: expected sha512 {expected}…, downloaded {actual}… ({bytes} bytes)")]
+    Mismatch {
+        file: String,
+        expected: String,
+        actual: String,
+        bytes: u64,
+    },
+    #[error("{file}: {got} bytes downloaded, the index says {expected}")]
+    WrongSize { file: String, expected: u64, got: u64 },
+    /// Writing the download on this side failed (disk full …): not the mirror's fault.
+    #[error("{file}: cannot write the download: {why}")]
+    Write { file: String, why: std::io::Error },
+}
+
+impl FetchError {
+    /// Whether the mirror failed to answer (down, unreachable), as opposed to answering with
+    /// something wrong.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, FetchError::Http(e) if e.status().is_none())
+    }
+}
+
+/// The first 16 hex digits of a digest: enough to tell two apart in a message.
+fn short(digest: &str) -> String {
+    digest.chars().take(16).collect()
+}
+
+/// A dm mirror over HTTP (`dm-mirror serve`, or a static file server).
+#[derive(Clone)]
+pub struct MirrorClient {
+    url: String,
+    /// The index and checksum files: small.
+    small: HttpClient,
+    /// Distributions of hundreds of megabytes.
+    large: HttpClient,
+}
+
+impl MirrorClient {
+    /// The mirror at `url` (its root, where `index.json` is).
+    pub fn new(url: &str) -> MirrorClient {
+        MirrorClient {
+            url: url.trim_end_matches('/').to_string(),
+            small: HttpClient::builder().retries(2).build(),
+            // An hour for a file: 500 MB over a slow edge link.
+            large: HttpClient::builder()
+                .total_timeout(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `index.json`.
+    pub fn index(&self) -> Result<Index, FetchError> {
+        let url = join(&self.url, INDEX_PATH);
+        let index: Index = self.small.get_json(&url).map_err(|e| match e.kind {
+            crate::ErrorKind::Decode(why) => FetchError::BadIndex {
+                url: url.clone(),
+                why,
+            },
+            _ => FetchError::Http(e),
+        })?;
+        if index.format != INDEX_FORMAT {
+            return Err(FetchError::BadIndex {
+                url,
+                why: format!(
+                    "format {} (this dm reads format {INDEX_FORMAT})",
+                    index.format
+                ),
+            });
+        }
+        Ok(index)
+    }
+
+    /// Streams `artifact` into `sink`, hashing as it goes; `Ok` only when its size and SHA-512
+    /// are the index's and its `.sha512` file's. On `Err` the sink holds bytes to throw away.
+    pub fn download(
+        &self,
+        artifact: &Artifact,
+        sink: &mut dyn std::io::Write,
+    ) -> Result<(), FetchError> {
+        let file = artifact.file.clone();
+        let name = file.rsplit('/').next().unwrap_or(&file).to_string();
+        let published = self
+            .small
+            .get_text(&join(&self.url, &artifact.checksum_file()))?;
+        let published = parse_sha512_line(&published, &name).map_err(|why| {
+            FetchError::BadChecksumFile {
+                file: file.clone(),
+                why,
+            }
+        })?;
+        let expected = artifact.sha512.to_ascii_lowercase();
+        if published != expected {
+            return Err(FetchError::ChecksumsDisagree {
+                file,
+                index: short(&expected),
+                published: short(&published),
+            });
+        }
+        let mut hasher = Sha512::new();
+        let mut write_error = None;
+        let got = self.large.get_streamed(&join(&self.url, &file), &mut |chunk| {
+            hasher.update(chunk);
+            sink.write_all(chunk).inspect_err(|e| {
+                write_error = Some(std::io::Error::new(e.kind(), e.to_string()))
+            })
+        });
+        if let Some(why) = write_error {
+            return Err(FetchError::Write { file, why });
+        }
+        let got = got?;
+        sink.flush().map_err(|why| FetchError::Write {
+            file: file.clone(),
+            why,
+        })?;
+        if got != artifact.bytes {
+            return Err(FetchError::WrongSize {
+                file,
+                expected: artifact.bytes,
+                got,
+            });
+        }
+        let actual = to_hex(&hasher.finalize());
+        if actual != expected {
+            return Err(FetchError::Mismatch {
+                file,
+                expected: short(&expected),
+                actual: short(&actual),
+                bytes: got,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-512 of `bytes` in hex, as the index holds it.
+pub fn sha512_hex(bytes: &[u8]) -> String {
+    to_hex(&Sha512::digest(bytes))
 }
 
 #[cfg(test)]

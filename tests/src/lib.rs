@@ -5,10 +5,12 @@
 //! truncation), without trusting the code under test to make them.
 //!
 //! With the `real-cluster` feature, [`cluster`] holds what the slow suites against the loopback
-//! Hadoop cluster (`tests/env/`) share beyond its endpoints.
+//! Hadoop cluster (`tests/env/`) share beyond its endpoints. [`mirror`] writes and serves test
+//! mirrors.
 
 #[cfg(feature = "real-cluster")]
 pub mod cluster;
+pub mod mirror;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
