@@ -102,6 +102,13 @@ impl Builder {
             .timeout_recv_body(Some(Duration::from_secs(60)))
             .max_redirects(5)
             .http_status_as_error(false)
+            // The system's roots, not only the bundled ones: an edge node's site often reaches
+            // Maven Central and Apache through a proxy whose CA only the system trusts.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build();
         Builder { agent: config.into(), progress }
     }
