@@ -93,10 +93,16 @@ impl Metrics {
                 .with_label_values(&[state.as_str()])
                 .set(*count);
         }
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("text encoding of metrics");
-        String::from_utf8(out).expect("metrics text is UTF-8")
+        render(&self.registry)
     }
+}
+
+/// A registry's metrics in Prometheus' text format (dmd's, the observer's and the health checks'
+/// registries are rendered alike).
+pub fn render(registry: &prometheus::Registry) -> String {
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .expect("text encoding of metrics");
+    String::from_utf8(out).expect("metrics text is UTF-8")
 }

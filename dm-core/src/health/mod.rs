@@ -15,7 +15,7 @@ use crate::cluster::{now_ms, Endpoints};
 use crate::lifecycle::Engine;
 use crate::status::StatusBoard;
 use dm_clients::HttpClient;
-use prometheus::{Encoder, GaugeVec, Opts, TextEncoder};
+use prometheus::{GaugeVec, Opts};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::{Arc, RwLock};
@@ -192,11 +192,7 @@ impl HealthBoard {
     }
 
     pub fn render_prometheus(&self) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.prometheus.gather(), &mut out)
-            .expect("text encoding of metrics");
-        String::from_utf8(out).expect("metrics text is UTF-8")
+        crate::metrics::render(&self.prometheus)
     }
 
     fn publish(&self, timestamp: i64, events: Vec<Event>) {

@@ -6,7 +6,7 @@ use super::metrics::AppStatuses;
 use crate::cluster::now_ms;
 use actix_web::web::Bytes;
 use dm_clients::yarn::YarnApp;
-use prometheus::{Encoder, Gauge, IntCounter, Opts, TextEncoder};
+use prometheus::{Gauge, IntCounter, Opts};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
@@ -199,11 +199,7 @@ impl StatusBoard {
     }
 
     pub fn render_prometheus(&self) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.prometheus.gather(), &mut out)
-            .expect("text encoding of metrics");
-        String::from_utf8(out).expect("metrics text is UTF-8")
+        crate::metrics::render(&self.prometheus)
     }
 
     pub(super) fn publish(&self, snapshot: Snapshot, took: Duration) {
